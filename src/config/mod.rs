@@ -1,0 +1,404 @@
+//! The typed configuration: read once from an [`Env`], every invalid variable reported together.
+//!
+//! Architecture invariant: this is the only module that reads environment variables; everything
+//! else receives a [`Config`]. Tests pass a `HashMap` instead of touching the process environment.
+
+mod parse;
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where configuration values come from (the process environment, or a map in tests).
+pub trait Env {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// The real process environment. Non-UTF-8 values are kept lossily; an empty value counts as unset.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var_os(key).map(|v| v.to_string_lossy().into_owned())
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        HashMap::get(self, key).cloned()
+    }
+}
+
+/// One invalid variable: its key, the value it had, and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?}: {}", self.key, self.value, self.reason)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Dart,
+    Node,
+    Deno,
+    Python,
+    Custom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Http,
+    Event,
+    Schedule,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFormat {
+    V1,
+    V2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallDeps {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Logging settings, needed before the rest of the configuration is validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSettings {
+    pub level: tracing::Level,
+    /// `None`: JSON when stdout is not a terminal.
+    pub format: Option<LogFormat>,
+}
+
+/// Everything SPEC §2 lets a user set, resolved to types and defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub function_path: Option<PathBuf>,
+    pub function_entry: Option<PathBuf>,
+    pub function_handler: String,
+    pub function_runtime: Option<Runtime>,
+    pub trigger: Trigger,
+    /// `None` when PORT is unset: a command then runs as a plain init.
+    pub port: Option<u16>,
+    pub log: LogSettings,
+    pub function_timeout: Duration,
+    pub init_timeout: Duration,
+    pub install_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub concurrency: Option<usize>,
+    pub workers: Option<usize>,
+    pub max_body_size: u64,
+    pub schedule: Option<String>,
+    pub schedule_payload: String,
+    pub http_event_format: EventFormat,
+    pub dart_version: Option<String>,
+    pub pub_mirror: Option<String>,
+    pub npm_mirror: Option<String>,
+    pub pip_mirror: Option<String>,
+    pub install_deps: InstallDeps,
+    pub dart_aot: bool,
+    pub runtime_config: Option<PathBuf>,
+    pub function_name: Option<String>,
+    pub function_version: String,
+    pub memory_size: Option<u64>,
+    /// `fnshim -- CMD ARGS`: command mode.
+    pub command: Option<Vec<OsString>>,
+}
+
+/// Default in-flight limit for a proxied server (custom and command modes).
+pub const DEFAULT_PROXY_CONCURRENCY: usize = 256;
+
+impl Config {
+    /// Parses every variable of SPEC §2; on failure returns all the errors, not just the first.
+    pub fn from_env(
+        env: &dyn Env,
+        command: Option<Vec<OsString>>,
+    ) -> Result<Config, Vec<ConfigError>> {
+        let mut r = Reader {
+            env,
+            errors: Vec::new(),
+        };
+        let config = Config {
+            function_path: r.text("FUNCTION_PATH").map(PathBuf::from),
+            function_entry: r.text("FUNCTION_ENTRY").map(PathBuf::from),
+            function_handler: r
+                .text("FUNCTION_HANDLER")
+                .unwrap_or_else(|| "handler".into()),
+            function_runtime: r.parsed("FUNCTION_RUNTIME", parse_runtime),
+            trigger: r
+                .parsed("TRIGGER_TYPE", parse_trigger)
+                .unwrap_or(Trigger::Http),
+            port: r.parsed("PORT", parse::port),
+            log: LogSettings {
+                level: r
+                    .parsed("LOG_LEVEL", parse_level)
+                    .unwrap_or(tracing::Level::INFO),
+                format: r.parsed("LOG_FORMAT", parse_log_format),
+            },
+            function_timeout: r.duration("FUNCTION_TIMEOUT", 30),
+            init_timeout: r.duration("INIT_TIMEOUT", 30),
+            install_timeout: r.duration("INSTALL_TIMEOUT", 600),
+            shutdown_timeout: r.duration("SHUTDOWN_TIMEOUT", 8),
+            concurrency: r.parsed("FUNCTION_CONCURRENCY", parse::positive),
+            workers: r.parsed("FUNCTION_WORKERS", parse::positive),
+            max_body_size: r.parsed("MAX_BODY_SIZE", parse::size).unwrap_or(6 << 20),
+            schedule: r.text("SCHEDULE"),
+            schedule_payload: r.text("SCHEDULE_PAYLOAD").unwrap_or_default(),
+            http_event_format: r
+                .parsed("HTTP_EVENT_FORMAT", parse_event_format)
+                .unwrap_or(EventFormat::V1),
+            dart_version: r.text("DART_VERSION"),
+            pub_mirror: r.text("PUB_MIRROR"),
+            npm_mirror: r.text("NPM_MIRROR"),
+            pip_mirror: r.text("PIP_MIRROR"),
+            install_deps: r
+                .parsed("INSTALL_DEPS", parse_install_deps)
+                .unwrap_or(InstallDeps::Auto),
+            dart_aot: r.parsed("DART_AOT", parse::boolean).unwrap_or(false),
+            runtime_config: r.text("RUNTIME_CONFIG").map(PathBuf::from),
+            function_name: r.text("FUNCTION_NAME"),
+            function_version: r
+                .text("FUNCTION_VERSION")
+                .unwrap_or_else(|| "$LATEST".into()),
+            memory_size: r
+                .parsed("MEMORY_SIZE", parse::size)
+                .map(|bytes| bytes.div_ceil(1 << 20)),
+            command,
+        };
+        r.check_schedule(&config);
+        if r.errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(r.errors)
+        }
+    }
+
+    /// The SIGTERM-to-SIGKILL grace inside the shutdown budget: min(2 s, SHUTDOWN_TIMEOUT / 2).
+    pub fn kill_grace(&self) -> Duration {
+        (self.shutdown_timeout / 2).min(Duration::from_secs(2))
+    }
+}
+
+/// Lenient logging settings for before the configuration is validated (bad values fall back).
+pub fn log_settings(env: &dyn Env) -> LogSettings {
+    let read = |key: &str| env.get(key).filter(|v| !v.trim().is_empty());
+    LogSettings {
+        level: read("LOG_LEVEL")
+            .and_then(|v| parse_level(&v).ok())
+            .unwrap_or(tracing::Level::INFO),
+        format: read("LOG_FORMAT").and_then(|v| parse_log_format(&v).ok()),
+    }
+}
+
+/// Collects errors while reading, so that every bad key is reported in one go.
+struct Reader<'a> {
+    env: &'a dyn Env,
+    errors: Vec<ConfigError>,
+}
+
+impl Reader<'_> {
+    fn text(&self, key: &str) -> Option<String> {
+        self.env.get(key).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parsed<T>(&mut self, key: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        let value = self.text(key)?;
+        match parse(&value) {
+            Ok(parsed) => Some(parsed),
+            Err(reason) => {
+                self.errors.push(ConfigError {
+                    key: key.into(),
+                    value,
+                    reason,
+                });
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, key: &str, default_secs: u64) -> Duration {
+        self.parsed(key, parse::duration)
+            .unwrap_or(Duration::from_secs(default_secs))
+    }
+
+    fn check_schedule(&mut self, config: &Config) {
+        if config.trigger == Trigger::Schedule && config.schedule.is_none() {
+            self.errors.push(ConfigError {
+                key: "SCHEDULE".into(),
+                value: String::new(),
+                reason: "is required when TRIGGER_TYPE=schedule".into(),
+            });
+        }
+    }
+}
+
+fn parse_runtime(value: &str) -> Result<Runtime, String> {
+    Ok(
+        match parse::one_of(value, &["dart", "node", "deno", "python", "custom"])? {
+            "dart" => Runtime::Dart,
+            "node" => Runtime::Node,
+            "deno" => Runtime::Deno,
+            "python" => Runtime::Python,
+            _ => Runtime::Custom,
+        },
+    )
+}
+
+fn parse_trigger(value: &str) -> Result<Trigger, String> {
+    Ok(
+        match parse::one_of(value, &["http", "event", "schedule"])? {
+            "http" => Trigger::Http,
+            "event" => Trigger::Event,
+            _ => Trigger::Schedule,
+        },
+    )
+}
+
+fn parse_level(value: &str) -> Result<tracing::Level, String> {
+    Ok(
+        match parse::one_of(value, &["debug", "info", "warn", "error"])? {
+            "debug" => tracing::Level::DEBUG,
+            "info" => tracing::Level::INFO,
+            "warn" => tracing::Level::WARN,
+            _ => tracing::Level::ERROR,
+        },
+    )
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    Ok(match parse::one_of(value, &["json", "text"])? {
+        "json" => LogFormat::Json,
+        _ => LogFormat::Text,
+    })
+}
+
+fn parse_event_format(value: &str) -> Result<EventFormat, String> {
+    Ok(match parse::one_of(value, &["v1", "v2"])? {
+        "v1" => EventFormat::V1,
+        _ => EventFormat::V2,
+    })
+}
+
+fn parse_install_deps(value: &str) -> Result<InstallDeps, String> {
+    Ok(match parse::one_of(value, &["auto", "always", "never"])? {
+        "auto" => InstallDeps::Auto,
+        "always" => InstallDeps::Always,
+        _ => InstallDeps::Never,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let config = Config::from_env(&env(&[]), None).unwrap();
+        assert_eq!(config.port, None);
+        assert_eq!(config.function_timeout, Duration::from_secs(30));
+        assert_eq!(config.init_timeout, Duration::from_secs(30));
+        assert_eq!(config.install_timeout, Duration::from_secs(600));
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(8));
+        assert_eq!(config.max_body_size, 6 * 1024 * 1024);
+        assert_eq!(config.trigger, Trigger::Http);
+        assert_eq!(config.function_handler, "handler");
+        assert_eq!(config.function_version, "$LATEST");
+        assert_eq!(config.log.level, tracing::Level::INFO);
+        assert_eq!(config.kill_grace(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn values_are_typed() {
+        let config = Config::from_env(
+            &env(&[
+                ("PORT", "9000"),
+                ("FUNCTION_TIMEOUT", "500ms"),
+                ("TRIGGER_TYPE", "Event"),
+                ("FUNCTION_RUNTIME", "python"),
+                ("MAX_BODY_SIZE", "1KB"),
+                ("DART_AOT", "true"),
+                ("LOG_FORMAT", "text"),
+                ("MEMORY_SIZE", "512MB"),
+                ("SHUTDOWN_TIMEOUT", "2s"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(config.port, Some(9000));
+        assert_eq!(config.function_timeout, Duration::from_millis(500));
+        assert_eq!(config.trigger, Trigger::Event);
+        assert_eq!(config.function_runtime, Some(Runtime::Python));
+        assert_eq!(config.max_body_size, 1024);
+        assert!(config.dart_aot);
+        assert_eq!(config.log.format, Some(LogFormat::Text));
+        assert_eq!(config.memory_size, Some(512));
+        assert_eq!(config.kill_grace(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn every_bad_key_is_reported_together() {
+        let errors = Config::from_env(
+            &env(&[
+                ("PORT", "70000"),
+                ("FUNCTION_TIMEOUT", "abc"),
+                ("LOG_LEVEL", "loud"),
+                ("FUNCTION_CONCURRENCY", "0"),
+                ("TRIGGER_TYPE", "schedule"),
+            ]),
+            None,
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "PORT",
+                "LOG_LEVEL",
+                "FUNCTION_TIMEOUT",
+                "FUNCTION_CONCURRENCY",
+                "SCHEDULE"
+            ]
+        );
+        assert_eq!(errors[0].value, "70000");
+        assert!(errors[0].to_string().starts_with("PORT=\"70000\": "));
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let config = Config::from_env(&env(&[("PORT", ""), ("PUB_MIRROR", " ")]), None).unwrap();
+        assert_eq!(config.port, None);
+        assert_eq!(config.pub_mirror, None);
+    }
+
+    #[test]
+    fn lenient_log_settings_ignore_bad_values() {
+        let settings = log_settings(&env(&[("LOG_LEVEL", "loud"), ("LOG_FORMAT", "json")]));
+        assert_eq!(settings.level, tracing::Level::INFO);
+        assert_eq!(settings.format, Some(LogFormat::Json));
+    }
+}

@@ -1,0 +1,161 @@
+//! fnshim: the ENTRYPOINT and PID 1 of serverless function containers.
+//!
+//! `main` blocks signals, parses the command line and the environment, and calls [`run`], which
+//! resolves what to launch ([`runtime`]), starts the signal thread and the single reaper
+//! ([`supervisor`]), and either runs a plain init or serves HTTP ([`server`]) in front of a worker.
+
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod logging;
+pub mod runtime;
+pub mod server;
+pub mod supervisor;
+
+use std::sync::Arc;
+
+use config::{Config, ConfigError, Trigger};
+use exit::StartError;
+use runtime::{Launch, ProxyTarget};
+use supervisor::init::{self, InitOptions};
+use supervisor::proxy::{ProxyOptions, Supervisor};
+use supervisor::reaper::Reaper;
+use supervisor::signals;
+
+/// Runs fnshim to completion and returns the process exit code. Signals must already be blocked.
+pub fn run(config: Config) -> i32 {
+    let launch = match runtime::resolve(&config).and_then(|launch| check_supported(&config, launch))
+    {
+        Ok(launch) => launch,
+        Err(error) => return report(&error),
+    };
+    let reaper = Arc::new(Reaper::new());
+    if !supervisor::become_subreaper() {
+        tracing::warn!("cannot become a child subreaper: orphans of the function are reaped by the host's init");
+    }
+    let events = match signals::start(reaper.clone()) {
+        Ok(events) => events,
+        Err(error) => {
+            return report(&StartError::Unavailable(format!(
+                "cannot start the signal thread: {error}"
+            )))
+        }
+    };
+    match launch {
+        Launch::Init { argv } => {
+            let options = InitOptions {
+                argv,
+                shutdown_timeout: config.shutdown_timeout,
+                grace: config.kill_grace(),
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(runtime) => runtime.block_on(init::run(&reaper, options, events)),
+                Err(error) => report(&StartError::Unavailable(format!(
+                    "cannot start the async runtime: {error}"
+                ))),
+            }
+        }
+        Launch::Proxy(target) => serve(&config, target, &reaper, events),
+    }
+}
+
+fn serve(
+    config: &Config,
+    target: ProxyTarget,
+    reaper: &Reaper,
+    events: tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
+) -> i32 {
+    let port = config.port.unwrap_or(8080);
+    let listener = match server::bind(port) {
+        Ok(listener) => listener,
+        Err(error) => return report(&error),
+    };
+    let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return report(&StartError::Unavailable(format!(
+                "cannot start the async runtime: {error}"
+            )))
+        }
+    };
+    runtime.block_on(async {
+        let concurrency = config
+            .concurrency
+            .unwrap_or(config::DEFAULT_PROXY_CONCURRENCY);
+        let app = server::App::new(config.function_timeout, config.max_body_size, concurrency);
+        let (stop_server, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(server::serve(listener, app.clone(), stopped));
+        tracing::info!(port = bound, "listening");
+        let options = ProxyOptions {
+            target,
+            init_timeout: config.init_timeout,
+            shutdown_timeout: config.shutdown_timeout,
+            grace: config.kill_grace(),
+        };
+        let supervisor = Supervisor {
+            reaper,
+            app,
+            options,
+            stop_server,
+            events,
+        };
+        supervisor
+            .run()
+            .await
+            .unwrap_or_else(|error| report(&error))
+    })
+}
+
+/// Refuses, or warns about, settings that belong to capabilities this version does not have,
+/// so that nothing is silently ignored.
+fn check_supported(config: &Config, launch: Launch) -> Result<Launch, StartError> {
+    if config.trigger == Trigger::Schedule {
+        return Err(StartError::Config(vec![ConfigError {
+            key: "TRIGGER_TYPE".into(),
+            value: "schedule".into(),
+            reason: "schedule triggers are not available in this version of fnshim".into(),
+        }]));
+    }
+    if let Some(file) = &config.runtime_config {
+        tracing::warn!(file = %file.display(), "RUNTIME_CONFIG is not read by this version; set environment variables");
+    }
+    if let Some(folder) = &config.function_path {
+        if folder.join("f.yml").exists() {
+            tracing::warn!("f.yml is not read by this version; set environment variables");
+        }
+    }
+    if matches!(launch, Launch::Proxy(_)) && config.workers.is_some_and(|n| n > 1) {
+        tracing::warn!(
+            "FUNCTION_WORKERS applies to handler runtimes; a bootstrap or command runs once"
+        );
+    }
+    Ok(launch)
+}
+
+/// Logs why fnshim cannot start (every bad key for configuration errors); returns the exit code.
+pub fn report(error: &StartError) -> i32 {
+    let code = error.exit_code();
+    match error {
+        StartError::Config(errors) => report_config(errors),
+        other => tracing::error!(exit_code = code, "{other}"),
+    }
+    code
+}
+
+pub fn report_config(errors: &[ConfigError]) {
+    for e in errors {
+        tracing::error!(
+            key = e.key,
+            value = e.value,
+            reason = e.reason,
+            "invalid configuration: {e}"
+        );
+    }
+}

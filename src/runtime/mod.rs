@@ -1,0 +1,244 @@
+//! Decides what to run from the configuration and the function folder: a plain init, a proxied
+//! command, a custom `bootstrap`, or (not in this version) a language handler.
+//!
+//! Architecture invariant: this is the only module that knows file names and languages; the
+//! supervisor receives a ready-made [`Launch`].
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, ConfigError, Runtime};
+use crate::exit::StartError;
+
+/// Entry files looked for, in order, when FUNCTION_ENTRY is not set (SPEC §2).
+const ENTRY_CANDIDATES: [&str; 11] = [
+    "bootstrap",
+    "main.dart",
+    "bin/main.dart",
+    "index.js",
+    "index.mjs",
+    "index.cjs",
+    "index.ts",
+    "main.ts",
+    "main.py",
+    "handler.py",
+    "index.py",
+];
+
+/// What the supervisor starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    /// `fnshim -- CMD` without PORT: a transparent init.
+    Init { argv: Vec<OsString> },
+    /// A server started on a private port and reverse-proxied.
+    Proxy(ProxyTarget),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyTarget {
+    pub argv: Vec<OsString>,
+    pub cwd: Option<PathBuf>,
+    /// Custom mode logs the bootstrap's output; command mode passes stdio straight through.
+    pub capture_output: bool,
+    /// Command mode exits with the child's code; custom mode with 0 after a clean stop.
+    pub command_mode: bool,
+}
+
+pub fn resolve(config: &Config) -> Result<Launch, StartError> {
+    if let Some(argv) = &config.command {
+        return Ok(match config.port {
+            None => Launch::Init { argv: argv.clone() },
+            Some(_) => Launch::Proxy(ProxyTarget {
+                argv: argv.clone(),
+                cwd: None,
+                capture_output: false,
+                command_mode: true,
+            }),
+        });
+    }
+    let folder = function_folder(config)?;
+    let entry = entry_file(config, &folder)?;
+    match runtime_of(config, &entry) {
+        Runtime::Custom => custom(entry, folder),
+        other => Err(StartError::Unavailable(format!(
+            "{} needs the {other:?} handler runtime, which this version of fnshim does not include; \
+             serve it with an executable `bootstrap` (custom runtime) instead",
+            entry.display()
+        ))),
+    }
+}
+
+fn function_folder(config: &Config) -> Result<PathBuf, StartError> {
+    let bad = |value: String, reason: &str| {
+        StartError::Config(vec![ConfigError {
+            key: "FUNCTION_PATH".into(),
+            value,
+            reason: reason.into(),
+        }])
+    };
+    let Some(path) = &config.function_path else {
+        return Err(bad(
+            String::new(),
+            "is required (the folder holding the function), unless a command follows `--`",
+        ));
+    };
+    let shown = path.display().to_string();
+    match std::fs::metadata(path) {
+        // Absolute, because the bootstrap runs with this folder as its working directory.
+        Ok(meta) if meta.is_dir() => {
+            Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()))
+        }
+        Ok(_) => Err(bad(shown, "is not a directory")),
+        Err(error) => Err(bad(shown, &format!("cannot be read: {error}"))),
+    }
+}
+
+fn entry_file(config: &Config, folder: &Path) -> Result<PathBuf, StartError> {
+    if let Some(entry) = &config.function_entry {
+        let path = folder.join(entry);
+        return match path.exists() {
+            true => Ok(path),
+            false => Err(StartError::Load(format!(
+                "FUNCTION_ENTRY {} does not exist",
+                path.display()
+            ))),
+        };
+    }
+    ENTRY_CANDIDATES
+        .iter()
+        .map(|name| folder.join(name))
+        .find(|path| path.is_file())
+        .ok_or_else(|| {
+            StartError::Load(format!(
+                "no entry in {}: looked for {}; set FUNCTION_ENTRY",
+                folder.display(),
+                ENTRY_CANDIDATES.join(", ")
+            ))
+        })
+}
+
+/// FUNCTION_RUNTIME wins; otherwise the entry's extension decides, and anything else is custom.
+fn runtime_of(config: &Config, entry: &Path) -> Runtime {
+    if let Some(runtime) = config.function_runtime {
+        return runtime;
+    }
+    match entry.extension().and_then(|e| e.to_str()) {
+        Some("dart") => Runtime::Dart,
+        Some("js" | "mjs" | "cjs") => Runtime::Node,
+        Some("ts") => Runtime::Deno,
+        Some("py") => Runtime::Python,
+        _ => Runtime::Custom,
+    }
+}
+
+fn custom(entry: PathBuf, folder: PathBuf) -> Result<Launch, StartError> {
+    let mode = std::fs::metadata(&entry)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0);
+    if mode & 0o111 == 0 {
+        return Err(StartError::Load(format!(
+            "{} is not executable (run `chmod +x` on it)",
+            entry.display()
+        )));
+    }
+    Ok(Launch::Proxy(ProxyTarget {
+        argv: vec![entry.into_os_string()],
+        cwd: Some(folder),
+        capture_output: true,
+        command_mode: false,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)], command: Option<Vec<OsString>>) -> Config {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_env(&env, command).unwrap()
+    }
+
+    fn write(dir: &Path, name: &str, mode: u32) {
+        std::fs::write(dir.join(name), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn a_command_is_an_init_without_port_and_a_proxy_with_it() {
+        let argv = Some(vec![OsString::from("sh")]);
+        assert!(matches!(
+            resolve(&config(&[], argv.clone())),
+            Ok(Launch::Init { .. })
+        ));
+        let proxied = resolve(&config(&[("PORT", "0")], argv)).unwrap();
+        assert!(matches!(
+            proxied,
+            Launch::Proxy(ProxyTarget {
+                command_mode: true,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_executable_bootstrap_is_custom_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "bootstrap", 0o755);
+        let path = dir.path().to_str().unwrap();
+        let Launch::Proxy(target) = resolve(&config(&[("FUNCTION_PATH", path)], None)).unwrap()
+        else {
+            panic!("expected a proxy")
+        };
+        assert_eq!(target.cwd, Some(dir.path().canonicalize().unwrap()));
+        assert!(target.capture_output && !target.command_mode);
+    }
+
+    #[test]
+    fn folder_and_entry_errors_have_their_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_str().unwrap();
+        assert_eq!(resolve(&config(&[], None)).unwrap_err().exit_code(), 64);
+        assert_eq!(
+            resolve(&config(&[("FUNCTION_PATH", "/nonexistent")], None))
+                .unwrap_err()
+                .exit_code(),
+            64
+        );
+        assert_eq!(
+            resolve(&config(&[("FUNCTION_PATH", "/etc/hostname")], None))
+                .unwrap_err()
+                .exit_code(),
+            64
+        );
+        assert_eq!(
+            resolve(&config(&[("FUNCTION_PATH", path)], None))
+                .unwrap_err()
+                .exit_code(),
+            65
+        );
+        write(dir.path(), "bootstrap", 0o644);
+        let error = resolve(&config(&[("FUNCTION_PATH", path)], None)).unwrap_err();
+        assert_eq!(error.exit_code(), 65);
+        assert!(error.to_string().contains("chmod +x"));
+    }
+
+    #[test]
+    fn handler_entries_are_detected_by_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "index.js", 0o644);
+        let path = dir.path().to_str().unwrap();
+        let error = resolve(&config(&[("FUNCTION_PATH", path)], None)).unwrap_err();
+        assert_eq!(error.exit_code(), 69);
+        assert!(error.to_string().contains("Node"));
+        let missing = resolve(&config(
+            &[("FUNCTION_PATH", path), ("FUNCTION_ENTRY", "nope.py")],
+            None,
+        ));
+        assert_eq!(missing.unwrap_err().exit_code(), 65);
+    }
+}

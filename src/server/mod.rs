@@ -1,0 +1,164 @@
+//! The HTTP surface: the listener, one task per connection, and the drain on shutdown.
+//!
+//! Architecture invariant: the server never starts or signals processes; it learns about the
+//! worker only through [`state::Readiness`] and tells the supervisor nothing but "idle".
+
+mod admin;
+pub mod errors;
+pub mod metrics;
+mod proxy;
+pub mod state;
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::exit::StartError;
+use metrics::Metrics;
+use state::{InFlight, Readiness};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+type UpstreamBody = http_body_util::Limited<Incoming>;
+
+/// What every request handler shares.
+pub struct App {
+    pub readiness: Readiness,
+    pub metrics: Metrics,
+    pub in_flight: Arc<InFlight>,
+    /// Open client connections; the drain waits for this to reach zero.
+    pub connections: Arc<InFlight>,
+    pub function_timeout: Duration,
+    pub max_body_size: u64,
+    client: Client<HttpConnector, UpstreamBody>,
+}
+
+impl App {
+    pub fn new(function_timeout: Duration, max_body_size: u64, concurrency: usize) -> Arc<App> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Arc::new(App {
+            readiness: Readiness::new(),
+            metrics: Metrics::default(),
+            in_flight: InFlight::new(concurrency),
+            connections: InFlight::new(usize::MAX),
+            function_timeout,
+            max_body_size,
+            client,
+        })
+    }
+}
+
+/// Binds PORT on all interfaces: dual-stack `[::]`, or `0.0.0.0` where IPv6 is off.
+pub fn bind(port: u16) -> Result<std::net::TcpListener, StartError> {
+    let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+    let listener = std::net::TcpListener::bind(any6).or_else(|error| match error.kind() {
+        std::io::ErrorKind::AddrInUse => Err(error),
+        _ => std::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)),
+    });
+    let listener = listener.map_err(|source| StartError::Bind { port, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| StartError::Bind { port, source })?;
+    Ok(listener)
+}
+
+/// Accepts connections until `stop` turns true; then the listener is closed at once and every
+/// connection finishes its current request and closes.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    app: Arc<App>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(error) => return tracing::error!(%error, "cannot use the listening socket"),
+    };
+    let for_connections = stop.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => connection(stream, remote, app.clone(), for_connections.clone()),
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = stopped(&mut stop) => break,
+        }
+    }
+    tracing::info!("no longer accepting connections");
+}
+
+fn connection(
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+    app: Arc<App>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let Some(open) = app.connections.try_acquire() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _open = open;
+        let service = service_fn(|request| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(handle(&app, request, remote.ip()).await) }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = stopped(&mut stop) => conn.as_mut().graceful_shutdown(),
+        }
+        let _ = conn.await;
+    });
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+async fn handle(app: &App, request: http::Request<Incoming>, remote: IpAddr) -> Response<Body> {
+    if let Some(response) = admin::route(app, &request) {
+        return response;
+    }
+    proxy::invoke(app, request, remote).await
+}
+
+pub(crate) fn json(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub(crate) fn full(body: impl Into<Bytes>) -> Body {
+    Full::new(body.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed_unsync()
+}

@@ -1,0 +1,301 @@
+//! One invocation through the reverse proxy: limits, the worker's address, the forwarded
+//! request, and the streamed response, with one log line and one metrics sample per request.
+
+use std::error::Error as _;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, Uri};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use tokio::time::{timeout_at, Instant};
+
+use super::errors::Failure;
+use super::metrics::Outcome;
+use super::state::{Permit, Unavailable};
+use super::{App, Body, BoxError};
+
+/// The path AWS's local emulator (RIE) invokes; it is forwarded as `/invoke`.
+const AWS_INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
+static FC_TIMEOUT: HeaderName = HeaderName::from_static("x-fc-function-timeout");
+static FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+pub async fn invoke(app: &App, request: Request<Incoming>, remote: IpAddr) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = request_id(request.headers());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let (mut response, outcome) = match forward(app, request, remote, &request_id, started).await {
+        Ok(response) => {
+            let outcome = match response.status().is_server_error() {
+                true => Outcome::Error,
+                false => Outcome::Success,
+            };
+            (response, outcome)
+        }
+        Err(failure) => (
+            failure.response(request_id.to_str().unwrap_or_default()),
+            failure.outcome(),
+        ),
+    };
+    let elapsed = started.elapsed();
+    app.metrics.record(outcome, elapsed);
+    tracing::info!(
+        request_id = request_id.to_str().unwrap_or_default(),
+        method = method.as_str(),
+        path,
+        status = response.status().as_u16(),
+        duration_us = elapsed.as_micros() as u64,
+        "invocation"
+    );
+    response
+        .headers_mut()
+        .insert(REQUEST_ID.clone(), request_id);
+    response
+}
+
+async fn forward(
+    app: &App,
+    request: Request<Incoming>,
+    remote: IpAddr,
+    request_id: &HeaderValue,
+    started: Instant,
+) -> Result<Response<Body>, Failure> {
+    if content_length(request.headers()).is_some_and(|len| len > app.max_body_size) {
+        return Err(Failure::TooLarge(app.max_body_size));
+    }
+    let permit = app.in_flight.try_acquire().ok_or(Failure::Throttled)?;
+    let deadline = started + app.function_timeout;
+    let (addr, generation) = app
+        .readiness
+        .wait_ready(app.function_timeout)
+        .await
+        .map_err(|why| match why {
+            Unavailable::Draining => Failure::Draining,
+            Unavailable::NotReady => Failure::NotReady,
+        })?;
+    let upstream = upstream_request(app, request, addr, remote, request_id);
+    let response = match timeout_at(deadline, app.client.request(upstream)).await {
+        Err(_) => return Err(Failure::Timeout),
+        Ok(Err(error)) => return Err(classify(app, &error, generation).await),
+        Ok(Ok(response)) => response,
+    };
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Ok(Response::from_parts(
+        parts,
+        Tracked {
+            inner: body,
+            _permit: permit,
+        }
+        .boxed_unsync(),
+    ))
+}
+
+fn upstream_request(
+    app: &App,
+    request: Request<Incoming>,
+    addr: std::net::SocketAddr,
+    remote: IpAddr,
+    request_id: &HeaderValue,
+) -> Request<Limited<Incoming>> {
+    let (mut parts, body) = request.into_parts();
+    let path_and_query = match parts.uri.path_and_query() {
+        Some(pq) if pq.path() == AWS_INVOKE_PATH => match pq.query() {
+            Some(query) => format!("/invoke?{query}"),
+            None => "/invoke".to_string(),
+        },
+        Some(pq) => pq.as_str().to_string(),
+        None => "/".to_string(),
+    };
+    parts.uri = Uri::builder()
+        .scheme("http")
+        .authority(addr.to_string())
+        .path_and_query(path_and_query)
+        .build()
+        .unwrap_or_default();
+    let headers = &mut parts.headers;
+    strip_hop_by_hop(headers);
+    headers.insert(REQUEST_ID.clone(), request_id.clone());
+    headers.insert(FC_REQUEST_ID.clone(), request_id.clone());
+    headers.insert(
+        FC_TIMEOUT.clone(),
+        HeaderValue::from(app.function_timeout.as_secs().max(1)),
+    );
+    append_forwarded_for(headers, remote);
+    let limit = usize::try_from(app.max_body_size).unwrap_or(usize::MAX);
+    Request::from_parts(parts, Limited::new(body, limit))
+}
+
+/// The id callers gave (`x-request-id`, then `x-fc-request-id`), else a new UUID.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    let given = headers
+        .get(&REQUEST_ID)
+        .or_else(|| headers.get(&FC_REQUEST_ID));
+    match given {
+        Some(value) if !value.is_empty() && value.len() <= 200 => value.clone(),
+        _ => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .expect("a UUID is a valid header value"),
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Connection-level headers are not forwarded (RFC 9110 §7.6.1), nor those `Connection` names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if let Some(named) = headers
+        .get(header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    {
+        for name in named.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            headers.remove(name);
+        }
+    }
+    for name in [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::PROXY_AUTHORIZATION,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+fn append_forwarded_for(headers: &mut HeaderMap, remote: IpAddr) {
+    let ip = remote.to_canonical().to_string();
+    let value = match headers.get(&FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(previous) => format!("{previous}, {ip}"),
+        None => ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(FORWARDED_FOR.clone(), value);
+    }
+}
+
+/// Tells a body over MAX_BODY_SIZE, a worker that died, and a reply that is not HTTP apart.
+async fn classify(
+    app: &App,
+    error: &hyper_util::client::legacy::Error,
+    generation: u64,
+) -> Failure {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if cause.is::<LengthLimitError>() {
+            return Failure::TooLarge(app.max_body_size);
+        }
+        if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
+            if hyper_error.is_parse() || hyper_error.is_parse_status() {
+                return Failure::InvalidResponse(hyper_error.to_string());
+            }
+        }
+        source = cause.source();
+    }
+    match app
+        .readiness
+        .died(generation, Duration::from_millis(250))
+        .await
+    {
+        true => Failure::WorkerExited,
+        false => Failure::Upstream(error_chain(error)),
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The worker's response body, holding the in-flight permit until it has been sent in full.
+struct Tracked {
+    inner: Incoming,
+    _permit: Permit,
+}
+
+impl HttpBody for Tracked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        headers.insert("x-kept", HeaderValue::from_static("yes"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers["x-kept"], "yes");
+    }
+
+    #[test]
+    fn request_ids_are_taken_or_made() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(request_id(&headers).len(), 36);
+        headers.insert("x-fc-request-id", HeaderValue::from_static("fc-1"));
+        assert_eq!(request_id(&headers), "fc-1");
+        headers.insert("x-request-id", HeaderValue::from_static("r-1"));
+        assert_eq!(request_id(&headers), "r-1");
+    }
+
+    #[test]
+    fn forwarded_for_is_appended() {
+        let mut headers = HeaderMap::new();
+        append_forwarded_for(&mut headers, "::ffff:10.0.0.1".parse().unwrap());
+        assert_eq!(headers[&FORWARDED_FOR], "10.0.0.1");
+        append_forwarded_for(&mut headers, "127.0.0.1".parse().unwrap());
+        assert_eq!(headers[&FORWARDED_FOR], "10.0.0.1, 127.0.0.1");
+    }
+}

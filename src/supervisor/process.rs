@@ -1,0 +1,155 @@
+//! Starting a child in its own process group through the reaper, and relaying its output.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::oneshot;
+
+use super::reaper::{Reaper, WaitStatus};
+use super::signals;
+
+/// How to start one child.
+pub struct Spec<'a> {
+    pub argv: &'a [OsString],
+    pub cwd: Option<&'a PathBuf>,
+    pub env: Vec<(&'static str, String)>,
+    /// Log stdout/stderr line by line instead of passing them through.
+    pub capture_output: bool,
+    /// Hand the terminal's foreground to the child's group (plain init on a TTY).
+    pub take_terminal: bool,
+    pub worker_id: u32,
+}
+
+/// A started child; its process group id equals its pid.
+pub struct Child {
+    pub pid: i32,
+    exit: Option<oneshot::Receiver<WaitStatus>>,
+    status: Option<WaitStatus>,
+}
+
+impl Child {
+    /// Waits for the exit status; cancel-safe and callable again after it resolved.
+    pub async fn wait(&mut self) -> WaitStatus {
+        if let Some(status) = self.status {
+            return status;
+        }
+        let receiver = self
+            .exit
+            .as_mut()
+            .expect("exit receiver present until status is known");
+        // The reaper never drops a registered sender without sending, so an error cannot happen;
+        // treat it as an unknown failure rather than panic.
+        let status = receiver.await.unwrap_or(WaitStatus(1 << 8));
+        self.exit = None;
+        self.status = Some(status);
+        status
+    }
+
+    pub fn exited(&self) -> Option<WaitStatus> {
+        self.status
+    }
+
+    /// Signals the child's whole process group.
+    pub fn signal(&self, sig: libc::c_int) {
+        signals::kill_group(self.pid, sig);
+    }
+}
+
+pub fn spawn(reaper: &Reaper, spec: Spec<'_>) -> io::Result<Child> {
+    let (program, args) = spec
+        .argv
+        .split_first()
+        .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .process_group(0);
+    if let Some(cwd) = spec.cwd {
+        command.current_dir(cwd);
+    }
+    if spec.capture_output {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+    }
+    let take_terminal = spec.take_terminal;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            clean_signal_mask();
+            if take_terminal {
+                take_foreground();
+            }
+            Ok(())
+        })
+    };
+    let (mut child, exit) = reaper.spawn(&mut command)?;
+    let pid = child.id() as i32;
+    if let Some(out) = child.stdout.take() {
+        relay(OwnedFd::from(out), "stdout", spec.worker_id, pid);
+    }
+    if let Some(err) = child.stderr.take() {
+        relay(OwnedFd::from(err), "stderr", spec.worker_id, pid);
+    }
+    Ok(Child {
+        pid,
+        exit: Some(exit),
+        status: None,
+    })
+}
+
+/// In the child: unblock every signal. The shim blocks the ones it handles and std keeps the
+/// mask across exec, so without this the function could not be stopped by SIGTERM.
+fn clean_signal_mask() {
+    // SAFETY: async-signal-safe libc calls on a local set.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
+
+/// In the child: make its new group the terminal's foreground group, as tini does, so that an
+/// interactive program can read the TTY. SIGTTOU is ignored around the call, then restored.
+fn take_foreground() {
+    // SAFETY: async-signal-safe libc calls.
+    unsafe {
+        libc::setpgid(0, 0);
+        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+        libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid());
+        libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+    }
+}
+
+/// Forwards a pipe to the log, one event per line, however long the line is.
+fn relay(fd: OwnedFd, stream: &'static str, worker: u32, pid: i32) {
+    let receiver = match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
+        Ok(receiver) => receiver,
+        Err(error) => {
+            tracing::warn!(%error, worker, stream, "cannot read the worker's output");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(receiver);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
+                    let text = text.strip_suffix('\r').unwrap_or(&text);
+                    tracing::info!(worker, pid, stream, "{text}");
+                }
+            }
+        }
+    });
+}

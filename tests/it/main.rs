@@ -1,0 +1,4 @@
+//! One integration-test binary: real fnshim processes, real fixture children.
+mod pid1;
+mod proxy;
+mod support;
