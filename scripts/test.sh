@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of fnshim, installing what the tests need first. CI calls exactly this.
+#   scripts/test.sh            all tests (unit + integration + PID 1 suite)
+#   scripts/test.sh pid1       a nextest filter, passed through
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=
+apt_install() {
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+# The PID 1 suite runs the shim under `unshare --pid --fork --mount-proc` and signals it with
+# nsenter (util-linux); the fixtures are python3 and sh scripts.
+need unshare && need nsenter || apt_install util-linux
+need python3 || apt_install python3
+need cargo || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install cargo-nextest --locked
+fi
+
+cargo build --tests --quiet
+cargo nextest run --no-fail-fast --failure-output final "$@"
