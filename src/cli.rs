@@ -16,7 +16,7 @@ pub struct UsageError(pub String);
 /// `fnshim [-h|--help] [-V|--version] [--] [CMD ARGS...]`; the first non-option starts CMD.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, UsageError> {
     let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
+    if let Some(arg) = args.next() {
         match arg.to_str() {
             Some("-h" | "--help") => return Ok(Action::Help),
             Some("-V" | "--version") => return Ok(Action::Version),

@@ -39,6 +39,12 @@ pub struct Readiness {
     tx: watch::Sender<Upstream>,
 }
 
+impl Default for Readiness {
+    fn default() -> Readiness {
+        Readiness::new()
+    }
+}
+
 impl Readiness {
     pub fn new() -> Readiness {
         let (tx, _) = watch::channel(Upstream::Starting {

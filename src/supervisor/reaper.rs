@@ -45,7 +45,7 @@ impl std::fmt::Display for WaitStatus {
 #[derive(Default)]
 pub struct Reaper {
     waiting: Mutex<HashMap<i32, oneshot::Sender<WaitStatus>>>,
-    /// Bumped after every reaping pass; `None` once no child is left at all.
+    /// Bumped after every pass that reaped at least one child.
     changes: watch::Sender<u64>,
 }
 
@@ -75,6 +75,7 @@ impl Reaper {
     /// Collects every exited child without blocking. Returns whether any child is left.
     pub fn reap(&self) -> bool {
         let mut waiting = self.lock();
+        let mut reaped = false;
         let left = loop {
             let mut status = 0;
             // SAFETY: waitpid writes only into `status`.
@@ -83,20 +84,28 @@ impl Reaper {
                 0 => break true,
                 -1 if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
                 -1 => break false,
-                _ => match waiting.remove(&pid) {
-                    Some(tx) => {
-                        let _ = tx.send(WaitStatus(status));
+                _ => {
+                    reaped = true;
+                    match waiting.remove(&pid) {
+                        Some(tx) => {
+                            let _ = tx.send(WaitStatus(status));
+                        }
+                        None => {
+                            tracing::debug!(pid, status = %WaitStatus(status), "reaped an orphan")
+                        }
                     }
-                    None => tracing::debug!(pid, status = %WaitStatus(status), "reaped an orphan"),
-                },
+                }
             }
         };
         drop(waiting);
-        self.changes.send_modify(|n| *n += 1);
+        // Only a real change wakes waiters: a bump on every call would make them spin.
+        if reaped {
+            self.changes.send_modify(|n| *n += 1);
+        }
         left
     }
 
-    /// Resolves after the next reaping pass (used to wait for leftovers without polling).
+    /// Changes whenever a child is reaped (to wait for leftovers without polling).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
