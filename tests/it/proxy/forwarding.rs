@@ -1,0 +1,123 @@
+//! Forwarding: methods, paths, queries, headers, request ids and statuses pass through.
+
+use super::*;
+
+#[test]
+fn proxies_methods_path_query_headers_and_body_on_one_connection() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("FUNCTION_TIMEOUT", "7s")]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    let mut seen_ids = vec![];
+    for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+        let body = format!("{{\"method\":\"{method}\"}}");
+        let mut req = Request::new(method, "/some/deep%20path/x.json?a=1&b=two&b=3&empty=")
+            .header("X-Custom-Header", "custom value; with=stuff")
+            .header("Accept", "application/x-test");
+        if method != "GET" && method != "DELETE" {
+            req = req.body(body.clone());
+        }
+        let r = conn
+            .request(&req)
+            .unwrap_or_else(|e| panic!("{method}: {e}{shim}"));
+        assert_eq!(r.status, 200, "{r}{shim}");
+        let echo = r.json();
+        assert_eq!(echo["method"], method, "{r}");
+        assert_eq!(echo["path"], "/some/deep%20path/x.json", "{r}");
+        assert_eq!(echo["query"], "a=1&b=two&b=3&empty=", "{r}");
+        assert_eq!(
+            one_header(&echo, "x-custom-header"),
+            "custom value; with=stuff"
+        );
+        assert_eq!(one_header(&echo, "accept"), "application/x-test");
+        if method != "GET" && method != "DELETE" {
+            assert_eq!(echo["body"], body, "{r}");
+            assert_eq!(one_header(&echo, "content-length"), body.len().to_string());
+        } else {
+            assert_eq!(echo["body_len"], 0, "{r}");
+        }
+        let rid = one_header(&echo, "x-request-id");
+        assert!(!rid.is_empty());
+        assert_eq!(one_header(&echo, "x-fc-request-id"), rid, "{r}");
+        assert_eq!(r.header("x-request-id"), Some(rid.as_str()), "{r}");
+        let timeout: f64 = one_header(&echo, "x-fc-function-timeout").parse().unwrap();
+        assert_eq!(timeout, 7.0, "{r}");
+        seen_ids.push(rid);
+    }
+    seen_ids.sort();
+    seen_ids.dedup();
+    assert_eq!(
+        seen_ids.len(),
+        5,
+        "each request needs its own id: {seen_ids:?}"
+    );
+}
+
+#[test]
+fn incoming_request_ids_are_preserved_and_echoed() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    for header in ["x-request-id", "x-fc-request-id"] {
+        let r = shim.send(&Request::get("/echo").header(header, "client-chosen-id-42"));
+        assert_eq!(r.status, 200, "{r}{shim}");
+        let echo = r.json();
+        assert_eq!(
+            one_header(&echo, "x-request-id"),
+            "client-chosen-id-42",
+            "{header}: {r}"
+        );
+        assert_eq!(
+            one_header(&echo, "x-fc-request-id"),
+            "client-chosen-id-42",
+            "{header}: {r}"
+        );
+        assert_eq!(
+            r.header("x-request-id"),
+            Some("client-chosen-id-42"),
+            "{header}: {r}"
+        );
+    }
+}
+
+#[test]
+fn lambda_invocation_path_is_forwarded_as_invoke() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let r =
+        shim.send(&Request::post("/2015-03-31/functions/function/invocations").body("{\"k\":1}"));
+    assert_eq!(r.status, 200, "{r}{shim}");
+    let echo = r.json();
+    assert_eq!(echo["method"], "POST", "{r}");
+    assert_eq!(echo["path"], "/invoke", "{r}");
+    assert_eq!(echo["body"], "{\"k\":1}", "{r}");
+}
+
+#[test]
+fn child_statuses_and_response_headers_pass_through() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    for code in [201u16, 404, 418, 500, 503] {
+        let r = shim.get(&format!("/status?code={code}"));
+        assert_eq!(r.status, code, "{r}{shim}");
+        assert_eq!(r.json()["status"], code, "the child's own body{r}");
+    }
+    let r = shim.get("/echo");
+    assert_eq!(r.header("x-upstream-content-length"), Some(""), "{r}");
+    assert!(
+        r.header("server").is_some_and(|s| s.contains("Python")),
+        "{r}"
+    );
+}
+
+#[test]
+fn head_and_options_are_forwarded() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    let r = conn.request(&Request::new("HEAD", "/echo?h=1")).unwrap();
+    assert_eq!(r.status, 200, "{r}{shim}");
+    assert!(r.body.is_empty(), "{r}");
+    // The same connection must still be usable after a body-less HEAD answer.
+    let r = conn.request(&Request::new("OPTIONS", "/echo?o=1")).unwrap();
+    assert_eq!(r.status, 200, "{r}{shim}");
+    assert_eq!(r.json()["method"], "OPTIONS", "{r}");
+}

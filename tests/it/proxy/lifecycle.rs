@@ -1,0 +1,252 @@
+//! The worker's life: readiness gating, health, metrics, init failures, crashes and restarts, logs.
+
+use super::*;
+
+#[test]
+fn ready_is_503_until_the_child_listens_and_early_requests_wait_for_it() {
+    let gate_dir = tempfile::tempdir().unwrap();
+    let gate = gate_dir.path().join("listen");
+    let f = Function::upstream(&[("UPSTREAM_LISTEN_GATE", gate.to_str().unwrap())]);
+    let shim = fnshim().function(&f).env("FUNCTION_TIMEOUT", "20s").spawn();
+    let port = shim.port();
+    // The fixture cannot listen until the gate file exists.
+    let r = shim.get("/_/ready");
+    assert_eq!(r.status, 503, "{r}{shim}");
+    let j = r.json();
+    assert!(
+        j["reason"].as_str().is_some_and(|s| !s.is_empty()),
+        "503 needs a reason{r}"
+    );
+    assert!(j["status"].is_string(), "{r}");
+    let health = shim.get("/_/health");
+    assert_eq!(
+        health.status, 200,
+        "liveness does not depend on the child{health}{shim}"
+    );
+
+    let mut early = Conn::connect(port).unwrap();
+    early
+        .write_raw(&Request::get("/early?x=1").to_bytes())
+        .unwrap();
+    let r = shim.get("/_/ready");
+    assert_eq!(
+        r.status, 503,
+        "still not ready before the gate opens{r}{shim}"
+    );
+    std::fs::write(&gate, "").unwrap();
+    shim.wait_ready();
+    let r = early
+        .read_response("GET")
+        .unwrap_or_else(|e| panic!("early request: {e}{shim}"));
+    assert_eq!(r.status, 200, "{r}{shim}");
+    assert_eq!(r.json()["path"], "/early", "{r}");
+    let ready = shim.get("/_/ready");
+    assert_eq!(ready.json()["status"], "ready", "{ready}");
+}
+
+#[test]
+fn readiness_waits_for_a_child_that_listens_late() {
+    let f = Function::upstream(&[("UPSTREAM_LISTEN_DELAY_MS", "2000")]);
+    let shim = fnshim().function(&f).spawn();
+    // The fixture sleeps 2 s after it starts before it listens.
+    let r = shim.get("/_/ready");
+    assert_eq!(r.status, 503, "{r}{shim}");
+    let r = shim.get("/echo");
+    assert_eq!(
+        r.status, 200,
+        "a request sent during init is answered once ready{r}{shim}"
+    );
+    assert_eq!(shim.get("/_/ready").status, 200, "{shim}");
+}
+
+#[test]
+fn health_answers_ok() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let r = shim.get("/_/health");
+    assert_eq!(r.status, 200, "{r}{shim}");
+    assert_eq!(r.json()["status"], "ok", "{r}");
+}
+
+#[test]
+fn metrics_name_every_series_and_count_an_invocation() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let before = metrics(&shim);
+    for name in [
+        "fnshim_invocations_total",
+        "fnshim_invocation_duration_seconds",
+        "fnshim_in_flight",
+        "fnshim_worker_restarts_total",
+        "fnshim_init_duration_seconds",
+    ] {
+        assert!(before.contains(name), "/_/metrics lacks {name}:\n{before}");
+    }
+    let calls = metric_sum(&before, "fnshim_invocations_total");
+    let observed = metric_sum(&before, "fnshim_invocation_duration_seconds_count");
+    let r = shim.get("/echo");
+    assert_eq!(r.status, 200, "{r}{shim}");
+    let after = wait_for(SECS_10, || {
+        let m = metrics(&shim);
+        (metric_sum(&m, "fnshim_invocations_total") >= calls + 1.0).then_some(m)
+    })
+    .unwrap_or_else(|| panic!("invocation not counted:\n{}{shim}", metrics(&shim)));
+    assert_eq!(
+        metric_sum(&after, "fnshim_invocations_total"),
+        calls + 1.0,
+        "{after}"
+    );
+    assert_eq!(
+        metric_sum(&after, "fnshim_invocation_duration_seconds_count"),
+        observed + 1.0,
+        "{after}"
+    );
+    assert_eq!(
+        metric_sum(&after, "fnshim_worker_restarts_total"),
+        0.0,
+        "{after}"
+    );
+}
+
+#[test]
+fn child_exit_during_init_makes_the_shim_exit_65() {
+    let f = Function::upstream(&[("UPSTREAM_EXIT_DURING_INIT", "3")]);
+    let shim = fnshim().function(&f).spawn();
+    assert_eq!(shim.wait_code(STARTUP), 65, "{shim}");
+}
+
+#[test]
+fn child_that_never_listens_hits_init_timeout_and_exit_65() {
+    let f = Function::upstream(&[("UPSTREAM_NEVER_LISTEN", "1")]);
+    let started = Instant::now();
+    let shim = fnshim().function(&f).env("INIT_TIMEOUT", "1s").spawn();
+    assert_eq!(shim.wait_code(SECS_10), 65, "{shim}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "exited after {took:?}, before INIT_TIMEOUT{shim}"
+    );
+    assert!(
+        took < Duration::from_secs(6),
+        "INIT_TIMEOUT=1s took {took:?}{shim}"
+    );
+}
+
+#[test]
+fn child_crash_after_ready_gives_502_then_it_is_restarted() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let r = shim.get("/exit?code=3&delay_ms=100");
+    assert_error(&r, 502, "WorkerExited", &shim);
+    assert!(shim.try_status().is_none(), "the shim must stay up{shim}");
+    let ok = wait_for(Duration::from_secs(20), || {
+        let r = shim.get("/echo");
+        (r.status == 200).then_some(r)
+    });
+    assert!(
+        ok.is_some(),
+        "requests never succeeded again after the crash{shim}"
+    );
+    let m = metrics(&shim);
+    assert!(
+        metric_sum(&m, "fnshim_worker_restarts_total") >= 1.0,
+        "no restart counted:\n{m}{shim}"
+    );
+}
+
+#[test]
+fn bootstrap_output_is_logged_as_json_lines_even_very_long_ones() {
+    let f = Function::upstream(&[("UPSTREAM_BANNER", "banner-at-start")]);
+    let shim = ready_shim(&f, &[]);
+    let is_line = |text: String, stream: &'static str| {
+        move |v: &Value| v["message"] == text.as_str() && v["stream"] == stream && v["worker"] == 1
+    };
+    assert!(
+        shim.wait_log(SECS_10, is_line("banner-at-start".into(), "stdout"))
+            .is_some(),
+        "start-up stdout line not logged{shim}"
+    );
+    for stream in ["stdout", "stderr"] {
+        let r = shim.get(&format!("/log?stream={stream}&text=hello-from-{stream}"));
+        assert_eq!(r.status, 200, "{r}{shim}");
+        let line = shim.wait_log(SECS_10, is_line(format!("hello-from-{stream}"), stream));
+        let line = line.unwrap_or_else(|| panic!("{stream} line not logged as JSON{shim}"));
+        assert_eq!(
+            line["level"].as_str().map(|l| l.is_empty()),
+            Some(false),
+            "{line}"
+        );
+        assert!(
+            line["timestamp"].is_string() || line["timestamp"].is_number(),
+            "{line}"
+        );
+    }
+    let long = format!("LONG{}", "x".repeat(150_000));
+    let r = shim.get("/log?stream=stdout&text=LONG&char=x&repeat=150000");
+    assert_eq!(r.status, 200, "{r}{shim}");
+    assert!(
+        shim.wait_log(SECS_10, is_line(long, "stdout")).is_some(),
+        "a 150 KB stdout line must be logged whole as one JSON line{shim}"
+    );
+    assert!(
+        !shim.stdout().contains("hello-from-stdout"),
+        "bootstrap stdout must not pass through"
+    );
+}
+
+#[test]
+fn child_killed_by_a_signal_in_flight_gives_502_worker_exited() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let r = shim.get("/kill");
+    assert_error(&r, 502, "WorkerExited", &shim);
+    let ok = wait_for(Duration::from_secs(20), || {
+        let r = shim.get("/echo");
+        (r.status == 200).then_some(r)
+    });
+    assert!(ok.is_some(), "never recovered after SIGKILL{shim}");
+}
+
+#[test]
+fn requests_during_a_slow_restart_get_503_not_ready_then_200() {
+    let gates = tempfile::tempdir().unwrap();
+    let gate = gates.path().join("relisten");
+    // The first start listens at once; every later start waits for the gate. `started` is
+    // relative: the bootstrap's cwd must be FUNCTION_PATH.
+    let script = format!(
+        "#!/bin/sh\nif [ -e started ]; then export UPSTREAM_LISTEN_GATE='{}'; fi\ntouch started\n\
+         exec '{}' -u '{}'\n",
+        gate.display(),
+        python().display(),
+        fixture("upstream.py").display()
+    );
+    let f = Function::with_bootstrap(&script, 0o755);
+    let shim = ready_shim(&f, &[("FUNCTION_TIMEOUT", "1s")]);
+    assert!(
+        f.path().join("started").exists(),
+        "bootstrap cwd is not FUNCTION_PATH{shim}"
+    );
+    assert_error(
+        &shim.get("/exit?code=1&delay_ms=50"),
+        502,
+        "WorkerExited",
+        &shim,
+    );
+    let started = Instant::now();
+    let r = shim.get("/echo");
+    let took = started.elapsed();
+    assert_error(&r, 503, "NotReady", &shim);
+    assert!(
+        took >= Duration::from_millis(800),
+        "gave up after {took:?}, before FUNCTION_TIMEOUT{shim}"
+    );
+    assert!(
+        took < Duration::from_secs(6),
+        "FUNCTION_TIMEOUT=1s answered after {took:?}{shim}"
+    );
+    assert_eq!(shim.get("/_/ready").status, 503, "{shim}");
+    std::fs::write(&gate, "").unwrap();
+    shim.wait_ready();
+    let r = shim.get("/echo");
+    assert_eq!(r.status, 200, "{r}{shim}");
+}

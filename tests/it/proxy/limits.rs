@@ -1,0 +1,103 @@
+//! Limits and bad replies: FUNCTION_TIMEOUT, MAX_BODY_SIZE, FUNCTION_CONCURRENCY, garbage HTTP.
+
+use super::*;
+
+#[test]
+fn slow_child_gets_504_timeout_error() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("FUNCTION_TIMEOUT", "500ms")]);
+    let started = Instant::now();
+    let r = shim.get("/sleep?ms=10000");
+    let took = started.elapsed();
+    assert_error(&r, 504, "TimeoutError", &shim);
+    assert!(
+        took >= Duration::from_millis(450),
+        "answered after {took:?}{shim}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "FUNCTION_TIMEOUT=500ms answered after {took:?}{shim}"
+    );
+}
+
+#[test]
+fn body_over_max_size_by_content_length_is_413_at_once() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("MAX_BODY_SIZE", "1KB")]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    conn.set_read_timeout(SECS_10);
+    // Only the head: the limit is known from Content-Length without reading the body.
+    let req = Request::post("/echo")
+        .header("Content-Length", "2048")
+        .body(vec![b'a'; 2048]);
+    conn.write_raw(&req.head_bytes()).unwrap();
+    let r = conn
+        .read_response("POST")
+        .unwrap_or_else(|e| panic!("no answer to the head alone: {e}{shim}"));
+    assert_error(&r, 413, "PayloadTooLarge", &shim);
+    // A body at the limit still passes.
+    let r = shim.send(&Request::post("/echo").body(vec![b'a'; 1024]));
+    assert_eq!(r.status, 200, "{r}{shim}");
+    assert_eq!(r.json()["body_len"], 1024, "{r}");
+}
+
+#[test]
+fn chunked_body_over_max_size_is_413() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("MAX_BODY_SIZE", "1KB")]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    conn.set_read_timeout(SECS_10);
+    let mut bytes = Request::post("/echo").chunked(vec![]).head_bytes();
+    // 1600 bytes and no terminating chunk: the shim has to stop reading by itself.
+    bytes.extend(chunk_bytes(&[b'x'; 800]));
+    bytes.extend(chunk_bytes(&[b'y'; 800]));
+    conn.write_raw(&bytes).unwrap();
+    let r = conn
+        .read_response("POST")
+        .unwrap_or_else(|e| panic!("no answer: {e}{shim}"));
+    assert_error(&r, 413, "PayloadTooLarge", &shim);
+}
+
+#[test]
+fn concurrency_over_the_limit_gets_429_with_retry_after() {
+    let f = Function::upstream(&[]);
+    let marks = tempfile::tempdir().unwrap();
+    let shim = ready_shim(&f, &[("FUNCTION_CONCURRENCY", "2")]);
+    thread::scope(|s| {
+        let slow: Vec<_> = (0..2)
+            .map(|i| {
+                let target = format!("/sleep?ms=3000&touch={}/{i}", marks.path().display());
+                let shim = &shim;
+                s.spawn(move || shim.get(&target))
+            })
+            .collect();
+        let both_in = wait_for(SECS_10, || {
+            (marks.path().join("0").exists() && marks.path().join("1").exists()).then_some(())
+        });
+        assert!(
+            both_in.is_some(),
+            "the two slow requests never reached the child{shim}"
+        );
+        let m = metrics(&shim);
+        assert_eq!(metric_sum(&m, "fnshim_in_flight"), 2.0, "{m}");
+        let r = shim.get("/echo");
+        assert_error(&r, 429, "TooManyRequests", &shim);
+        assert_eq!(r.header("retry-after"), Some("1"), "{r}");
+        for h in slow {
+            let r = h.join().unwrap();
+            assert_eq!(r.status, 200, "an admitted request must complete{r}{shim}");
+        }
+    });
+    let r = shim.get("/echo");
+    assert_eq!(r.status, 200, "slots must be released{r}{shim}");
+}
+
+#[test]
+fn garbage_from_the_child_is_502_invalid_response() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let r = shim.get("/garbage");
+    assert_error(&r, 502, "InvalidResponse", &shim);
+    let r = shim.get("/echo");
+    assert_eq!(r.status, 200, "the shim and child stay usable{r}{shim}");
+}
