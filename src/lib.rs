@@ -74,7 +74,7 @@ fn serve(
         Err(error) => return report(&error),
     };
     let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

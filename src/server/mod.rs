@@ -7,6 +7,7 @@ mod admin;
 pub mod errors;
 pub mod metrics;
 mod proxy;
+mod request_id;
 pub mod state;
 
 use std::convert::Infallible;
@@ -42,6 +43,7 @@ pub struct App {
     pub connections: Arc<InFlight>,
     pub function_timeout: Duration,
     pub max_body_size: u64,
+    ids: request_id::RequestIds,
     client: Client<HttpConnector, UpstreamBody>,
 }
 
@@ -61,6 +63,7 @@ impl App {
             connections: InFlight::new(usize::MAX),
             function_timeout,
             max_body_size,
+            ids: request_id::RequestIds::new(),
             client,
         })
     }

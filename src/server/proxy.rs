@@ -29,7 +29,7 @@ static FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 pub async fn invoke(app: &App, request: Request<Incoming>, remote: IpAddr) -> Response<Body> {
     let started = Instant::now();
-    let request_id = request_id(request.headers());
+    let request_id = given_request_id(request.headers()).unwrap_or_else(|| app.ids.next());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let (mut response, outcome) = match forward(app, request, remote, &request_id, started).await {
@@ -134,16 +134,12 @@ fn upstream_request(
     Request::from_parts(parts, Limited::new(body, limit))
 }
 
-/// The id callers gave (`x-request-id`, then `x-fc-request-id`), else a new UUID.
-fn request_id(headers: &HeaderMap) -> HeaderValue {
+/// The id callers gave: `x-request-id`, then `x-fc-request-id`.
+fn given_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
     let given = headers
         .get(&REQUEST_ID)
-        .or_else(|| headers.get(&FC_REQUEST_ID));
-    match given {
-        Some(value) if !value.is_empty() && value.len() <= 200 => value.clone(),
-        _ => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-            .expect("a UUID is a valid header value"),
-    }
+        .or_else(|| headers.get(&FC_REQUEST_ID))?;
+    (!given.is_empty() && given.len() <= 200).then(|| given.clone())
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -281,13 +277,13 @@ mod tests {
     }
 
     #[test]
-    fn request_ids_are_taken_or_made() {
+    fn request_ids_are_taken_from_either_header() {
         let mut headers = HeaderMap::new();
-        assert_eq!(request_id(&headers).len(), 36);
+        assert_eq!(given_request_id(&headers), None);
         headers.insert("x-fc-request-id", HeaderValue::from_static("fc-1"));
-        assert_eq!(request_id(&headers), "fc-1");
+        assert_eq!(given_request_id(&headers).unwrap(), "fc-1");
         headers.insert("x-request-id", HeaderValue::from_static("r-1"));
-        assert_eq!(request_id(&headers), "r-1");
+        assert_eq!(given_request_id(&headers).unwrap(), "r-1");
     }
 
     #[test]
