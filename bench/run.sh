@@ -1,0 +1,376 @@
+#!/usr/bin/env bash
+# fnshim benchmark (SPEC section 11, proxy mode). Run from the repository root:
+#
+#     bench/run.sh
+#
+# In ONE run it measures two tiny HTTP upstreams, each called directly and through
+# `PORT=<port> fnshim -- <upstream>`, with wrk keep-alive at 1 connection and at 64 connections
+# (127.0.0.1 only), and reports p50/p99 latency, req/s and the fnshim/direct ratios; plus
+# fnshim's RSS (idle after ready, and after the load), the release binary's size and `file`.
+# The Markdown report is printed and written to bench/results/latest.md; raw wrk outputs and
+# the shim logs go to bench/results/raw/.
+#
+# Environment:
+#   BENCH_SECONDS           duration of each measured wrk run (default 10)
+#   BENCH_WARMUP_SECONDS    unreported wrk warm-up per target before measuring (default 1; 0 = none)
+#   FNSHIM_BENCH_LOG_LEVEL  LOG_LEVEL given to fnshim (default info: the per-invocation log line
+#                           is part of the measured cost; logs go to a file)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+BENCH_SECONDS=${BENCH_SECONDS:-10}
+BENCH_WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-1}
+SHIM_LOG_LEVEL=${FNSHIM_BENCH_LOG_LEVEL:-info}
+for v in BENCH_SECONDS BENCH_WARMUP_SECONDS; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number of seconds (got '${!v}')" >&2; exit 64; }
+done
+((BENCH_SECONDS > 0)) || { echo "bench: BENCH_SECONDS must be > 0" >&2; exit 64; }
+
+BIN=$ROOT/target/x86_64-unknown-linux-gnu/release/fnshim
+RESULTS=$ROOT/bench/results
+RAW=$RESULTS/raw
+LUA=$ROOT/bench/wrk-report.lua
+NODE_UPSTREAM=$ROOT/bench/upstreams/node-hello.js
+NAIVE_UPSTREAM=$ROOT/bench/upstreams/naive-two-writes.py
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- cleanup ---------------
+# Every process this script starts is a descendant of it (fnshim is a child subreaper, so
+# its upstream stays below it too). On exit: TERM them all, wait up to 5 s, then KILL.
+descendants() {
+  ps -e -o pid=,ppid= | awk -v root="$$" '
+    { parent[$1] = $2 }
+    END {
+      n = 1; list[1] = root
+      for (i = 1; i <= n; i++)
+        for (p in parent)
+          if (parent[p] == list[i]) list[++n] = p
+      for (i = 2; i <= n; i++) print list[i]
+    }'
+}
+alive() { # pid -> 0 if it exists and is not a zombie
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [[ -n $state && $state != Z ]]
+}
+cleanup() {
+  local rc=$? pids=() p i
+  trap - EXIT INT TERM
+  mapfile -t pids < <(descendants)
+  if ((${#pids[@]})); then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      local any=0
+      for p in "${pids[@]}"; do alive "$p" && any=1 && break; done
+      ((any)) || break
+      sleep 0.1
+    done
+    mapfile -t -O "${#pids[@]}" pids < <(descendants)
+    for p in "${pids[@]}"; do alive "$p" && kill -KILL "$p" 2>/dev/null || true; done
+  fi
+  wait 2>/dev/null || true
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- prerequisites ---------
+APT_UPDATED=0
+need() { # command [debian-package]
+  command -v "$1" >/dev/null 2>&1 && return 0
+  local pkg=${2:-$1} sudo=()
+  command -v apt-get >/dev/null 2>&1 || die "'$1' is missing and apt-get is not available: install $pkg"
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "'$1' is missing; run as root or install $pkg"
+    sudo=(sudo)
+  fi
+  if ((!APT_UPDATED)); then
+    log "apt-get update"
+    "${sudo[@]}" apt-get update
+    APT_UPDATED=1
+  fi
+  log "apt-get install -y $pkg"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$pkg"
+  command -v "$1" >/dev/null 2>&1 || die "installing $pkg did not provide '$1'"
+}
+need wrk
+need curl
+need file
+need python3
+command -v node >/dev/null 2>&1 || die "node (Node.js 18+) is required for the baseline upstream"
+command -v cargo >/dev/null 2>&1 || die "cargo is required to build fnshim"
+
+log "cargo build --release"
+cargo build --release
+[[ -x $BIN ]] || die "release binary not found at $BIN"
+
+rm -rf "$RAW"
+mkdir -p "$RAW"
+
+# ---------------------------------------------------------------- helpers ---------------
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true; }
+wait_code() { # url code pid what [seconds]
+  local url=$1 want=$2 pid=$3 what=$4 limit=${5:-30} t0=$SECONDS
+  while [[ $(http_code "$url") != "$want" ]]; do
+    alive "$pid" || die "$what exited before answering $want on $url"
+    ((SECONDS - t0 < limit)) || die "$what did not answer $want on $url within ${limit}s"
+    sleep 0.05
+  done
+}
+rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+
+# start_direct LABEL CMD... -> sets STARTED_PID, STARTED_PORT
+start_direct() {
+  local label=$1
+  shift
+  STARTED_PORT=$(free_port)
+  PORT=$STARTED_PORT "$@" >"$RAW/$label-direct.out" 2>&1 &
+  STARTED_PID=$!
+  wait_code "http://127.0.0.1:$STARTED_PORT/" 200 "$STARTED_PID" "direct $label upstream"
+}
+
+# start_shim LABEL CMD... -> sets STARTED_PID, STARTED_PORT; returns once GET /_/ready = 200.
+# The public port is chosen here rather than PORT=0, because fnshim's "listening" line (which
+# names the bound port) is an INFO line and FNSHIM_BENCH_LOG_LEVEL may hide it.
+start_shim() {
+  local label=$1 logf
+  shift
+  logf=$RAW/$label-fnshim.log
+  STARTED_PORT=$(free_port)
+  env -u FUNCTION_PATH LOG_LEVEL="$SHIM_LOG_LEVEL" LOG_FORMAT=json PORT="$STARTED_PORT" \
+    "$BIN" -- "$@" >"$RAW/$label-fnshim.stdout" 2>"$logf" &
+  STARTED_PID=$!
+  wait_code "http://127.0.0.1:$STARTED_PORT/_/ready" 200 "$STARTED_PID" "fnshim ($label) [log: $logf]"
+}
+
+# same_body LABEL DIRECT_PORT SHIM_PORT: a proxied GET / answers 200 with the direct body.
+same_body() {
+  local d s
+  d=$(curl -sS --max-time 5 "http://127.0.0.1:$2/") || die "GET / on the direct $1 upstream failed"
+  curl -sS --max-time 5 -D "$RAW/$1-fnshim.headers" -o "$RAW/$1-fnshim.body" "http://127.0.0.1:$3/bench?x=1" ||
+    die "GET / through fnshim ($1) failed"
+  s=$(<"$RAW/$1-fnshim.body")
+  [[ $d == "$s" ]] || die "fnshim ($1) answered '$s' instead of '$d' (headers: $RAW/$1-fnshim.headers)"
+  grep -qi '^HTTP/1.1 200' "$RAW/$1-fnshim.headers" || die "fnshim ($1) did not answer 200: $(head -n1 "$RAW/$1-fnshim.headers")"
+}
+
+# to_us VALUE-WITH-UNIT (wrk text output: 812.00us, 1.23ms, 2.00s, 1.00m) -> microseconds
+to_us() {
+  awk -v v="$1" 'BEGIN {
+    n = v; sub(/[a-zA-Zµ]+$/, "", n); u = substr(v, length(n) + 1)
+    if (n !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
+    if (u == "us") m = 1; else if (u == "ms") m = 1000; else if (u == "s") m = 1000000
+    else if (u == "m") m = 60000000; else if (u == "h") m = 3600000000; else exit 1
+    printf "%.0f", n * m }'
+}
+
+# parse_wrk FILE -> sets W_P50 W_P99 (µs) W_RPS W_REQS W_ERRS; returns 1 if unparseable.
+# Prefers the exact line printed by wrk-report.lua; falls back to wrk's text output.
+parse_wrk() {
+  local f=$1 line k v p50 p99 rps reqs errs=0 n
+  W_P50= W_P99= W_RPS= W_REQS= W_ERRS=
+  line=$(grep -m1 '^FNSHIM_BENCH ' "$f" || true)
+  if [[ -n $line ]]; then
+    local -A kv=()
+    for k in ${line#FNSHIM_BENCH }; do kv[${k%%=*}]=${k#*=}; done
+    W_P50=${kv[p50_us]} W_P99=${kv[p99_us]} W_REQS=${kv[requests]}
+    W_RPS=$(awk -v r="${kv[requests]}" -v d="${kv[duration_us]}" 'BEGIN { printf "%.0f", (d > 0 ? r / (d / 1e6) : 0) }')
+    W_ERRS=$((kv[status] + kv[connect] + kv[read] + kv[write] + kv[timeout]))
+  else
+    p50=$(awk '$1 == "50%" {print $2; exit}' "$f")
+    p99=$(awk '$1 == "99%" {print $2; exit}' "$f")
+    rps=$(awk '$1 == "Requests/sec:" {print $2; exit}' "$f")
+    reqs=$(awk '$2 == "requests" && $3 == "in" {print $1; exit}' "$f")
+    [[ -n $p50 && -n $p99 && -n $rps ]] || return 1
+    W_P50=$(to_us "$p50") && W_P99=$(to_us "$p99") || return 1
+    W_RPS=$(awk -v r="$rps" 'BEGIN { printf "%.0f", r }')
+    W_REQS=${reqs:-0}
+    n=$(sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$f" | head -n1)
+    errs=$((errs + ${n:-0}))
+    n=$(sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1+\2+\3+\4/p' "$f" | head -n1)
+    W_ERRS=$((errs + ${n:-0}))
+  fi
+  [[ $W_P50 =~ ^[0-9]+$ && $W_P99 =~ ^[0-9]+$ && $W_RPS =~ ^[0-9]+$ ]] || return 1
+}
+
+# run_wrk OUTFILE THREADS CONNS SECONDS URL: bounded in time; returns wrk's status.
+run_wrk() {
+  local out=$1 threads=$2 conns=$3 secs=$4 url=$5 rc=0
+  timeout -k 5 $((secs + 30)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 5s --latency \
+    -s "$LUA" "$url" >"$out" 2>&1 &
+  wait $! || rc=$?
+  return "$rc"
+}
+
+FAILED=0
+declare -A M=() # M[label,conns,target,field]
+measure() { # LABEL CONNS THREADS TARGET URL
+  local label=$1 conns=$2 threads=$3 target=$4 url=$5 out
+  out=$RAW/$label-c$conns-$target.wrk.txt
+  log "wrk $label c=$conns $target: -t$threads -c$conns -d${BENCH_SECONDS}s $url"
+  if run_wrk "$out" "$threads" "$conns" "$BENCH_SECONDS" "$url" && parse_wrk "$out"; then
+    M[$label,$conns,$target,p50]=$W_P50
+    M[$label,$conns,$target,p99]=$W_P99
+    M[$label,$conns,$target,rps]=$W_RPS
+    M[$label,$conns,$target,reqs]=$W_REQS
+    M[$label,$conns,$target,errs]=$W_ERRS
+    log "  p50 ${W_P50} µs, p99 ${W_P99} µs, ${W_RPS} req/s, errors ${W_ERRS}"
+  else
+    log "  wrk failed or its output could not be parsed, see $out"
+    FAILED=1
+  fi
+}
+declare -A WARM_REQS=()
+warmup() { # LABEL TARGET URL (not reported; its requests are counted for the log-line check)
+  local out=$RAW/$1-warmup-$2.wrk.txt
+  WARM_REQS[$1,$2]=0
+  ((BENCH_WARMUP_SECONDS > 0)) || return 0
+  if run_wrk "$out" 2 64 "$BENCH_WARMUP_SECONDS" "$3" && parse_wrk "$out"; then
+    WARM_REQS[$1,$2]=$W_REQS
+  else
+    log "warm-up of $1 $2 failed, see $out"
+  fi
+}
+
+# ---------------------------------------------------------------- start everything ------
+BIN_SIZE=$(stat -c %s "$BIN")
+BIN_FILE=$(file -b "$BIN")
+BIN_VERSION=$(timeout -k 1 5 "$BIN" --version 2>&1 | head -n1 || true)
+
+log "starting upstreams and fnshim"
+declare -A DIRECT_PORT=() SHIM_PORT=() SHIM_PID=() IDLE_RSS=()
+start_upstream() { # LABEL CMD...
+  local label=$1
+  start_direct "$@"
+  DIRECT_PORT[$label]=$STARTED_PORT
+  start_shim "$@"
+  SHIM_PORT[$label]=$STARTED_PORT
+  SHIM_PID[$label]=$STARTED_PID
+  sleep 1 # ready, then idle ~1 s, before any proxied request
+  IDLE_RSS[$label]=$(rss_kb "$STARTED_PID" VmRSS)
+  same_body "$label" "${DIRECT_PORT[$label]}" "${SHIM_PORT[$label]}"
+  log "$label: direct :${DIRECT_PORT[$label]}, fnshim :${SHIM_PORT[$label]} (pid $STARTED_PID, idle VmRSS ${IDLE_RSS[$label]} kB)"
+}
+start_upstream node node "$NODE_UPSTREAM"
+start_upstream naive python3 "$NAIVE_UPSTREAM"
+
+# ---------------------------------------------------------------- measure ---------------
+# Direct and fnshim runs alternate for each setting so that drift hits both sides alike.
+for label in node naive; do
+  direct_url=http://127.0.0.1:${DIRECT_PORT[$label]}/
+  shim_url=http://127.0.0.1:${SHIM_PORT[$label]}/
+  warmup "$label" direct "$direct_url"
+  warmup "$label" fnshim "$shim_url"
+  for conns in 1 64; do
+    threads=$((conns == 1 ? 1 : 2))
+    measure "$label" "$conns" "$threads" direct "$direct_url"
+    measure "$label" "$conns" "$threads" fnshim "$shim_url"
+  done
+done
+
+sleep 1 # idle again after the load
+declare -A LOAD_RSS=() HWM=() LOG_LINES=() SHIM_REQS=()
+for label in node naive; do
+  pid=${SHIM_PID[$label]}
+  alive "$pid" || { log "fnshim ($label) is no longer running"; FAILED=1; }
+  LOAD_RSS[$label]=$(rss_kb "$pid" VmRSS)
+  HWM[$label]=$(rss_kb "$pid" VmHWM)
+  # one "invocation" line per proxied request is expected at LOG_LEVEL=info
+  LOG_LINES[$label]=$(grep -c '"message":"invocation"' "$RAW/$label-fnshim.log" || true)
+  total=$((1 + ${WARM_REQS[$label,fnshim]:-0})) # the body check, the warm-up
+  for conns in 1 64; do total=$((total + ${M[$label,$conns,fnshim,reqs]:-0})); done
+  SHIM_REQS[$label]=$total
+done
+
+# ---------------------------------------------------------------- report ----------------
+fmt_int() { [[ -n ${1:-} ]] && printf "%'d" "$1" 2>/dev/null || printf 'n/a'; }
+mib() { [[ -n ${1:-} ]] && awk -v k="$1" 'BEGIN { printf "%.2f MiB (%d kB)", k / 1024, k }' || printf 'n/a'; }
+
+ALL_CHECKS=()
+check() { # DESCRIPTION VALUE TARGET PASS(0/1)
+  local v=PASS
+  (($4)) || v=FAIL
+  ALL_CHECKS+=("| $1 | $2 | $3 | $v |")
+}
+
+{
+  echo "# fnshim benchmark"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); host: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), Linux $(uname -r)"
+  echo "- fnshim: ${BIN_VERSION:-?}; LOG_LEVEL=$SHIM_LOG_LEVEL, LOG_FORMAT=json, logs to a file; otherwise defaults"
+  echo "- tools: $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}'), node $(node --version), $(python3 --version 2>&1), $(rustc --version 2>/dev/null || echo rustc ?)"
+  echo "- wrk keep-alive to 127.0.0.1: \`-t1 -c1\` and \`-t2 -c64\`, ${BENCH_SECONDS}s each (after a ${BENCH_WARMUP_SECONDS}s warm-up per target), direct and fnshim runs alternating"
+  echo "- upstreams: **node** = bench/upstreams/node-hello.js (Node \`http\`, small JSON); **naive** = bench/upstreams/naive-two-writes.py (headers and body in two writes, Nagle on)"
+  echo
+  echo "## Latency and throughput"
+  echo
+  echo "| upstream | conns | direct p50 µs | fnshim p50 µs | added p50 µs | direct p99 µs | fnshim p99 µs | direct req/s | fnshim req/s | fnshim/direct req/s | errors direct / fnshim |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for label in node naive; do
+    for conns in 1 64; do
+      d50=${M[$label,$conns,direct,p50]:-} s50=${M[$label,$conns,fnshim,p50]:-}
+      d99=${M[$label,$conns,direct,p99]:-} s99=${M[$label,$conns,fnshim,p99]:-}
+      drps=${M[$label,$conns,direct,rps]:-} srps=${M[$label,$conns,fnshim,rps]:-}
+      added=n/a ratio=n/a
+      [[ -n $d50 && -n $s50 ]] && added=$(printf "%'d" $((s50 - d50)))
+      [[ -n $drps && -n $srps && $drps -gt 0 ]] && ratio=$(awk -v a="$srps" -v b="$drps" 'BEGIN { printf "%.1f%%", 100 * a / b }')
+      echo "| $label | $conns | $(fmt_int "$d50") | $(fmt_int "$s50") | $added | $(fmt_int "$d99") | $(fmt_int "$s99") | $(fmt_int "$drps") | $(fmt_int "$srps") | $ratio | ${M[$label,$conns,direct,errs]:-n/a} / ${M[$label,$conns,fnshim,errs]:-n/a} |"
+    done
+  done
+  echo
+  echo "## fnshim process"
+  echo
+  echo "| | node upstream | naive upstream |"
+  echo "|---|---:|---:|"
+  echo "| VmRSS, ready and idle ~1 s | $(mib "${IDLE_RSS[node]}") | $(mib "${IDLE_RSS[naive]}") |"
+  echo "| VmRSS, idle ~1 s after the load | $(mib "${LOAD_RSS[node]}") | $(mib "${LOAD_RSS[naive]}") |"
+  echo "| VmHWM (peak RSS) | $(mib "${HWM[node]}") | $(mib "${HWM[naive]}") |"
+  echo "| \`invocation\` log lines / requests sent through fnshim | $(fmt_int "${LOG_LINES[node]}") / $(fmt_int "${SHIM_REQS[node]}") | $(fmt_int "${LOG_LINES[naive]}") / $(fmt_int "${SHIM_REQS[naive]}") |"
+  echo
+  echo "- binary: \`target/x86_64-unknown-linux-gnu/release/fnshim\`, $(printf "%'d" "$BIN_SIZE") bytes ($(awk -v b="$BIN_SIZE" 'BEGIN { printf "%.2f", b / 1048576 }') MiB)"
+  echo "- \`file\`: $BIN_FILE"
+  echo
+
+  # Targets (SPEC section 11). MB = MiB, as elsewhere in fnshim.
+  d50=${M[node,1,direct,p50]:-} s50=${M[node,1,fnshim,p50]:-}
+  if [[ -n $d50 && -n $s50 ]]; then
+    check "added p50, node, 1 connection" "$((s50 - d50)) µs" "≤ 60 µs" $((s50 - d50 <= 60))
+  else check "added p50, node, 1 connection" n/a "≤ 60 µs" 0; fi
+  drps=${M[node,64,direct,rps]:-} srps=${M[node,64,fnshim,rps]:-}
+  if [[ -n $drps && -n $srps && $drps -gt 0 ]]; then
+    check "throughput, node, 64 connections" "$(awk -v a="$srps" -v b="$drps" 'BEGIN { printf "%.1f%%", 100 * a / b }') of direct" "≥ 80%" $((srps * 100 >= drps * 80))
+  else check "throughput, node, 64 connections" n/a "≥ 80%" 0; fi
+  for conns in 1 64; do
+    d50=${M[naive,$conns,direct,p50]:-} s50=${M[naive,$conns,fnshim,p50]:-}
+    if [[ -n $d50 && -n $s50 ]]; then
+      check "no extra Nagle/delayed-ACK stall, naive, $conns conn: added p50" "$(printf "%'d" $((s50 - d50))) µs (direct p50 $(printf "%'d" "$d50") µs)" "< 10 ms" $((s50 - d50 < 10000))
+    else check "no extra Nagle/delayed-ACK stall, naive, $conns conn" n/a "< 10 ms" 0; fi
+  done
+  if [[ -n ${IDLE_RSS[node]:-} ]]; then
+    check "idle RSS (node)" "$(mib "${IDLE_RSS[node]}")" "≤ 5 MiB" $((IDLE_RSS[node] <= 5120))
+  else check "idle RSS (node)" n/a "≤ 5 MiB" 0; fi
+  check "binary size" "$(awk -v b="$BIN_SIZE" 'BEGIN { printf "%.2f MiB", b / 1048576 }')" "≤ 4 MiB" $((BIN_SIZE <= 4194304))
+  errs=0
+  for label in node naive; do for conns in 1 64; do errs=$((errs + ${M[$label,$conns,fnshim,errs]:-0})); done; done
+  check "wrk errors through fnshim (non-2xx + socket)" "$errs" "0" $((errs == 0))
+
+  echo "## Targets"
+  echo
+  echo "| check | measured | target | |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${ALL_CHECKS[@]}"
+  echo
+  echo "Raw wrk outputs and fnshim logs: bench/results/raw/"
+} >"$RESULTS/latest.md"
+
+echo
+cat "$RESULTS/latest.md"
+((FAILED == 0)) || die "some measurements failed (see above); the report is incomplete"
