@@ -2,21 +2,27 @@
 
 use super::*;
 
-#[test]
-fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {
-    let f = Function::upstream(&[]);
+/// Sends `GET /sleep?ms=…` on a new connection and returns once the child has received it
+/// (the fixture touches a marker file first), so a signal sent next finds it in flight.
+fn slow_request_in_flight(shim: &Shim, ms: u64) -> Conn {
     let marks = tempfile::tempdir().unwrap();
     let mark = marks.path().join("in");
-    let shim = ready_shim(&f, &[("SHUTDOWN_TIMEOUT", "4s")]);
-    let port = shim.port();
-    let mut inflight = Conn::connect(port).unwrap();
-    inflight
-        .write_raw(&Request::get(&format!("/sleep?ms=1500&touch={}", mark.display())).to_bytes())
-        .unwrap();
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    let target = format!("/sleep?ms={ms}&touch={}", mark.display());
+    conn.write_raw(&Request::get(&target).to_bytes()).unwrap();
     assert!(
         wait_for(SECS_10, || mark.exists().then_some(())).is_some(),
         "request never reached the child{shim}"
     );
+    conn
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("SHUTDOWN_TIMEOUT", "4s")]);
+    let port = shim.port();
+    let mut inflight = slow_request_in_flight(&shim, 1500);
     let signalled = Instant::now();
     shim.signal(libc::SIGTERM);
     let refused = wait_for(
@@ -70,19 +76,9 @@ fn command_mode_with_port_proxies_and_sigterm_exits_143() {
 #[test]
 fn second_sigterm_during_drain_kills_at_once_and_exits_137() {
     let f = Function::upstream(&[]);
-    let marks = tempfile::tempdir().unwrap();
-    let mark = marks.path().join("in");
     let shim = ready_shim(&f, &[("SHUTDOWN_TIMEOUT", "30s")]);
     let port = shim.port();
-    let mut inflight = Conn::connect(port).unwrap();
-    let target = format!("/sleep?ms=20000&touch={}", mark.display());
-    inflight
-        .write_raw(&Request::get(&target).to_bytes())
-        .unwrap();
-    assert!(
-        wait_for(SECS_10, || mark.exists().then_some(())).is_some(),
-        "{shim}"
-    );
+    let _inflight = slow_request_in_flight(&shim, 20_000);
     shim.signal(libc::SIGTERM);
     let draining = wait_for(SECS_10, || {
         std::net::TcpStream::connect(("127.0.0.1", port))
@@ -106,20 +102,10 @@ fn second_sigterm_during_drain_kills_at_once_and_exits_137() {
 #[test]
 fn drain_budget_exhausted_stops_the_bootstrap_and_exits_0() {
     let f = Function::upstream(&[]);
-    let marks = tempfile::tempdir().unwrap();
-    let mark = marks.path().join("in");
     // grace = min(2s, 2s/2) = 1s: the child gets TERM 1 s after the signal.
     let shim = ready_shim(&f, &[("SHUTDOWN_TIMEOUT", "2s")]);
-    let mut inflight = Conn::connect(shim.port()).unwrap();
+    let mut inflight = slow_request_in_flight(&shim, 20_000);
     inflight.set_read_timeout(SECS_10);
-    let target = format!("/sleep?ms=20000&touch={}", mark.display());
-    inflight
-        .write_raw(&Request::get(&target).to_bytes())
-        .unwrap();
-    assert!(
-        wait_for(SECS_10, || mark.exists().then_some(())).is_some(),
-        "{shim}"
-    );
     let signalled = Instant::now();
     shim.signal(libc::SIGTERM);
     assert_eq!(
