@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod event;
 pub mod exit;
 pub mod logging;
 pub mod runtime;

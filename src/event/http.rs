@@ -1,0 +1,285 @@
+//! An HTTP request as an API Gateway event: the REST (v1) proxy shape of the seed's handler, or
+//! the HTTP API (v2) shape.
+
+use std::collections::BTreeMap;
+
+use http::HeaderMap;
+use serde_json::{json, Map, Value};
+
+use super::body_value;
+use crate::config::EventFormat;
+
+/// The parts of a request an event is made of.
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub source_ip: String,
+    pub request_id: &'a str,
+    pub time_epoch_ms: u64,
+}
+
+pub fn http_event(request: &HttpRequest<'_>, format: EventFormat) -> Value {
+    match format {
+        EventFormat::V1 => v1(request),
+        EventFormat::V2 => v2(request),
+    }
+}
+
+fn v1(r: &HttpRequest<'_>) -> Value {
+    let (body, is_base64) = body_value(r.body);
+    let query = query_pairs(r.query);
+    let user_agent = header_text(r.headers, "user-agent");
+    json!({
+        "resource": "/{proxy+}",
+        "path": r.path,
+        "httpMethod": r.method,
+        "headers": single_values(&headers_multi(r.headers)),
+        "multiValueHeaders": headers_multi(r.headers),
+        "queryStringParameters": non_empty(single_values(&query)),
+        "multiValueQueryStringParameters": non_empty(multi_values(&query)),
+        "pathParameters": { "proxy": r.path.trim_start_matches('/') },
+        "stageVariables": null,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "stage": "$default",
+            "requestId": r.request_id,
+            "httpMethod": r.method,
+            "path": r.path,
+            "requestTimeEpoch": r.time_epoch_ms,
+            "identity": { "sourceIp": r.source_ip, "userAgent": user_agent },
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    })
+}
+
+fn v2(r: &HttpRequest<'_>) -> Value {
+    let (body, is_base64) = body_value(r.body);
+    let query = query_pairs(r.query);
+    let cookies: Vec<String> = r
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';').map(|c| c.trim().to_owned()))
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut headers = Map::new();
+    for (name, values) in headers_multi(r.headers) {
+        if name != "cookie" {
+            headers.insert(name, Value::String(values.join(",")));
+        }
+    }
+    let joined: Map<String, Value> = query
+        .iter()
+        .map(|(k, vs)| (k.clone(), Value::String(vs.join(","))))
+        .collect();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": r.path,
+        "rawQueryString": r.query.unwrap_or(""),
+        "headers": headers,
+        "requestContext": {
+            "routeKey": "$default",
+            "stage": "$default",
+            "requestId": r.request_id,
+            "timeEpoch": r.time_epoch_ms,
+            "http": {
+                "method": r.method,
+                "path": r.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": r.source_ip,
+                "userAgent": header_text(r.headers, "user-agent"),
+            },
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if !joined.is_empty() {
+        event["queryStringParameters"] = Value::Object(joined);
+    }
+    event
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Header names (lower case, as HTTP/1.1 servers see them) with all their values in order.
+fn headers_multi(headers: &HeaderMap) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in headers {
+        let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        map.entry(name.as_str().to_owned()).or_default().push(text);
+    }
+    map
+}
+
+/// Query keys with all their values, percent-decoded (`+` stays a plus, as in the raw query).
+fn query_pairs(query: Option<&str>) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        map.entry(percent_decode(key))
+            .or_default()
+            .push(percent_decode(value));
+    }
+    map
+}
+
+fn single_values(map: &BTreeMap<String, Vec<String>>) -> Map<String, Value> {
+    map.iter()
+        .filter_map(|(k, vs)| Some((k.clone(), Value::String(vs.last()?.clone()))))
+        .collect()
+}
+
+fn multi_values(map: &BTreeMap<String, Vec<String>>) -> Map<String, Value> {
+    map.iter().map(|(k, vs)| (k.clone(), json!(vs))).collect()
+}
+
+fn non_empty(map: Map<String, Value>) -> Value {
+    match map.is_empty() {
+        true => Value::Null,
+        false => Value::Object(map),
+    }
+}
+
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn request<'a>(
+        headers: &'a HeaderMap,
+        query: Option<&'a str>,
+        body: &'a [u8],
+    ) -> HttpRequest<'a> {
+        HttpRequest {
+            method: "POST",
+            path: "/users/42",
+            query,
+            headers,
+            body,
+            source_ip: "127.0.0.1".into(),
+            request_id: "req-1",
+            time_epoch_ms: 1_700_000_000_000,
+        }
+    }
+
+    fn headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.append("x-tag", HeaderValue::from_static("a"));
+        headers.append("x-tag", HeaderValue::from_static("b"));
+        headers.append("cookie", HeaderValue::from_static("s=1; theme=dark"));
+        headers.append("user-agent", HeaderValue::from_static("curl/8"));
+        headers
+    }
+
+    #[test]
+    fn v1_has_the_seed_fields_and_repeated_values() {
+        let headers = headers();
+        let event = http_event(
+            &request(&headers, Some("id=1&id=2&q=a%20b+c&flag"), b"{\"x\":1}"),
+            EventFormat::V1,
+        );
+        assert_eq!(event["path"], "/users/42");
+        assert_eq!(event["httpMethod"], "POST");
+        assert_eq!(
+            event["queryStringParameters"],
+            json!({"id": "2", "q": "a b+c", "flag": ""})
+        );
+        assert_eq!(
+            event["multiValueQueryStringParameters"]["id"],
+            json!(["1", "2"])
+        );
+        assert_eq!(event["headers"]["x-tag"], "b");
+        assert_eq!(event["multiValueHeaders"]["x-tag"], json!(["a", "b"]));
+        assert_eq!(event["body"], "{\"x\":1}");
+        assert_eq!(event["isBase64Encoded"], false);
+        assert_eq!(event["requestContext"]["requestId"], "req-1");
+        assert_eq!(event["requestContext"]["identity"]["sourceIp"], "127.0.0.1");
+        assert_eq!(
+            event["requestContext"]["requestTimeEpoch"],
+            1_700_000_000_000u64
+        );
+    }
+
+    #[test]
+    fn v1_without_query_or_body_has_nulls() {
+        let headers = HeaderMap::new();
+        let event = http_event(&request(&headers, None, b""), EventFormat::V1);
+        assert_eq!(event["queryStringParameters"], Value::Null);
+        assert_eq!(event["multiValueQueryStringParameters"], Value::Null);
+        assert_eq!(event["body"], Value::Null);
+    }
+
+    #[test]
+    fn binary_bodies_are_base64() {
+        let headers = HeaderMap::new();
+        let event = http_event(
+            &request(&headers, None, &[0, 159, 146, 150]),
+            EventFormat::V2,
+        );
+        assert_eq!(event["body"], "AJ+Slg==");
+        assert_eq!(event["isBase64Encoded"], true);
+    }
+
+    #[test]
+    fn v2_joins_repeats_and_moves_cookies() {
+        let headers = headers();
+        let event = http_event(
+            &request(&headers, Some("id=1&id=2"), b"hi"),
+            EventFormat::V2,
+        );
+        assert_eq!(event["version"], "2.0");
+        assert_eq!(event["rawPath"], "/users/42");
+        assert_eq!(event["rawQueryString"], "id=1&id=2");
+        assert_eq!(event["queryStringParameters"]["id"], "1,2");
+        assert_eq!(event["headers"]["x-tag"], "a,b");
+        assert_eq!(event["headers"].get("cookie"), None);
+        assert_eq!(event["cookies"], json!(["s=1", "theme=dark"]));
+        assert_eq!(event["requestContext"]["http"]["method"], "POST");
+        assert_eq!(event["requestContext"]["http"]["userAgent"], "curl/8");
+    }
+
+    #[test]
+    fn percent_decoding_keeps_bad_escapes() {
+        assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+        assert_eq!(percent_decode("%E2%9C%93"), "✓");
+    }
+}
