@@ -17,6 +17,9 @@ apt_install() {
 # nsenter (util-linux); the fixtures are python3 and sh scripts.
 need unshare && need nsenter || apt_install util-linux
 need python3 || apt_install python3
+# Handler runtimes under test: node (with npm) and deno (Deno ships as a PyPI package).
+need node || apt_install nodejs npm
+need deno || python3 -m pip install --quiet deno
 need cargo || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked

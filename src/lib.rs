@@ -12,12 +12,14 @@ pub mod logging;
 pub mod runtime;
 pub mod server;
 pub mod supervisor;
+pub mod worker;
 
 use std::sync::Arc;
 
 use config::{Config, ConfigError, Trigger};
 use exit::StartError;
-use runtime::{Launch, ProxyTarget};
+use runtime::Launch;
+use supervisor::handlers::{HandlerOptions, HandlerSupervisor};
 use supervisor::init::{self, InitOptions};
 use supervisor::proxy::{ProxyOptions, Supervisor};
 use supervisor::reaper::Reaper;
@@ -59,14 +61,15 @@ pub fn run(config: Config) -> i32 {
                 ))),
             }
         }
-        Launch::Proxy(target) => serve(&config, target, &reaper, events),
+        served => serve(&config, served, reaper, events),
     }
 }
 
+/// Serves HTTP in front of a proxied server or a pool of handler workers.
 fn serve(
     config: &Config,
-    target: ProxyTarget,
-    reaper: &Reaper,
+    launch: Launch,
+    reaper: Arc<Reaper>,
     events: tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
 ) -> i32 {
     let port = config.port.unwrap_or(8080);
@@ -86,32 +89,102 @@ fn serve(
             )))
         }
     };
-    runtime.block_on(async {
-        let concurrency = config
-            .concurrency
-            .unwrap_or(config::DEFAULT_PROXY_CONCURRENCY);
-        let app = server::App::new(config.function_timeout, config.max_body_size, concurrency);
+    runtime.block_on(async move {
         let (stop_server, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(server::serve(listener, app.clone(), stopped));
-        tracing::info!(port = bound, "listening");
-        let options = ProxyOptions {
-            target,
-            init_timeout: config.init_timeout,
-            shutdown_timeout: config.shutdown_timeout,
-            grace: config.kill_grace(),
+        let start_server = |app: Arc<server::App>| {
+            tokio::spawn(server::serve(listener, app, stopped));
+            tracing::info!(port = bound, "listening");
         };
-        let supervisor = Supervisor {
-            reaper,
-            app,
-            options,
-            stop_server,
-            events,
+        let result = match launch {
+            Launch::Proxy(target) => {
+                let concurrency = config
+                    .concurrency
+                    .unwrap_or(config::DEFAULT_PROXY_CONCURRENCY);
+                let app = server::App::new(
+                    config.function_timeout,
+                    config.max_body_size,
+                    concurrency,
+                    server::Backend::proxy(),
+                );
+                start_server(app.clone());
+                let options = ProxyOptions {
+                    target,
+                    init_timeout: config.init_timeout,
+                    shutdown_timeout: config.shutdown_timeout,
+                    grace: config.kill_grace(),
+                };
+                Supervisor {
+                    reaper: &reaper,
+                    app,
+                    options,
+                    stop_server,
+                    events,
+                }
+                .run()
+                .await
+            }
+            Launch::Handlers(target) => {
+                run_handlers(config, target, reaper, events, stop_server, start_server).await
+            }
+            Launch::Init { .. } => unreachable!("a plain init does not serve HTTP"),
         };
-        supervisor
-            .run()
-            .await
-            .unwrap_or_else(|error| report(&error))
+        result.unwrap_or_else(|error| report(&error))
     })
+}
+
+async fn run_handlers(
+    config: &Config,
+    target: runtime::HandlerTarget,
+    reaper: Arc<Reaper>,
+    events: tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
+    stop_server: tokio::sync::watch::Sender<bool>,
+    start_server: impl FnOnce(Arc<server::App>),
+) -> Result<i32, StartError> {
+    let (hub, socket) = worker::Hub::bind(&config.cache_dir).map_err(|error| {
+        StartError::Config(vec![ConfigError {
+            key: "CACHE_DIR".into(),
+            value: config.cache_dir.display().to_string(),
+            reason: format!("fnshim cannot create the worker socket there: {error}"),
+        }])
+    })?;
+    tokio::spawn(hub.clone().serve(socket));
+    let pool = worker::Pool::new(target.workers, target.concurrency);
+    let handlers = server::handler::Handlers {
+        pool: pool.clone(),
+        format: config.http_event_format,
+        trigger: config.trigger,
+        function_name: config
+            .function_name
+            .clone()
+            .unwrap_or_else(|| runtime::folder_name(&target.folder)),
+        function_version: config.function_version.clone(),
+        memory_mb: config.memory_size.or_else(runtime::memory_limit_mb),
+    };
+    let app = server::App::new(
+        config.function_timeout,
+        config.max_body_size,
+        usize::MAX,
+        server::Backend::Handlers(handlers),
+    );
+    start_server(app.clone());
+    let options = HandlerOptions {
+        target,
+        event_format: config.http_event_format,
+        init_timeout: config.init_timeout,
+        shutdown_timeout: config.shutdown_timeout,
+        grace: config.kill_grace(),
+    };
+    HandlerSupervisor {
+        reaper,
+        hub,
+        pool,
+        app,
+        options,
+        stop_server,
+        events,
+    }
+    .run()
+    .await
 }
 
 /// Refuses, or warns about, settings that belong to capabilities this version does not have,

@@ -119,6 +119,10 @@ pub struct Config {
     pub function_name: Option<String>,
     pub function_version: String,
     pub memory_size: Option<u64>,
+    /// Writable work folder: adapters, the worker socket, later dependencies and builds.
+    pub cache_dir: PathBuf,
+    /// PATH, to find language runtimes (`node`, `deno`, `python3`, `dart`).
+    pub search_path: Option<String>,
     /// `fnshim -- CMD ARGS`: command mode.
     pub command: Option<Vec<OsString>>,
 }
@@ -181,6 +185,10 @@ impl Config {
             memory_size: r
                 .parsed("MEMORY_SIZE", parse::size)
                 .map(|bytes| bytes.div_ceil(1 << 20)),
+            cache_dir: r.text("CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| {
+                PathBuf::from(r.text("TMPDIR").unwrap_or_else(|| "/tmp".into())).join("fnshim")
+            }),
+            search_path: r.text("PATH"),
             command,
         };
         r.check_schedule(&config);
@@ -330,6 +338,7 @@ mod tests {
         assert_eq!(config.function_version, "$LATEST");
         assert_eq!(config.log.level, tracing::Level::INFO);
         assert_eq!(config.kill_grace(), Duration::from_secs(2));
+        assert_eq!(config.cache_dir, PathBuf::from("/tmp/fnshim"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Decides what to run from the configuration and the function folder: a plain init, a proxied
-//! command, a custom `bootstrap`, or (not in this version) a language handler.
+//! command, a custom `bootstrap`, or warm workers of a language runtime calling a handler.
 //!
 //! Architecture invariant: this is the only module that knows file names and languages; the
 //! supervisor receives a ready-made [`Launch`].
@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError, Runtime};
 use crate::exit::StartError;
+
+mod adapters;
 
 /// Entry files looked for, in order, when FUNCTION_ENTRY is not set (SPEC §2).
 const ENTRY_CANDIDATES: [&str; 11] = [
@@ -33,6 +35,19 @@ pub enum Launch {
     Init { argv: Vec<OsString> },
     /// A server started on a private port and reverse-proxied.
     Proxy(ProxyTarget),
+    /// Warm workers of a language runtime, each running an adapter that calls the handler.
+    Handlers(HandlerTarget),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerTarget {
+    pub runtime: Runtime,
+    pub argv: Vec<OsString>,
+    pub folder: PathBuf,
+    pub entry: PathBuf,
+    pub handler: String,
+    pub workers: usize,
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,12 +76,66 @@ pub fn resolve(config: &Config) -> Result<Launch, StartError> {
     let entry = entry_file(config, &folder)?;
     match runtime_of(config, &entry) {
         Runtime::Custom => custom(entry, folder),
-        other => Err(StartError::Unavailable(format!(
-            "{} needs the {other:?} handler runtime, which this version of fnshim does not include; \
-             serve it with an executable `bootstrap` (custom runtime) instead",
-            entry.display()
-        ))),
+        runtime => handlers(config, runtime, entry, folder),
     }
+}
+
+fn handlers(
+    config: &Config,
+    runtime: Runtime,
+    entry: PathBuf,
+    folder: PathBuf,
+) -> Result<Launch, StartError> {
+    let name = adapters::binary_name(runtime);
+    let binary = adapters::find_on_path(name, config.search_path.as_deref()).ok_or_else(|| {
+        StartError::Unavailable(format!(
+            "{} needs the {name} runtime, which is not installed (not found on PATH); use the {name} image or set FUNCTION_RUNTIME",
+            entry.display()
+        ))
+    })?;
+    let handler = config.function_handler.clone();
+    let argv = adapters::worker_command(runtime, &config.cache_dir, &entry, &handler, binary)?;
+    let one_at_a_time = runtime == Runtime::Python;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(Launch::Handlers(HandlerTarget {
+        runtime,
+        argv,
+        folder,
+        entry,
+        handler,
+        workers: config
+            .workers
+            .unwrap_or(if one_at_a_time { cpus } else { 1 }),
+        concurrency: config
+            .concurrency
+            .unwrap_or(if one_at_a_time { 1 } else { 64 }),
+    }))
+}
+
+/// The function's name when FUNCTION_NAME is unset: its folder's name.
+pub fn folder_name(folder: &Path) -> String {
+    folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "function".into())
+}
+
+/// The container's memory limit in MB, from cgroup v2 or v1; `None` when unlimited.
+pub fn memory_limit_mb() -> Option<u64> {
+    [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|file| {
+        std::fs::read_to_string(file)
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    })
+    .filter(|bytes| *bytes < 1 << 50)
+    .map(|bytes| bytes >> 20)
 }
 
 fn function_folder(config: &Config) -> Result<PathBuf, StartError> {
@@ -118,7 +187,8 @@ fn entry_file(config: &Config, folder: &Path) -> Result<PathBuf, StartError> {
         })
 }
 
-/// FUNCTION_RUNTIME wins; otherwise the entry's extension decides, and anything else is custom.
+/// FUNCTION_RUNTIME wins; otherwise the entry's extension decides (`.ts` prefers Deno when it
+/// is installed), and anything else is custom.
 fn runtime_of(config: &Config, entry: &Path) -> Runtime {
     if let Some(runtime) = config.function_runtime {
         return runtime;
@@ -126,7 +196,10 @@ fn runtime_of(config: &Config, entry: &Path) -> Runtime {
     match entry.extension().and_then(|e| e.to_str()) {
         Some("dart") => Runtime::Dart,
         Some("js" | "mjs" | "cjs") => Runtime::Node,
-        Some("ts") => Runtime::Deno,
+        Some("ts") if adapters::find_on_path("deno", config.search_path.as_deref()).is_some() => {
+            Runtime::Deno
+        }
+        Some("ts") => Runtime::Node,
         Some("py") => Runtime::Python,
         _ => Runtime::Custom,
     }
@@ -230,15 +303,54 @@ mod tests {
     #[test]
     fn handler_entries_are_detected_by_extension() {
         let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
         write(dir.path(), "index.js", 0o644);
-        let path = dir.path().to_str().unwrap();
-        let error = resolve(&config(&[("FUNCTION_PATH", path)], None)).unwrap_err();
+        let bin = tempfile::tempdir().unwrap();
+        let (path, bins, cache_dir) = (
+            dir.path().to_str().unwrap(),
+            bin.path().to_str().unwrap(),
+            cache.path().to_str().unwrap(),
+        );
+        let base = [
+            ("FUNCTION_PATH", path),
+            ("CACHE_DIR", cache_dir),
+            ("PATH", bins),
+        ];
+        let error = resolve(&config(&base, None)).unwrap_err();
         assert_eq!(error.exit_code(), 69);
-        assert!(error.to_string().contains("Node"));
-        let missing = resolve(&config(
-            &[("FUNCTION_PATH", path), ("FUNCTION_ENTRY", "nope.py")],
-            None,
-        ));
-        assert_eq!(missing.unwrap_err().exit_code(), 65);
+        assert!(error.to_string().contains("node"), "{error}");
+        write(bin.path(), "node", 0o755);
+        let Launch::Handlers(target) = resolve(&config(&base, None)).unwrap() else {
+            panic!("expected handlers")
+        };
+        assert_eq!(
+            (target.runtime, target.workers, target.concurrency),
+            (Runtime::Node, 1, 64)
+        );
+        let mut with_entry = base.to_vec();
+        with_entry.push(("FUNCTION_ENTRY", "nope.py"));
+        assert_eq!(
+            resolve(&config(&with_entry, None)).unwrap_err().exit_code(),
+            65
+        );
+    }
+
+    #[test]
+    fn typescript_prefers_deno_when_installed() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = tempfile::tempdir().unwrap();
+        write(dir.path(), "index.ts", 0o644);
+        write(bin.path(), "node", 0o755);
+        let search = bin.path().to_str().unwrap().to_owned();
+        let base = config(&[("PATH", &search)], None);
+        assert_eq!(
+            runtime_of(&base, &dir.path().join("index.ts")),
+            Runtime::Node
+        );
+        write(bin.path(), "deno", 0o755);
+        assert_eq!(
+            runtime_of(&base, &dir.path().join("index.ts")),
+            Runtime::Deno
+        );
     }
 }

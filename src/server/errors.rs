@@ -15,6 +15,13 @@ pub enum Failure {
     TooLarge(u64),
     NotReady,
     Draining,
+    /// The handler threw: its error, and whether the caller is Function Compute.
+    Unhandled {
+        error: serde_json::Value,
+        fc_caller: bool,
+    },
+    BadRequest(String),
+    NotFound,
 }
 
 impl Failure {
@@ -26,6 +33,9 @@ impl Failure {
             Failure::Throttled => Outcome::Throttled,
             Failure::TooLarge(_) => Outcome::TooLarge,
             Failure::NotReady | Failure::Draining => Outcome::NotReady,
+            Failure::Unhandled { .. } | Failure::BadRequest(_) | Failure::NotFound => {
+                Outcome::Error
+            }
         }
     }
 
@@ -72,10 +82,24 @@ impl Failure {
                 "NotReady",
                 "the function is shutting down".into(),
             ),
+            Failure::Unhandled { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Unhandled",
+                String::new(),
+            ),
+            Failure::BadRequest(why) => (StatusCode::BAD_REQUEST, "InvalidEvent", why.clone()),
+            Failure::NotFound => (
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "TRIGGER_TYPE=event serves POST / and POST /invoke only".into(),
+            ),
         }
     }
 
     pub fn response(&self, request_id: &str) -> Response<Body> {
+        if let Failure::Unhandled { error, fc_caller } = self {
+            return unhandled(error, *fc_caller, request_id);
+        }
         let (status, kind, message) = self.parts();
         let body = serde_json::json!({
             "errorType": kind,
@@ -96,6 +120,32 @@ impl Failure {
     }
 }
 
+/// 500 with the handler's own error type, message and stack, and `X-Function-Error: Unhandled`
+/// (plus `x-fc-status: 404` for Function Compute callers, which is how it reports errors).
+fn unhandled(error: &serde_json::Value, fc_caller: bool, request_id: &str) -> Response<Body> {
+    let text = |key: &str, default: &str| error[key].as_str().unwrap_or(default).to_owned();
+    let stack = match &error["stackTrace"] {
+        serde_json::Value::Array(lines) => serde_json::Value::Array(lines.clone()),
+        _ => serde_json::json!([]),
+    };
+    let body = serde_json::json!({
+        "errorType": text("errorType", "Error"),
+        "errorMessage": text("errorMessage", ""),
+        "stackTrace": stack,
+        "requestId": request_id,
+    });
+    let mut response = super::json(StatusCode::INTERNAL_SERVER_ERROR, body.to_string());
+    response
+        .headers_mut()
+        .insert("x-function-error", HeaderValue::from_static("Unhandled"));
+    if fc_caller {
+        response
+            .headers_mut()
+            .insert("x-fc-status", HeaderValue::from_static("404"));
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +164,15 @@ mod tests {
             let (code, name, _) = failure.parts();
             assert_eq!((code.as_u16(), name), (status, kind));
         }
+        let error = serde_json::json!({"errorType": "TypeError", "errorMessage": "boom", "stackTrace": ["at x"]});
+        let unhandled = Failure::Unhandled {
+            error,
+            fc_caller: true,
+        }
+        .response("r1");
+        assert_eq!(unhandled.status(), 500);
+        assert_eq!(unhandled.headers()["x-function-error"], "Unhandled");
+        assert_eq!(unhandled.headers()["x-fc-status"], "404");
         let throttled = Failure::Throttled.response("abc");
         assert_eq!(throttled.headers()[http::header::RETRY_AFTER], "1");
     }

@@ -5,6 +5,7 @@
 
 mod admin;
 pub mod errors;
+pub mod handler;
 pub mod metrics;
 mod proxy;
 mod request_id;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -44,11 +45,18 @@ pub struct App {
     pub function_timeout: Duration,
     pub max_body_size: u64,
     ids: request_id::RequestIds,
-    client: Client<HttpConnector, UpstreamBody>,
+    backend: Backend,
 }
 
-impl App {
-    pub fn new(function_timeout: Duration, max_body_size: u64, concurrency: usize) -> Arc<App> {
+/// Where invocations go: a proxied server, or the pool of handler workers.
+pub enum Backend {
+    Proxy(Client<HttpConnector, UpstreamBody>),
+    Handlers(handler::Handlers),
+}
+
+impl Backend {
+    /// A pooled HTTP/1.1 client to the worker's private port, with TCP_NODELAY.
+    pub fn proxy() -> Backend {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -56,6 +64,17 @@ impl App {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_timer(TokioTimer::new())
             .build(connector);
+        Backend::Proxy(client)
+    }
+}
+
+impl App {
+    pub fn new(
+        function_timeout: Duration,
+        max_body_size: u64,
+        concurrency: usize,
+        backend: Backend,
+    ) -> Arc<App> {
         Arc::new(App {
             readiness: Readiness::new(),
             metrics: Metrics::default(),
@@ -64,7 +83,7 @@ impl App {
             function_timeout,
             max_body_size,
             ids: request_id::RequestIds::new(),
-            client,
+            backend,
         })
     }
 }
@@ -147,7 +166,74 @@ async fn handle(app: &App, request: http::Request<Incoming>, remote: IpAddr) -> 
     if let Some(response) = admin::route(app, &request) {
         return response;
     }
-    proxy::invoke(app, request, remote).await
+    match &app.backend {
+        Backend::Proxy(client) => proxy::invoke(app, client, request, remote).await,
+        Backend::Handlers(handlers) => handler::invoke(app, handlers, request, remote).await,
+    }
+}
+
+pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
+
+/// One invocation from arrival to answer: its request id and its start, so that both backends
+/// log one line and record one metrics sample in the same way.
+pub(crate) struct Call {
+    pub request_id: HeaderValue,
+    pub started: tokio::time::Instant,
+    method: http::Method,
+    path: String,
+}
+
+impl Call {
+    pub fn start<B>(app: &App, request: &http::Request<B>) -> Call {
+        Call {
+            request_id: given_request_id(request.headers()).unwrap_or_else(|| app.ids.next()),
+            started: tokio::time::Instant::now(),
+            method: request.method().clone(),
+            path: request.uri().path().to_owned(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        self.request_id.to_str().unwrap_or_default()
+    }
+
+    /// Turns the result into the response: metrics, the invocation log line, `x-request-id`.
+    pub fn finish(
+        self,
+        app: &App,
+        result: Result<Response<Body>, errors::Failure>,
+    ) -> Response<Body> {
+        let (mut response, outcome) = match result {
+            Ok(response) if response.status().is_server_error() => {
+                (response, metrics::Outcome::Error)
+            }
+            Ok(response) => (response, metrics::Outcome::Success),
+            Err(failure) => (failure.response(self.id()), failure.outcome()),
+        };
+        let elapsed = self.started.elapsed();
+        app.metrics.record(outcome, elapsed);
+        tracing::info!(
+            request_id = self.id(),
+            method = self.method.as_str(),
+            path = self.path,
+            status = response.status().as_u16(),
+            duration_us = elapsed.as_micros() as u64,
+            "invocation"
+        );
+        response
+            .headers_mut()
+            .insert(REQUEST_ID.clone(), self.request_id);
+        response
+    }
+}
+
+/// The id callers gave: `x-request-id`, then `x-fc-request-id`.
+pub(crate) fn given_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
+    let given = headers
+        .get(&REQUEST_ID)
+        .or_else(|| headers.get(&FC_REQUEST_ID))?;
+    (!given.is_empty() && given.len() <= 200).then(|| given.clone())
 }
 
 pub(crate) fn json(status: StatusCode, body: String) -> Response<Body> {
@@ -164,4 +250,19 @@ pub(crate) fn full(body: impl Into<Bytes>) -> Body {
     Full::new(body.into())
         .map_err(|never: Infallible| match never {})
         .boxed_unsync()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_taken_from_either_header() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(given_request_id(&headers), None);
+        headers.insert("x-fc-request-id", HeaderValue::from_static("fc-1"));
+        assert_eq!(given_request_id(&headers).unwrap(), "fc-1");
+        headers.insert("x-request-id", HeaderValue::from_static("r-1"));
+        assert_eq!(given_request_id(&headers).unwrap(), "r-1");
+    }
 }

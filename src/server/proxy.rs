@@ -16,53 +16,33 @@ use hyper::body::Incoming;
 use tokio::time::{timeout_at, Instant};
 
 use super::errors::Failure;
-use super::metrics::Outcome;
 use super::state::{Permit, Unavailable};
-use super::{App, Body, BoxError};
+use super::{App, Body, BoxError, Call, UpstreamBody};
+
+type Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    UpstreamBody,
+>;
 
 /// The path AWS's local emulator (RIE) invokes; it is forwarded as `/invoke`.
 const AWS_INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
 static FC_TIMEOUT: HeaderName = HeaderName::from_static("x-fc-function-timeout");
 static FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-pub async fn invoke(app: &App, request: Request<Incoming>, remote: IpAddr) -> Response<Body> {
-    let started = Instant::now();
-    let request_id = given_request_id(request.headers()).unwrap_or_else(|| app.ids.next());
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let (mut response, outcome) = match forward(app, request, remote, &request_id, started).await {
-        Ok(response) => {
-            let outcome = match response.status().is_server_error() {
-                true => Outcome::Error,
-                false => Outcome::Success,
-            };
-            (response, outcome)
-        }
-        Err(failure) => (
-            failure.response(request_id.to_str().unwrap_or_default()),
-            failure.outcome(),
-        ),
-    };
-    let elapsed = started.elapsed();
-    app.metrics.record(outcome, elapsed);
-    tracing::info!(
-        request_id = request_id.to_str().unwrap_or_default(),
-        method = method.as_str(),
-        path,
-        status = response.status().as_u16(),
-        duration_us = elapsed.as_micros() as u64,
-        "invocation"
-    );
-    response
-        .headers_mut()
-        .insert(REQUEST_ID.clone(), request_id);
-    response
+pub async fn invoke(
+    app: &App,
+    client: &Client,
+    request: Request<Incoming>,
+    remote: IpAddr,
+) -> Response<Body> {
+    let call = Call::start(app, &request);
+    let result = forward(app, client, request, remote, &call.request_id, call.started).await;
+    call.finish(app, result)
 }
 
 async fn forward(
     app: &App,
+    client: &Client,
     request: Request<Incoming>,
     remote: IpAddr,
     request_id: &HeaderValue,
@@ -81,8 +61,9 @@ async fn forward(
             Unavailable::Draining => Failure::Draining,
             Unavailable::NotReady => Failure::NotReady,
         })?;
+    let addr = addr.ok_or(Failure::NotReady)?;
     let upstream = upstream_request(app, request, addr, remote, request_id);
-    let response = match timeout_at(deadline, app.client.request(upstream)).await {
+    let response = match timeout_at(deadline, client.request(upstream)).await {
         Err(_) => return Err(Failure::Timeout),
         Ok(Err(error)) => return Err(classify(app, &error, generation).await),
         Ok(Ok(response)) => response,
@@ -123,8 +104,8 @@ fn upstream_request(
         .unwrap_or_default();
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers);
-    headers.insert(REQUEST_ID.clone(), request_id.clone());
-    headers.insert(FC_REQUEST_ID.clone(), request_id.clone());
+    headers.insert(super::REQUEST_ID.clone(), request_id.clone());
+    headers.insert(super::FC_REQUEST_ID.clone(), request_id.clone());
     headers.insert(
         FC_TIMEOUT.clone(),
         HeaderValue::from(app.function_timeout.as_secs().max(1)),
@@ -132,14 +113,6 @@ fn upstream_request(
     append_forwarded_for(headers, remote);
     let limit = usize::try_from(app.max_body_size).unwrap_or(usize::MAX);
     Request::from_parts(parts, Limited::new(body, limit))
-}
-
-/// The id callers gave: `x-request-id`, then `x-fc-request-id`.
-fn given_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
-    let given = headers
-        .get(&REQUEST_ID)
-        .or_else(|| headers.get(&FC_REQUEST_ID))?;
-    (!given.is_empty() && given.len() <= 200).then(|| given.clone())
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -274,16 +247,6 @@ mod tests {
         strip_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1);
         assert_eq!(headers["x-kept"], "yes");
-    }
-
-    #[test]
-    fn request_ids_are_taken_from_either_header() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(given_request_id(&headers), None);
-        headers.insert("x-fc-request-id", HeaderValue::from_static("fc-1"));
-        assert_eq!(given_request_id(&headers).unwrap(), "fc-1");
-        headers.insert("x-request-id", HeaderValue::from_static("r-1"));
-        assert_eq!(given_request_id(&headers).unwrap(), "r-1");
     }
 
     #[test]

@@ -11,9 +11,18 @@ use tokio::sync::{watch, Notify};
 /// The worker as requests see it. `generation` changes every time a new worker starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upstream {
-    Starting { reason: String },
-    Ready { addr: SocketAddr, generation: u64 },
-    Down { reason: String, generation: u64 },
+    Starting {
+        reason: String,
+    },
+    /// `addr` is the proxied server's address; handler workers have none.
+    Ready {
+        addr: Option<SocketAddr>,
+        generation: u64,
+    },
+    Down {
+        reason: String,
+        generation: u64,
+    },
     Draining,
 }
 
@@ -62,7 +71,10 @@ impl Readiness {
     }
 
     /// The worker's address and generation, waiting up to `limit` for it to become ready.
-    pub async fn wait_ready(&self, limit: Duration) -> Result<(SocketAddr, u64), Unavailable> {
+    pub async fn wait_ready(
+        &self,
+        limit: Duration,
+    ) -> Result<(Option<SocketAddr>, u64), Unavailable> {
         if let Upstream::Ready { addr, generation } = &*self.tx.borrow() {
             return Ok((*addr, *generation));
         }
@@ -191,13 +203,13 @@ mod tests {
         let r = readiness.clone();
         tokio::spawn(async move {
             r.set(Upstream::Ready {
-                addr,
+                addr: Some(addr),
                 generation: 1,
             })
         });
         assert_eq!(
             readiness.wait_ready(Duration::from_secs(1)).await,
-            Ok((addr, 1))
+            Ok((Some(addr), 1))
         );
         readiness.set(Upstream::Draining);
         assert_eq!(

@@ -194,7 +194,10 @@ impl Supervisor<'_> {
             Ok(Ok(addr)) => {
                 let took = started.elapsed();
                 self.app.metrics.initialized(took);
-                self.app.readiness.set(Upstream::Ready { addr, generation });
+                self.app.readiness.set(Upstream::Ready {
+                    addr: Some(addr),
+                    generation,
+                });
                 tracing::info!(
                     pid = child.pid,
                     init_ms = took.as_millis() as u64,
@@ -252,30 +255,16 @@ impl Supervisor<'_> {
         code
     }
 
-    /// Waits for open connections to finish, until `until`; a second stop signal cuts it short
-    /// with SIGKILL (returns true then). Other signals are passed on meanwhile.
+    /// The drain, with signals passed on to the worker's group; SIGKILL on a second signal.
     async fn drain_alongside(&mut self, pid: i32, until: Instant) -> bool {
-        let connections = self.app.connections.clone();
-        let drained = timeout_at(until, connections.idle());
-        tokio::pin!(drained);
-        loop {
-            tokio::select! {
-                result = &mut drained => {
-                    if result.is_err() {
-                        tracing::warn!(in_flight = self.app.in_flight.current(), "drain deadline reached");
-                    }
-                    return false;
-                }
-                Some(sig) = self.events.recv() => match sig {
-                    libc::SIGTERM | libc::SIGINT => {
-                        tracing::warn!("second stop signal; sending SIGKILL");
-                        signals::kill_group(pid, libc::SIGKILL);
-                        return true;
-                    }
-                    other => signals::kill_group(pid, other),
-                },
-            }
+        let forced = super::drain(&self.app, &mut self.events, until, |sig| {
+            signals::kill_group(pid, sig)
+        })
+        .await;
+        if forced {
+            signals::kill_group(pid, libc::SIGKILL);
         }
+        forced
     }
 
     async fn drain(&mut self, until: Instant) {

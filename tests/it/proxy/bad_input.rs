@@ -73,18 +73,22 @@ fn non_executable_bootstrap_exits_65() {
 }
 
 #[test]
-fn handler_entry_without_bootstrap_exits_69() {
+fn handler_entry_whose_runtime_is_not_installed_exits_69() {
     let f = Function::empty();
     f.write(
         "main.py",
         "def handler(event, context):\n    return 'hi'\n",
         0o644,
     );
-    let shim = fnshim().function(&f).run();
+    let empty_path = tempfile::tempdir().unwrap();
+    let shim = fnshim()
+        .function(&f)
+        .env("PATH", empty_path.path().to_str().unwrap())
+        .run();
     assert_eq!(shim.wait_code(STARTUP), 69, "{shim}");
     assert!(
-        !shim.stderr().trim().is_empty(),
-        "needs a clear message{shim}"
+        shim.stderr().contains("python3") && shim.stderr().contains("not installed"),
+        "the message names the missing runtime{shim}"
     );
 }
 

@@ -1,0 +1,295 @@
+// fnshim's JavaScript worker, one file for Node and Deno. It owns the JS side of
+// languages/PROTOCOL.md: connect to $FNSHIM_SOCKET, load the user's module once, find the
+// handler (plain, Lambda callback or fetch style), run invocations concurrently, and keep the
+// user's console output apart from the protocol. It knows nothing about triggers.
+import net from 'node:net';
+import process from 'node:process';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawnSync } from 'node:child_process';
+import { Buffer } from 'node:buffer';
+import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
+
+const env = process.env;
+const isDeno = typeof globalThis.Deno !== 'undefined';
+const entry = env.FNSHIM_ENTRY;
+const handlerName = env.FNSHIM_HANDLER || 'handler';
+const current = new AsyncLocalStorage(); // the invocation the running code belongs to
+const inflight = new Set();
+const fetchListeners = [];
+
+const socket = net.connect({ path: env.FNSHIM_SOCKET, allowHalfOpen: true });
+const send = (message) => socket.write(JSON.stringify(message) + '\n');
+
+// ---- isolation: console output during an invocation becomes `log` messages with its id --------
+
+const realConsole = {};
+for (const [method, level] of Object.entries({ debug: 'debug', log: 'info', info: 'info', warn: 'warn', error: 'error' })) {
+  realConsole[method] = console[method].bind(console);
+  console[method] = (...args) => {
+    const invocation = current.getStore();
+    if (invocation) send({ type: 'log', id: invocation.id, level, message: format(...args) });
+    else realConsole[method](...args);
+  };
+}
+
+// Service-worker style modules register themselves with addEventListener('fetch', …).
+const originalAddEventListener = globalThis.addEventListener?.bind(globalThis);
+globalThis.addEventListener = (type, listener, options) => {
+  if (type === 'fetch') fetchListeners.push(listener);
+  else originalAddEventListener?.(type, listener, options);
+};
+
+// ---- loading ----------------------------------------------------------------------------------
+
+const problem = (errorType, errorMessage) => ({ errorType, errorMessage, stackTrace: [] });
+
+async function load() {
+  if (!isDeno && /\.([cm]?ts|tsx)$/.test(entry) && !process.features.typescript) {
+    return { error: problem('UnsupportedRuntime',
+      `Node ${process.version} cannot run TypeScript (${entry}); set FUNCTION_RUNTIME=deno or compile it to JavaScript`) };
+  }
+  let mod;
+  try {
+    mod = await import(pathToFileURL(entry).href);
+  } catch (err) {
+    return { error: importError(err) };
+  }
+  const run = resolveHandler(mod);
+  if (run) return { run };
+  const found = new Set(Object.keys(mod).filter((name) => name !== 'module.exports'));
+  if (mod.default && typeof mod.default === 'object') Object.keys(mod.default).forEach((name) => found.add(`default.${name}`));
+  return { error: problem('HandlerNotFound', `${entry} has no export "${handlerName}" (nor a default export or a fetch handler); ` +
+    (found.size ? `it exports: ${[...found].join(', ')}` : 'it exports nothing')) };
+}
+
+function importError(err) {
+  const error = errorOf(err);
+  // Deno reports a syntax error as a TypeError whose message starts with "SyntaxError: ".
+  const [, type, message] = /^(SyntaxError): ([^]*)$/.exec(error.errorMessage) ?? [];
+  if (type) Object.assign(error, { errorType: type, errorMessage: message });
+  // Node 20 drops the file and line of a syntax error in an ES module; `node --check` has them.
+  if (!isDeno && err?.name === 'SyntaxError' && !String(err.stack).includes(entry)) {
+    const { stderr } = spawnSync(process.execPath, ['--check', entry], { encoding: 'utf8' });
+    if (stderr.startsWith(entry)) error.stackTrace.unshift(...stderr.split('\n\n')[0].split('\n'));
+  }
+  return error;
+}
+
+// Each shape becomes `run(kind, event, context) → value | Promise<value>`.
+function resolveHandler(mod) {
+  const byDefault = mod.default; // CommonJS module.exports arrives here too
+  if (typeof mod[handlerName] === 'function') return plain(mod[handlerName]);
+  if (typeof byDefault?.[handlerName] === 'function') return plain(byDefault[handlerName], byDefault);
+  if (typeof byDefault === 'function' && handlerName === 'handler') return plain(byDefault);
+  if (typeof byDefault?.fetch === 'function') return fetchStyle((request, ctx) => byDefault.fetch(request, env, ctx));
+  if (fetchListeners.length) return fetchStyle(dispatchFetchEvent);
+  return null;
+}
+
+const plain = (fn, self) => (kind, event, context) =>
+  fn.length >= 3 ? withCallback(fn, self, event, context) : fn.call(self, event, context);
+
+// Lambda's (event, context, callback): whichever comes first, the callback or a returned promise.
+function withCallback(fn, self, event, context) {
+  return new Promise((resolve, reject) => {
+    const returned = fn.call(self, event, context, (err, result) => (err != null ? reject(err) : resolve(result)));
+    if (typeof returned?.then === 'function') returned.then(resolve, reject);
+  });
+}
+
+const fetchStyle = (respond) => async (kind, event, context) => {
+  const ctx = { ...context, waitUntil: (promise) => Promise.resolve(promise).catch((err) => console.error(err)), passThroughOnException() {} };
+  return toResult(await respond(toRequest(kind, event), ctx));
+};
+
+function dispatchFetchEvent(request, ctx) {
+  return new Promise((resolve, reject) => {
+    let responded = false;
+    const event = { type: 'fetch', request, waitUntil: ctx.waitUntil, passThroughOnException() {},
+      respondWith(response) { responded = true; resolve(response); } };
+    for (const listener of fetchListeners) typeof listener === 'function' ? listener(event) : listener.handleEvent(event);
+    if (!responded) reject(new Error('no fetch listener called event.respondWith()'));
+  });
+}
+
+// ---- fetch style: event → Request, Response → HTTP result ---------------------------------------
+
+function toRequest(kind, event) {
+  if (kind !== 'http') {
+    return new Request('http://localhost/invoke',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+  }
+  const v2 = event.version === '2.0' || 'rawPath' in event;
+  const method = ((v2 ? event.requestContext?.http?.method : event.httpMethod) || 'GET').toUpperCase();
+  const headers = new Headers();
+  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) for (const v of values ?? []) headers.append(name, v);
+  for (const [name, value] of Object.entries(event.headers ?? {})) if (value != null && !headers.has(name)) headers.set(name, value);
+  if (event.cookies?.length) headers.set('cookie', event.cookies.join('; '));
+  const query = v2 ? event.rawQueryString ?? '' : v1Query(event);
+  const path = (v2 ? event.rawPath : event.path) || '/';
+  let url = `http://${headers.get('host') ?? 'localhost'}${path}${query ? `?${query}` : ''}`;
+  if (!URL.canParse(url)) url = `http://localhost${path}${query ? `?${query}` : ''}`;
+  const hasBody = method !== 'GET' && method !== 'HEAD' && event.body != null;
+  const body = hasBody ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64') : event.body) : undefined;
+  return new Request(url, { method, headers, body });
+}
+
+function v1Query(event) {
+  const query = new URLSearchParams();
+  const multi = event.multiValueQueryStringParameters;
+  for (const [name, values] of Object.entries(multi ?? {})) for (const v of values ?? []) query.append(name, v);
+  if (!multi) for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) query.append(name, value ?? '');
+  return query.toString();
+}
+
+const TEXTUAL = /^text\/|json|xml|javascript|x-www-form-urlencoded|charset=/i;
+
+async function toResult(response) {
+  if (typeof response?.arrayBuffer !== 'function' || !response.headers) {
+    throw new TypeError(`the fetch handler must return a Response, not ${describe(response)}`);
+  }
+  const headers = {};
+  for (const [name, value] of response.headers) if (name !== 'set-cookie') headers[name] = value;
+  const result = { statusCode: response.status, headers };
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length) result.multiValueHeaders = { 'set-cookie': cookies };
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const text = bytes.length === 0 || TEXTUAL.test(response.headers.get('content-type') ?? '') ? utf8(bytes) : undefined;
+  return { ...result, body: text ?? Buffer.from(bytes).toString('base64'), isBase64Encoded: text === undefined };
+}
+
+function utf8(bytes) {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return undefined; // not UTF-8: the caller sends base64
+  }
+}
+
+const describe = (value) => (value === null ? 'null' : typeof value === 'object' ? value.constructor?.name ?? 'object' : typeof value);
+
+// ---- invocations ------------------------------------------------------------------------------
+
+function makeContext(id, c) {
+  const log = (level) => (...args) => send({ type: 'log', id, level, message: format(...args) });
+  return {
+    ...c,
+    awsRequestId: c.requestId,
+    getRemainingTimeInMillis: () => Math.max(0, (c.deadlineMs ?? Infinity) - Date.now()),
+    log: log('info'),
+    logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+    callbackWaitsForEmptyEventLoop: true, // accepted for Lambda code, ignored
+  };
+}
+
+function invoke(run, { id, kind, event, context = {} }) {
+  const invocation = { id };
+  const done = new Promise((resolve, reject) => {
+    invocation.fail = reject; // an uncaught error raised on this invocation's behalf fails it
+    // not resolve(promise): that would lock `done` and ignore a later fail()
+    current.run(invocation, () => Promise.resolve(run(kind, event, makeContext(id, context))).then(resolve, reject));
+  });
+  inflight.add(done);
+  done.then((value) => answer(id, value), (err) => send({ type: 'error', id, error: errorOf(err) }))
+    .finally(() => {
+      inflight.delete(done);
+      invocation.fail = (err) => console.error('Uncaught after the invocation ended:', err); // a log line with its id
+    });
+}
+
+function answer(id, value) {
+  let line;
+  try {
+    line = JSON.stringify({ type: 'result', id, result: value === undefined ? null : value });
+  } catch (err) {
+    return send({ type: 'error', id, error: problem(err.name, `the result is not serializable as JSON: ${err.message}`) });
+  }
+  socket.write(line + '\n');
+}
+
+// E of the protocol from anything a handler can throw: Errors, strings, plain objects.
+function errorOf(err) {
+  if (err === null || typeof err !== 'object') return problem('Error', String(err));
+  const errorType = (err.name && err.name !== 'Error' ? String(err.name) : err instanceof Error && err.constructor?.name) || 'Error';
+  let errorMessage = 'message' in err ? String(err.message) : undefined;
+  try {
+    errorMessage ??= JSON.stringify(err);
+  } catch {
+    errorMessage = String(err);
+  }
+  const stackTrace = typeof err.stack === 'string' ? err.stack.split('\n').filter((line) => line.trim()) : [];
+  return { errorType, errorMessage, stackTrace };
+}
+
+// ---- life of the worker -----------------------------------------------------------------------
+
+function onUncaught(err) {
+  const invocation = current.getStore();
+  if (invocation) return invocation.fail(err);
+  realConsole.error('fnshim worker: uncaught error outside any invocation:', err);
+  process.exit(1); // the shim restarts the worker and fails its in-flight calls
+}
+
+let closing = false;
+function finish(code) {
+  closing = true;
+  socket.end(() => process.exit(code));
+  setTimeout(() => process.exit(code), 500);
+}
+
+async function shutdown() {
+  if (closing) return;
+  closing = true;
+  const grace = new Promise((resolve) => setTimeout(resolve, 1000));
+  await Promise.race([Promise.allSettled(inflight), grace]);
+  finish(0);
+}
+
+function listen(run) {
+  let pending = ''; // an incomplete line; lines may be megabytes long and arrive in pieces
+  socket.on('data', (chunk) => {
+    const lines = chunk.split('\n');
+    lines[0] = pending + lines[0];
+    pending = lines.pop();
+    for (const line of lines) if (line.trim()) onMessage(run, line);
+  });
+}
+
+function onMessage(run, line) {
+  let message;
+  try {
+    message = JSON.parse(line);
+  } catch {
+    return realConsole.error(`fnshim worker: ignoring a line that is not JSON: ${line.slice(0, 200)}`);
+  }
+  if (message.type === 'ping') send({ type: 'pong', id: message.id });
+  else if (message.type === 'invoke') invoke(run, message);
+  else realConsole.error(`fnshim worker: ignoring a message of type ${message.type}`);
+}
+
+process.on('uncaughtException', onUncaught);
+process.on('unhandledRejection', onUncaught);
+process.on('SIGTERM', shutdown);
+socket.setEncoding('utf8');
+let connected = false;
+socket.on('connect', () => (connected = true));
+socket.on('error', (err) => {
+  if (!connected) {
+    realConsole.error(`fnshim worker: cannot connect to ${env.FNSHIM_SOCKET}: ${err.message}`);
+    process.exit(1);
+  }
+});
+socket.on('end', shutdown);
+socket.on('close', shutdown);
+
+send({ type: 'hello', worker: Number(env.FNSHIM_WORKER), runtime: isDeno ? 'deno' : 'node',
+  version: isDeno ? globalThis.Deno.version.deno : process.version, pid: process.pid });
+const loaded = await load();
+if (loaded.error) {
+  send({ type: 'init_error', error: loaded.error });
+  finish(1);
+} else {
+  send({ type: 'ready' });
+  listen(loaded.run);
+}

@@ -1,0 +1,194 @@
+"""fnshim worker adapter for Python (stdlib only, Python >= 3.8).
+
+Speaks the protocol in ../PROTOCOL.md: connects to $FNSHIM_SOCKET, says hello, loads
+$FNSHIM_ENTRY once, finds $FNSHIM_HANDLER, says ready (or init_error and exits 1), then
+answers one `invoke` line at a time. A call runs synchronously in the main thread, so a
+handler stuck in sync code cannot answer `ping`: that is how the shim finds it. `async def`
+handlers run on one persistent event loop. The socket is the only protocol channel;
+stdout and stderr belong to the function. Run as `python3 -u worker.py`.
+"""
+
+import asyncio
+import importlib.util
+import inspect
+import json
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+import traceback
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_ASYNCIO = os.path.dirname(asyncio.__file__)
+
+
+class HandlerNotFound(Exception):
+    """The entry module does not export the configured handler."""
+
+
+class Channel:
+    """Newline-delimited JSON over the shim's Unix socket."""
+
+    def __init__(self, path):
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(path)
+        self._reader = self._sock.makefile("rb")
+        self._lock = threading.Lock()  # handlers may log from their own threads
+
+    def send(self, message):
+        line = (json.dumps(message, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+        with self._lock:
+            self._sock.sendall(line)
+
+    def __iter__(self):
+        for line in self._reader:  # readline without a length limit
+            if line.strip():
+                yield json.loads(line)
+
+
+class Logger:
+    """`context.logger`: lines go to the shim tagged with the invocation id."""
+
+    def __init__(self, channel, invocation_id):
+        self._channel, self._id = channel, invocation_id
+
+    def _log(self, level, message, *args):
+        text = str(message) % args if args else str(message)
+        self._channel.send({"type": "log", "id": self._id, "level": level, "message": text})
+
+    def debug(self, message, *args):
+        self._log("debug", message, *args)
+
+    def info(self, message, *args):
+        self._log("info", message, *args)
+
+    def warning(self, message, *args):
+        self._log("warning", message, *args)
+
+    def error(self, message, *args):
+        self._log("error", message, *args)
+
+
+class Context:
+    """The invocation context, with Lambda-style names."""
+
+    def __init__(self, channel, invocation_id, fields):
+        self.request_id = self.aws_request_id = fields.get("requestId", invocation_id)
+        self.function_name = fields.get("functionName")
+        self.function_version = fields.get("functionVersion")
+        self.memory_limit_in_mb = fields.get("memoryLimitInMB")
+        self.deadline_ms = fields.get("deadlineMs")
+        self.trigger_type = fields.get("triggerType")
+        self.logger = Logger(channel, invocation_id)
+
+    def get_remaining_time_in_millis(self):
+        if self.deadline_ms is None:
+            return None
+        return max(0, int(self.deadline_ms - time.time() * 1000))
+
+    def __repr__(self):
+        return f"Context(request_id={self.request_id!r}, function_name={self.function_name!r})"
+
+
+def _internal(filename):
+    return filename == __file__ or filename.startswith(("<frozen ", _ASYNCIO))
+
+
+def error_of(exc):
+    """An exception as the protocol's E: class name, message, and the user's frames."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _internal(f.filename)]
+    lines = traceback.format_list(frames)
+    if isinstance(exc, SyntaxError):  # where the bad line is, with its caret
+        lines += traceback.format_exception_only(type(exc), exc)[:-1]
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": "".join(lines).splitlines(),
+    }
+
+
+def load_handler(entry, name):
+    """Import the entry file as a module named after its stem and return its handler."""
+    folder = os.path.dirname(entry)
+    extra = [p for p in os.environ.get("FNSHIM_PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[:] = [folder, *extra] + [p for p in sys.path if p not in (_HERE, folder)]
+
+    module_name = os.path.splitext(os.path.basename(entry))[0]
+    spec = importlib.util.spec_from_file_location(module_name, entry)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+
+    handler = getattr(module, name, None)
+    if not callable(handler):
+        exported = sorted(
+            key for key, value in vars(module).items()
+            if callable(value) and not key.startswith("_")
+            and getattr(value, "__module__", None) == module_name
+        )
+        problem = "is not callable" if hasattr(module, name) else "is not defined"
+        raise HandlerNotFound(
+            f"handler {name!r} {problem} in {entry}; "
+            f"it exports: {', '.join(exported) or 'no functions'}"
+        )
+    return handler
+
+
+def invoke(channel, loop, handler, message):
+    """Run one invocation and answer it with exactly one result or error."""
+    invocation_id = message["id"]
+    context = Context(channel, invocation_id, message.get("context") or {})
+    try:
+        result = handler(message.get("event"), context)
+        if inspect.isawaitable(result):
+            result = loop.run_until_complete(result)
+    except Exception as exc:
+        channel.send({"type": "error", "id": invocation_id, "error": error_of(exc)})
+        return
+    try:
+        channel.send({"type": "result", "id": invocation_id, "result": result})
+    except (TypeError, ValueError) as exc:  # not JSON: say so instead of guessing
+        error = {
+            "errorType": "ResultNotSerializable",
+            "errorMessage": f"the handler returned a {type(result).__name__} that is not JSON: {exc}",
+            "stackTrace": [],
+        }
+        channel.send({"type": "error", "id": invocation_id, "error": error})
+
+
+def main():
+    if hasattr(sys.stdout, "reconfigure"):  # fallback when not run with -u
+        sys.stdout.reconfigure(line_buffering=True)
+    channel = Channel(os.environ["FNSHIM_SOCKET"])
+    channel.send({
+        "type": "hello",
+        "worker": int(os.environ.get("FNSHIM_WORKER", "0")),
+        "runtime": "python",
+        "version": platform.python_version(),
+        "pid": os.getpid(),
+    })
+
+    try:
+        handler = load_handler(
+            os.path.abspath(os.environ["FNSHIM_ENTRY"]),
+            os.environ.get("FNSHIM_HANDLER") or "handler",
+        )
+    except BaseException as exc:  # includes sys.exit() at import time
+        channel.send({"type": "init_error", "error": error_of(exc)})
+        sys.exit(1)
+    channel.send({"type": "ready"})
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    for message in channel:  # one at a time, by design
+        if message.get("type") == "invoke":
+            invoke(channel, loop, handler, message)
+        elif message.get("type") == "ping":
+            channel.send({"type": "pong", "id": message.get("id")})
+    sys.exit(0)  # the shim closed the socket
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+//! One connected worker: a writer task fed by a channel, a reader that routes each reply to the
+//! invocation waiting for it, and the in-flight count used to spread load.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot};
+
+/// What a worker answered for one invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Result(Value),
+    Error(Value),
+}
+
+/// Lifecycle messages the supervisor waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lifecycle {
+    Ready,
+    InitError(Value),
+    Closed,
+}
+
+pub struct Connection {
+    pub worker: u32,
+    pub pid: i32,
+    writer: Mutex<Option<mpsc::UnboundedSender<String>>>,
+    /// Invocation id → (who waits for the reply, the request id its log lines are tagged with).
+    pending: Mutex<HashMap<String, (oneshot::Sender<Reply>, String)>>,
+    pongs: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    in_flight: AtomicUsize,
+    probing: AtomicBool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Connection {
+    /// Starts the writer and reader tasks; lifecycle messages go to `lifecycle`.
+    pub fn start(
+        worker: u32,
+        pid: i32,
+        reader: BufReader<OwnedReadHalf>,
+        writer: OwnedWriteHalf,
+        lifecycle: mpsc::UnboundedSender<Lifecycle>,
+    ) -> Arc<Connection> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let connection = Arc::new(Connection {
+            worker,
+            pid,
+            writer: Mutex::new(Some(tx)),
+            pending: Mutex::default(),
+            pongs: Mutex::default(),
+            in_flight: AtomicUsize::new(0),
+            probing: AtomicBool::new(false),
+        });
+        tokio::spawn(write_lines(writer, rx));
+        tokio::spawn(connection.clone().read_lines(reader, lifecycle));
+        connection
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Reserves a slot below `limit`; the caller must call `release` afterwards.
+    pub fn try_reserve(&self, limit: usize) -> bool {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= limit {
+            self.release();
+            return false;
+        }
+        true
+    }
+
+    pub fn release(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Sends an invocation; the receiver yields its reply, or an error if the worker goes away.
+    pub fn send_invoke(
+        &self,
+        id: &str,
+        request_id: &str,
+        message: String,
+    ) -> Option<oneshot::Receiver<Reply>> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id.to_owned(), (tx, request_id.to_owned()));
+        if !self.send(message) {
+            lock(&self.pending).remove(id);
+            return None;
+        }
+        Some(rx)
+    }
+
+    pub fn forget(&self, id: &str) {
+        lock(&self.pending).remove(id);
+    }
+
+    fn send(&self, line: String) -> bool {
+        lock(&self.writer)
+            .as_ref()
+            .is_some_and(|tx| tx.send(line).is_ok())
+    }
+
+    /// Closes the worker's input: it finishes what it has and exits at end of file.
+    pub fn close(&self) {
+        lock(&self.writer).take();
+    }
+
+    /// Answers whether the worker still responds within `limit` (one probe at a time).
+    pub async fn responsive(&self, id: String, limit: std::time::Duration) -> bool {
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return true;
+        }
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pongs).insert(id.clone(), tx);
+        let sent = self.send(serde_json::json!({"type": "ping", "id": id}).to_string() + "\n");
+        let answered = sent && matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())));
+        lock(&self.pongs).remove(&id);
+        self.probing.store(false, Ordering::Release);
+        answered
+    }
+
+    async fn read_lines(
+        self: Arc<Self>,
+        mut reader: BufReader<OwnedReadHalf>,
+        lifecycle: mpsc::UnboundedSender<Lifecycle>,
+    ) {
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => self.dispatch(&line, &lifecycle),
+            }
+        }
+        // Dropping the senders answers every waiting invocation with "worker exited".
+        lock(&self.pending).clear();
+        self.close();
+        let _ = lifecycle.send(Lifecycle::Closed);
+    }
+
+    fn dispatch(&self, line: &[u8], lifecycle: &mpsc::UnboundedSender<Lifecycle>) {
+        let Ok(mut message) = serde_json::from_slice::<Value>(line) else {
+            tracing::warn!(worker = self.worker, line = %String::from_utf8_lossy(line), "worker sent a line that is not JSON");
+            return;
+        };
+        let id = message["id"].as_str().unwrap_or_default().to_owned();
+        match message["type"].as_str().unwrap_or_default() {
+            "result" => self.answer(&id, Reply::Result(message["result"].take())),
+            "error" => self.answer(&id, Reply::Error(message["error"].take())),
+            "log" => {
+                let request_id = lock(&self.pending)
+                    .get(&id)
+                    .map(|(_, r)| r.clone())
+                    .unwrap_or_default();
+                log_line(self.worker, &request_id, &message);
+            }
+            "pong" => {
+                if let Some(tx) = lock(&self.pongs).remove(&id) {
+                    let _ = tx.send(());
+                }
+            }
+            "ready" => {
+                let _ = lifecycle.send(Lifecycle::Ready);
+            }
+            "init_error" => {
+                let _ = lifecycle.send(Lifecycle::InitError(message["error"].take()));
+            }
+            other => tracing::debug!(worker = self.worker, kind = other, "unknown worker message"),
+        }
+    }
+
+    fn answer(&self, id: &str, reply: Reply) {
+        match lock(&self.pending).remove(id) {
+            Some((tx, _)) => {
+                let _ = tx.send(reply);
+            }
+            None => tracing::debug!(
+                worker = self.worker,
+                id,
+                "late reply for an invocation that timed out"
+            ),
+        }
+    }
+}
+
+fn log_line(worker: u32, request_id: &str, message: &Value) {
+    let text = message["message"].as_str().unwrap_or_default();
+    match message["level"].as_str().unwrap_or("info") {
+        "error" => tracing::error!(worker, request_id, "{text}"),
+        "warn" | "warning" => tracing::warn!(worker, request_id, "{text}"),
+        "debug" => tracing::debug!(worker, request_id, "{text}"),
+        _ => tracing::info!(worker, request_id, "{text}"),
+    }
+}
+
+async fn write_lines(mut writer: OwnedWriteHalf, mut lines: mpsc::UnboundedReceiver<String>) {
+    while let Some(line) = lines.recv().await {
+        if writer.write_all(line.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = writer.shutdown().await;
+}

@@ -1,0 +1,224 @@
+//! The shim side of the worker protocol (`languages/PROTOCOL.md`): the Unix socket workers
+//! connect to, and the pool that spreads invocations over the connected workers.
+//!
+//! Architecture invariant: nothing here knows HTTP or languages; invocations are JSON in and
+//! JSON out. The one process action is SIGKILL for a worker that no longer answers pings.
+
+mod connection;
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixListener;
+use tokio::sync::oneshot;
+use tokio::time::{timeout_at, Instant};
+
+pub use connection::{Connection, Lifecycle, Reply};
+
+/// Why an invocation got no reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokeError {
+    /// Every worker already has FUNCTION_CONCURRENCY invocations in flight.
+    Throttled,
+    /// No worker is connected (all are restarting).
+    Unavailable,
+    Timeout,
+    WorkerExited,
+}
+
+/// A freshly connected worker: its `hello` and its two stream halves.
+pub struct Arrival {
+    pub hello: Value,
+    pub reader: BufReader<OwnedReadHalf>,
+    pub writer: OwnedWriteHalf,
+}
+
+/// The listening socket. Workers say which slot they are in `hello`; the supervisor registers
+/// for a worker id before starting the process.
+pub struct Hub {
+    pub path: PathBuf,
+    waiting: Mutex<HashMap<u32, oneshot::Sender<Arrival>>>,
+}
+
+impl Hub {
+    /// Binds `worker.sock` in a new private (0700) folder under `parent`.
+    pub fn bind(parent: &Path) -> io::Result<(Arc<Hub>, UnixListener)> {
+        use std::os::unix::fs::DirBuilderExt;
+        let folder = parent.join(format!(
+            "run-{}-{:08x}",
+            std::process::id(),
+            uuid::Uuid::new_v4().as_u128() as u32
+        ));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&folder)?;
+        let path = folder.join("worker.sock");
+        let listener = UnixListener::bind(&path)?;
+        Ok((
+            Arc::new(Hub {
+                path,
+                waiting: Mutex::default(),
+            }),
+            listener,
+        ))
+    }
+
+    pub fn expect(&self, worker: u32) -> oneshot::Receiver<Arrival> {
+        let (tx, rx) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(worker, tx);
+        rx
+    }
+
+    /// Accepts workers forever, handing each to whoever expects its id.
+    pub async fn serve(self: Arc<Self>, listener: UnixListener) {
+        while let Ok((stream, _)) = listener.accept().await {
+            let hub = self.clone();
+            tokio::spawn(async move {
+                let (read, writer) = stream.into_split();
+                let mut reader = BufReader::new(read);
+                let mut line = Vec::new();
+                let greeted = tokio::time::timeout(
+                    Duration::from_secs(30),
+                    reader.read_until(b'\n', &mut line),
+                )
+                .await;
+                let hello: Value = match greeted {
+                    Ok(Ok(n)) if n > 0 => serde_json::from_slice(&line).unwrap_or(Value::Null),
+                    _ => return,
+                };
+                let Some(worker) = hello["worker"]
+                    .as_u64()
+                    .filter(|_| hello["type"] == "hello")
+                else {
+                    return tracing::warn!(line = %String::from_utf8_lossy(&line), "a worker connected without a valid hello");
+                };
+                let waiter = hub
+                    .waiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&(worker as u32));
+                match waiter {
+                    Some(tx) => {
+                        let _ = tx.send(Arrival {
+                            hello,
+                            reader,
+                            writer,
+                        });
+                    }
+                    None => tracing::warn!(worker, "an unexpected worker connected"),
+                }
+            });
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        if let Some(folder) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
+}
+
+/// The connected workers; each slot holds the live connection of one worker, if any.
+pub struct Pool {
+    slots: Vec<Mutex<Option<Arc<Connection>>>>,
+    concurrency: usize,
+    next_id: AtomicU64,
+}
+
+struct Reserved(Arc<Connection>);
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+impl Pool {
+    pub fn new(workers: usize, concurrency: usize) -> Arc<Pool> {
+        let slots = (0..workers).map(|_| Mutex::new(None)).collect();
+        Arc::new(Pool {
+            slots,
+            concurrency,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    pub fn attach(&self, slot: usize, connection: Option<Arc<Connection>>) {
+        *self.slots[slot].lock().unwrap_or_else(|p| p.into_inner()) = connection;
+    }
+
+    pub fn connected(&self) -> Vec<Arc<Connection>> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect()
+    }
+
+    /// The least busy worker with room for one more invocation.
+    fn reserve(&self) -> Result<Reserved, InvokeError> {
+        let mut connected = self.connected();
+        if connected.is_empty() {
+            return Err(InvokeError::Unavailable);
+        }
+        connected.sort_by_key(|c| c.in_flight());
+        connected
+            .into_iter()
+            .find(|c| c.try_reserve(self.concurrency))
+            .map(Reserved)
+            .ok_or(InvokeError::Throttled)
+    }
+
+    /// Runs one invocation on some worker and waits for its reply until `deadline`.
+    pub async fn invoke(
+        &self,
+        kind: &str,
+        request_id: &str,
+        event: Value,
+        context: Value,
+        deadline: Instant,
+    ) -> Result<Reply, InvokeError> {
+        let reserved = self.reserve()?;
+        let connection = &reserved.0;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+        let message =
+            json!({"type": "invoke", "id": id, "kind": kind, "event": event, "context": context});
+        let reply = connection
+            .send_invoke(&id, request_id, message.to_string() + "\n")
+            .ok_or(InvokeError::WorkerExited)?;
+        match timeout_at(deadline, reply).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(InvokeError::WorkerExited),
+            Err(_) => {
+                connection.forget(&id);
+                tokio::spawn(replace_if_stuck(connection.clone(), format!("ping-{id}")));
+                Err(InvokeError::Timeout)
+            }
+        }
+    }
+}
+
+/// After a timeout: a worker that cannot answer a ping within a second is stuck in a
+/// synchronous handler and is killed, so that its supervisor starts a fresh one.
+async fn replace_if_stuck(connection: Arc<Connection>, ping: String) {
+    if !connection.responsive(ping, Duration::from_secs(1)).await {
+        tracing::warn!(
+            worker = connection.worker,
+            pid = connection.pid,
+            "the worker is stuck after a timeout; replacing it"
+        );
+        crate::supervisor::signals::kill_group(connection.pid, libc::SIGKILL);
+    }
+}
