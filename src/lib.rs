@@ -170,6 +170,7 @@ async fn run_handlers(
     let options = HandlerOptions {
         target,
         event_format: config.http_event_format,
+        dart_version: config.dart_version.clone(),
         init_timeout: config.init_timeout,
         shutdown_timeout: config.shutdown_timeout,
         grace: config.kill_grace(),

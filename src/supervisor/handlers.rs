@@ -26,6 +26,8 @@ use crate::worker::{Connection, Hub, Lifecycle, Pool};
 pub struct HandlerOptions {
     pub target: HandlerTarget,
     pub event_format: crate::config::EventFormat,
+    /// DART_VERSION, checked by the generated Dart program against its SDK.
+    pub dart_version: Option<String>,
     pub init_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub grace: Duration,
@@ -297,6 +299,10 @@ async fn start(shared: &Shared, index: usize) -> Result<(Child, Arc<Connection>)
         (
             "FNSHIM_EVENT_FORMAT",
             format!("{:?}", shared.options.event_format).to_lowercase(),
+        ),
+        (
+            "FNSHIM_DART_VERSION",
+            shared.options.dart_version.clone().unwrap_or_default(),
         ),
     ];
     let spec = Spec {
