@@ -122,10 +122,11 @@ impl HandlerSupervisor {
                     other => forward(&shared, other),
                 },
             }
-            // Ready once every worker has started; afterwards while at least one is up.
-            if (started || ready.iter().all(|r| *r)) && ready.contains(&true) {
+            // Ready as soon as one worker is (a cold start serves without waiting for the
+            // others), and afterwards while at least one is up.
+            if ready.contains(&true) {
                 if !started {
-                    tracing::info!(workers, runtime = ?shared.options.target.runtime, "workers ready");
+                    tracing::info!(workers, runtime = ?shared.options.target.runtime, "first worker ready");
                 }
                 started = true;
                 shared.app.readiness.set(Upstream::Ready {
@@ -327,14 +328,26 @@ async fn start(shared: &Shared, index: usize) -> Result<(Child, Arc<Connection>)
 
 async fn handshake(
     child: &mut Child,
-    arrival: tokio::sync::oneshot::Receiver<crate::worker::Arrival>,
+    mut arrival: tokio::sync::oneshot::Receiver<crate::worker::Arrival>,
     worker: u32,
     deadline: Instant,
 ) -> Result<Arc<Connection>, String> {
     let too_slow = || "the worker did not load the function within INIT_TIMEOUT".to_string();
+    let mut exited = None;
     let arrived = tokio::select! {
-        arrived = timeout_at(deadline, arrival) => arrived.map_err(|_| too_slow())?.map_err(|_| "the worker socket closed".to_string())?,
-        status = child.wait() => return Err(format!("the worker exited ({status}) before it connected; see its output above")),
+        arrived = timeout_at(deadline, &mut arrival) => arrived.map_err(|_| too_slow())?.ok(),
+        status = child.wait() => {
+            exited = Some(status);
+            settled(&mut arrival).await.and_then(Result::ok)
+        }
+    };
+    let Some(arrived) = arrived else {
+        let status = exited
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "socket closed".into());
+        return Err(format!(
+            "the worker exited ({status}) before it connected; see its output above"
+        ));
     };
     let (lifecycle_tx, mut lifecycle) = mpsc::unbounded_channel();
     let connection = Connection::start(
@@ -344,15 +357,32 @@ async fn handshake(
         arrived.writer,
         lifecycle_tx,
     );
-    let said = tokio::select! {
-        said = timeout_at(deadline, lifecycle.recv()) => said.map_err(|_| too_slow())?,
-        status = child.wait() => return Err(format!("the worker exited ({status}) while loading the function")),
+    let said = match exited {
+        Some(_) => settled(lifecycle.recv()).await.flatten(),
+        None => tokio::select! {
+            said = timeout_at(deadline, lifecycle.recv()) => said.map_err(|_| too_slow())?,
+            status = child.wait() => {
+                exited = Some(status);
+                settled(lifecycle.recv()).await.flatten()
+            }
+        },
     };
-    match said {
-        Some(Lifecycle::Ready) => Ok(connection),
-        Some(Lifecycle::InitError(error)) => Err(describe(&error)),
+    match (said, exited) {
+        (Some(Lifecycle::Ready), None) => Ok(connection),
+        (Some(Lifecycle::InitError(error)), _) => Err(describe(&error)),
+        (_, Some(status)) => Err(format!(
+            "the worker exited ({status}) while loading the function"
+        )),
         _ => Err("the worker closed its socket while loading the function".into()),
     }
+}
+
+/// What a worker that just exited had already written: its last messages are still in the
+/// socket, so a short wait keeps its `init_error` from being lost to the exit (a race).
+async fn settled<F: std::future::Future>(pending: F) -> Option<F::Output> {
+    tokio::time::timeout(Duration::from_millis(500), pending)
+        .await
+        .ok()
 }
 
 /// An init error in the language's own words: `Type: message` and its stack.

@@ -9,7 +9,7 @@ mod connection;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 use tokio::time::{timeout_at, Instant};
 
 pub use connection::{Connection, Lifecycle, Reply};
@@ -25,7 +25,7 @@ pub use connection::{Connection, Lifecycle, Reply};
 /// Why an invocation got no reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvokeError {
-    /// Every worker already has FUNCTION_CONCURRENCY invocations in flight.
+    /// Every worker is at FUNCTION_CONCURRENCY and the wait queue is full.
     Throttled,
     /// No worker is connected (all are restarting).
     Unavailable,
@@ -132,17 +132,25 @@ impl Drop for Hub {
 }
 
 /// The connected workers; each slot holds the live connection of one worker, if any.
+///
+/// When every worker is at FUNCTION_CONCURRENCY, a request waits for a free one (until its
+/// deadline), as Knative's queue-proxy and the Functions Framework queue; only past
+/// `max_waiting` queued requests is it refused with 429.
 pub struct Pool {
     slots: Vec<Mutex<Option<Arc<Connection>>>>,
     concurrency: usize,
     next_id: AtomicU64,
+    freed: Notify,
+    waiting: AtomicUsize,
+    max_waiting: usize,
 }
 
-struct Reserved(Arc<Connection>);
+struct Reserved<'a>(Arc<Connection>, &'a Pool);
 
-impl Drop for Reserved {
+impl Drop for Reserved<'_> {
     fn drop(&mut self) {
         self.0.release();
+        self.1.freed.notify_one();
     }
 }
 
@@ -153,11 +161,15 @@ impl Pool {
             slots,
             concurrency,
             next_id: AtomicU64::new(1),
+            freed: Notify::new(),
+            waiting: AtomicUsize::new(0),
+            max_waiting: (10 * workers * concurrency).max(100),
         })
     }
 
     pub fn attach(&self, slot: usize, connection: Option<Arc<Connection>>) {
         *self.slots[slot].lock().unwrap_or_else(|p| p.into_inner()) = connection;
+        self.freed.notify_waiters();
     }
 
     pub fn connected(&self) -> Vec<Arc<Connection>> {
@@ -168,7 +180,7 @@ impl Pool {
     }
 
     /// The least busy worker with room for one more invocation.
-    fn reserve(&self) -> Result<Reserved, InvokeError> {
+    fn reserve(&self) -> Result<Reserved<'_>, InvokeError> {
         let mut connected = self.connected();
         if connected.is_empty() {
             return Err(InvokeError::Unavailable);
@@ -177,8 +189,28 @@ impl Pool {
         connected
             .into_iter()
             .find(|c| c.try_reserve(self.concurrency))
-            .map(Reserved)
+            .map(|c| Reserved(c, self))
             .ok_or(InvokeError::Throttled)
+    }
+
+    /// A worker with room, waiting in the queue for one until `deadline` if all are busy.
+    async fn reserve_until(&self, deadline: Instant) -> Result<Reserved<'_>, InvokeError> {
+        loop {
+            let freed = self.freed.notified();
+            match self.reserve() {
+                Err(InvokeError::Throttled) => {}
+                other => return other,
+            }
+            if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                return Err(InvokeError::Throttled);
+            }
+            let woke = timeout_at(deadline, freed).await;
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            if woke.is_err() {
+                return Err(InvokeError::Timeout);
+            }
+        }
     }
 
     /// Runs one invocation on some worker and waits for its reply until `deadline`.
@@ -190,7 +222,7 @@ impl Pool {
         context: Value,
         deadline: Instant,
     ) -> Result<Reply, InvokeError> {
-        let reserved = self.reserve()?;
+        let reserved = self.reserve_until(deadline).await?;
         let connection = &reserved.0;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
         let message =
