@@ -1,4 +1,5 @@
 //! One integration-test binary: real fnshim processes, real fixture children.
+mod handlers;
 mod pid1;
 mod proxy;
 mod support;
