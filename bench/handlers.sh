@@ -272,7 +272,7 @@ FAILED=0
 # `FUNCTION_PATH=… PORT=… fnshim` to the first 200 on `GET /` (polled every ~2 ms), then SIGTERM.
 # Runtime alone: the run time (exec to exit) of `node -e ''` / `python3 -c ''`, timed the same way.
 # fnshim's log timestamps (same wall clock) split its time into: listening, first worker
-# spawned, all workers ready.
+# spawned, first worker ready.
 declare -A SU=() # SU[series] = space-separated samples in µs; SU[series,listen|spawn|ready] likewise
 startup_shim() { # SERIES FUNCTION_DIR RUN -> appends to SU
   local series=$1 dir=$2 run=$3 port logf pid t0 t1 polls=0 deadline
@@ -296,7 +296,7 @@ startup_shim() { # SERIES FUNCTION_DIR RUN -> appends to SU
   wait "$pid" 2>/dev/null || true
   ((run > 0)) || return 0 # warm-up run: not recorded
   SU[$series]+=" $((t1 - t0))"
-  # split from the log: "listening", first "worker started", "workers ready" (µs after t0)
+  # split from the log: "listening", first "worker started", "first worker ready" (µs after t0)
   local split
   split=$(awk -v t0="$t0" '
     function us(line,   ts, h, m, s) {
@@ -309,13 +309,13 @@ startup_shim() { # SERIES FUNCTION_DIR RUN -> appends to SU
     }
     /"message":"listening"/ && listen == "" { listen = us($0) }
     /"message":"worker started"/ && spawn == "" { spawn = us($0) }
-    /"message":"workers ready"/ && ready == "" { ready = us($0) }
+    /"message":"first worker ready"/ && ready == "" { ready = us($0) }
     END { printf "%.0f %.0f %.0f\n", listen == "" ? -1 : listen, spawn == "" ? -1 : spawn, ready == "" ? -1 : ready }' "$logf")
   read -r l s r <<<"$split"
   ((l >= 0)) && SU[$series,listen]+=" $l"
   ((s >= 0)) && SU[$series,spawn]+=" $s"
   ((r >= 0)) && SU[$series,ready]+=" $r"
-  WORKERS_AT_START[$series]=$(sed -n 's/.*"message":"workers ready".*"workers":\([0-9]*\).*/\1/p' "$logf" | head -n1)
+  WORKERS_AT_START[$series]=$(sed -n 's/.*"message":"first worker ready".*"workers":\([0-9]*\).*/\1/p' "$logf" | head -n1)
   return 0
 }
 startup_runtime() { # SERIES RUN CMD... -> appends to SU
@@ -382,7 +382,7 @@ start_target python-fnshim /_/ready env LOG_LEVEL="$SHIM_LOG_LEVEL" FUNCTION_PAT
 start_target python-ff / "$FF_PY_BIN" --target=hello --source="$FN/ff-python/main.py" --host=127.0.0.1
 
 # worker counts actually used
-workers_of() { sed -n 's/.*"message":"workers ready".*"workers":\([0-9]*\).*/\1/p' "$RAW/$1.log" | head -n1; }
+workers_of() { sed -n 's/.*"message":"first worker ready".*"workers":\([0-9]*\).*/\1/p' "$RAW/$1.log" | head -n1; }
 NODE_WORKERS=$(workers_of node-fnshim)
 PY_WORKERS=$(workers_of python-fnshim)
 GUNICORN_THREADS=$(($(nproc) * 4)) # functions-framework's default THREADS (unset above)
@@ -490,7 +490,7 @@ D_PY=$(diff_us python-fnshim python-runtime)
   echo "$( [[ $BENCH_STARTUP_POLL == tcp ]] && echo "bash's \`/dev/tcp\` (no process per poll)" || echo "one \`curl\` per poll") every ${POLL_PERIOD_US} µs on average; runtime alone: exec to exit of \`node -e ''\` / \`python3 -c ''\`,"
   echo "timed the same way. The split columns come from fnshim's own log timestamps (ms after the exec)."
   echo
-  echo "| function | runtime alone ms | fnshim first 200 ms | fnshim ready after the runtime's own start ms | split: listening / first worker spawned / workers ready ms |"
+  echo "| function | runtime alone ms | fnshim first 200 ms | fnshim ready after the runtime's own start ms | split: listening / first worker spawned / first worker ready ms |"
   echo "|---|---:|---:|---:|---|"
   for lang in node python; do
     d=$([[ $lang == node ]] && echo "$D_NODE" || echo "$D_PY")

@@ -147,6 +147,23 @@ pub struct Pool {
 
 struct Reserved<'a>(Arc<Connection>, &'a Pool);
 
+/// A place in the wait queue, given back on drop: also when the caller goes away while it
+/// waits (a client that disconnects), so that the count can never leak.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn join(waiting: &'a AtomicUsize, max: usize) -> Option<Queued<'a>> {
+        let queued = Queued(waiting);
+        (waiting.fetch_add(1, Ordering::AcqRel) < max).then_some(queued)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl Drop for Reserved<'_> {
     fn drop(&mut self) {
         self.0.release();
@@ -201,13 +218,10 @@ impl Pool {
                 Err(InvokeError::Throttled) => {}
                 other => return other,
             }
-            if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
+            let Some(_queued) = Queued::join(&self.waiting, self.max_waiting) else {
                 return Err(InvokeError::Throttled);
-            }
-            let woke = timeout_at(deadline, freed).await;
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            if woke.is_err() {
+            };
+            if timeout_at(deadline, freed).await.is_err() {
                 return Err(InvokeError::Timeout);
             }
         }
@@ -252,5 +266,67 @@ async fn replace_if_stuck(connection: Arc<Connection>, ping: String) {
             "the worker is stuck after a timeout; replacing it"
         );
         crate::supervisor::signals::kill_group(connection.pid, libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    /// A pool of one worker at concurrency 1, connected to nothing but a socket pair.
+    fn one_slot_pool() -> (Arc<Pool>, tokio::net::UnixStream) {
+        let pool = Pool::new(1, 1);
+        let (ours, theirs) = tokio::net::UnixStream::pair().unwrap();
+        let (read, write) = ours.into_split();
+        let (lifecycle, _) = mpsc::unbounded_channel();
+        pool.attach(
+            0,
+            Some(Connection::start(
+                1,
+                0,
+                BufReader::new(read),
+                write,
+                lifecycle,
+            )),
+        );
+        (pool, theirs)
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_gives_its_place_back() {
+        let (pool, _worker) = one_slot_pool();
+        let busy = pool.reserve().expect("the only slot");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(20), pool.reserve_until(deadline)).await;
+        assert!(gave_up.is_err(), "the slot is busy, so the caller waits");
+        assert_eq!(
+            pool.waiting.load(Ordering::Acquire),
+            0,
+            "the dropped wait left the queue"
+        );
+        drop(busy);
+        assert!(pool.reserve_until(deadline).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_freed_slot_wakes_a_waiter_and_a_full_queue_throttles() {
+        let (pool, _worker) = one_slot_pool();
+        let busy = pool.reserve().expect("the only slot");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let waiter = pool.reserve_until(deadline);
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(busy);
+        };
+        let (reserved, ()) = tokio::join!(waiter, release);
+        assert!(reserved.is_ok());
+        pool.waiting.store(pool.max_waiting, Ordering::Release);
+        let _held = reserved;
+        assert!(matches!(
+            pool.reserve_until(deadline).await,
+            Err(InvokeError::Throttled)
+        ));
     }
 }
