@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod exit;
+pub mod install;
 pub mod logging;
 pub mod runtime;
 pub mod server;
@@ -167,6 +168,32 @@ async fn run_handlers(
         server::Backend::Handlers(handlers),
     );
     start_server(app.clone());
+    let mut events = events;
+    let target = match (target.runtime, config.dart_aot) {
+        (config::Runtime::Dart, true) => {
+            let reason = "building the Dart worker (dart compile exe)".to_string();
+            app.readiness
+                .set(server::state::Upstream::Starting { reason });
+            match install::dart_aot(
+                &reaper,
+                &config.cache_dir,
+                target,
+                config.install_timeout,
+                &mut events,
+            )
+            .await
+            {
+                Ok(target) => target,
+                Err(install::StepError::Failed(error)) => return Err(error),
+                Err(install::StepError::Stopped(_)) => return Ok(exit::OK),
+            }
+        }
+        (_, true) => {
+            tracing::warn!("DART_AOT applies to Dart functions only; ignoring it");
+            target
+        }
+        _ => target,
+    };
     let options = HandlerOptions {
         target,
         event_format: config.http_event_format,

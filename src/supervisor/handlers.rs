@@ -313,6 +313,7 @@ async fn start(shared: &Shared, index: usize) -> Result<(Child, Arc<Connection>)
         capture_output: true,
         take_terminal: false,
         worker_id: worker,
+        tail: None,
     };
     let mut child = process::spawn(&shared.reaper, spec)
         .map_err(|e| format!("cannot start {}: {e}", program(&target.argv)))?;

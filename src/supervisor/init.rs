@@ -32,6 +32,7 @@ pub async fn run(
         // SAFETY: isatty has no preconditions.
         take_terminal: unsafe { libc::isatty(libc::STDIN_FILENO) } == 1,
         worker_id: 1,
+        tail: None,
     };
     let mut child = match process::spawn(reaper, spec) {
         Ok(child) => child,

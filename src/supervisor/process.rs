@@ -1,11 +1,13 @@
 //! Starting a child in its own process group through the reaper, and relaying its output.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::oneshot;
@@ -22,8 +24,17 @@ pub struct Spec<'a> {
     pub capture_output: bool,
     /// Hand the terminal's foreground to the child's group (plain init on a TTY).
     pub take_terminal: bool,
+    /// 1.. for workers; 0 for install and build steps.
     pub worker_id: u32,
+    /// Keeps the last lines of the captured output, for an error message.
+    pub tail: Option<Tail>,
 }
+
+/// The last lines a child wrote (stdout and stderr interleaved as they arrived).
+pub type Tail = Arc<Mutex<VecDeque<String>>>;
+
+/// How many lines a [`Tail`] keeps.
+pub const TAIL_LINES: usize = 20;
 
 /// A started child; its process group id equals its pid.
 pub struct Child {
@@ -93,10 +104,22 @@ pub fn spawn(reaper: &Reaper, spec: Spec<'_>) -> io::Result<Child> {
     let (mut child, exit) = reaper.spawn(&mut command)?;
     let pid = child.id() as i32;
     if let Some(out) = child.stdout.take() {
-        relay(OwnedFd::from(out), "stdout", spec.worker_id, pid);
+        relay(
+            OwnedFd::from(out),
+            "stdout",
+            spec.worker_id,
+            pid,
+            spec.tail.clone(),
+        );
     }
     if let Some(err) = child.stderr.take() {
-        relay(OwnedFd::from(err), "stderr", spec.worker_id, pid);
+        relay(
+            OwnedFd::from(err),
+            "stderr",
+            spec.worker_id,
+            pid,
+            spec.tail.clone(),
+        );
     }
     Ok(Child {
         pid,
@@ -129,7 +152,7 @@ fn take_foreground() {
 }
 
 /// Forwards a pipe to the log, one event per line, however long the line is.
-fn relay(fd: OwnedFd, stream: &'static str, worker: u32, pid: i32) {
+fn relay(fd: OwnedFd, stream: &'static str, worker: u32, pid: i32, tail: Option<Tail>) {
     let receiver = match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
         Ok(receiver) => receiver,
         Err(error) => {
@@ -148,6 +171,13 @@ fn relay(fd: OwnedFd, stream: &'static str, worker: u32, pid: i32) {
                     let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
                     let text = text.strip_suffix('\r').unwrap_or(&text);
                     tracing::info!(worker, pid, stream, "{text}");
+                    if let Some(tail) = &tail {
+                        let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
+                        if tail.len() == TAIL_LINES {
+                            tail.pop_front();
+                        }
+                        tail.push_back(text.to_owned());
+                    }
                 }
             }
         }

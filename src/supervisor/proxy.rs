@@ -146,6 +146,7 @@ impl Supervisor<'_> {
             capture_output: target.capture_output,
             take_terminal: false,
             worker_id: 1,
+            tail: None,
         };
         let mut child = match process::spawn(self.reaper, spec) {
             Ok(child) => child,

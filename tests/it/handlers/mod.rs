@@ -35,6 +35,7 @@ macro_rules! per_language {
     };
 }
 
+mod build;
 mod dart;
 mod data;
 mod events;
