@@ -169,6 +169,33 @@ async fn run_handlers(
     );
     start_server(app.clone());
     let mut events = events;
+    let settings = install::DepsSettings {
+        mode: config.install_deps,
+        cache: &config.cache_dir,
+        limit: config.install_timeout,
+        search_path: config.search_path.as_deref(),
+        npm_mirror: config.npm_mirror.as_deref(),
+        pip_mirror: config.pip_mirror.as_deref(),
+        pub_mirror: config.pub_mirror.as_deref(),
+    };
+    let announce = |reason: String| {
+        app.readiness
+            .set(server::state::Upstream::Starting { reason })
+    };
+    let mut target = match install::install_dependencies(
+        &reaper,
+        &settings,
+        target,
+        &mut events,
+        announce,
+    )
+    .await
+    {
+        Ok(target) => target,
+        Err(install::StepError::Failed(error)) => return Err(error),
+        Err(install::StepError::Stopped(_)) => return Ok(exit::OK),
+    };
+    runtime::refresh_argv(&config.cache_dir, &mut target)?;
     let target = match (target.runtime, config.dart_aot) {
         (config::Runtime::Dart, true) => {
             let reason = "building the Dart worker (dart compile exe)".to_string();

@@ -42,7 +42,11 @@ pub enum Launch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandlerTarget {
     pub runtime: Runtime,
+    /// The language runtime's executable (`node`, `python3`, …), as found on PATH.
+    pub binary: PathBuf,
     pub argv: Vec<OsString>,
+    /// Extra environment for the workers (installed dependencies' locations).
+    pub env: Vec<(&'static str, String)>,
     pub folder: PathBuf,
     pub entry: PathBuf,
     pub handler: String,
@@ -94,12 +98,15 @@ fn handlers(
         ))
     })?;
     let handler = config.function_handler.clone();
-    let argv = adapters::worker_command(runtime, &config.cache_dir, &entry, &handler, binary)?;
+    let argv =
+        adapters::worker_command(runtime, &config.cache_dir, &entry, &handler, binary.clone())?;
     let one_at_a_time = runtime == Runtime::Python;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(Launch::Handlers(HandlerTarget {
         runtime,
+        binary,
         argv,
+        env: Vec::new(),
         folder,
         entry,
         handler,
@@ -110,6 +117,24 @@ fn handlers(
             .concurrency
             .unwrap_or(if one_at_a_time { 1 } else { 64 }),
     }))
+}
+
+/// Rebuilds the worker's command line after the install moved the function or created its
+/// package configuration (Dart's `--packages`).
+pub fn refresh_argv(cache: &Path, target: &mut HandlerTarget) -> Result<(), StartError> {
+    target.argv = adapters::worker_command(
+        target.runtime,
+        cache,
+        &target.entry,
+        &target.handler,
+        target.binary.clone(),
+    )?;
+    Ok(())
+}
+
+/// A program on PATH (as a shell finds it).
+pub fn find_program(name: &str, search_path: Option<&str>) -> Option<PathBuf> {
+    adapters::find_on_path(name, search_path)
 }
 
 /// The function's name when FUNCTION_NAME is unset: its folder's name.

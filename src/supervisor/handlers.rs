@@ -292,7 +292,7 @@ async fn start(shared: &Shared, index: usize) -> Result<(Child, Arc<Connection>)
     let target = &shared.options.target;
     let worker = index as u32 + 1;
     let arrival = shared.hub.expect(worker);
-    let env = vec![
+    let mut env = vec![
         ("FNSHIM_SOCKET", shared.hub.path.display().to_string()),
         ("FNSHIM_WORKER", worker.to_string()),
         ("FNSHIM_ENTRY", target.entry.display().to_string()),
@@ -306,6 +306,7 @@ async fn start(shared: &Shared, index: usize) -> Result<(Child, Arc<Connection>)
             shared.options.dart_version.clone().unwrap_or_default(),
         ),
     ];
+    env.extend(target.env.iter().cloned());
     let spec = Spec {
         argv: &target.argv,
         cwd: Some(&target.folder),
