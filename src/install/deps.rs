@@ -60,7 +60,7 @@ pub async fn install_dependencies(
     };
     tracing::info!(
         manifest,
-        took_ms = started.elapsed().as_millis() as u64,
+        took_us = started.elapsed().as_micros() as u64,
         "dependencies ready"
     );
     Ok(target)
