@@ -169,57 +169,10 @@ async fn run_handlers(
     );
     start_server(app.clone());
     let mut events = events;
-    let settings = install::DepsSettings {
-        mode: config.install_deps,
-        cache: &config.cache_dir,
-        limit: config.install_timeout,
-        search_path: config.search_path.as_deref(),
-        npm_mirror: config.npm_mirror.as_deref(),
-        pip_mirror: config.pip_mirror.as_deref(),
-        pub_mirror: config.pub_mirror.as_deref(),
-    };
-    let announce = |reason: String| {
-        app.readiness
-            .set(server::state::Upstream::Starting { reason })
-    };
-    let mut target = match install::install_dependencies(
-        &reaper,
-        &settings,
-        target,
-        &mut events,
-        announce,
-    )
-    .await
-    {
+    let target = match prepare_workers(config, &reaper, &app, target, &mut events).await {
         Ok(target) => target,
         Err(install::StepError::Failed(error)) => return Err(error),
         Err(install::StepError::Stopped(_)) => return Ok(exit::OK),
-    };
-    runtime::refresh_argv(&config.cache_dir, &mut target)?;
-    let target = match (target.runtime, config.dart_aot) {
-        (config::Runtime::Dart, true) => {
-            let reason = "building the Dart worker (dart compile exe)".to_string();
-            app.readiness
-                .set(server::state::Upstream::Starting { reason });
-            match install::dart_aot(
-                &reaper,
-                &config.cache_dir,
-                target,
-                config.install_timeout,
-                &mut events,
-            )
-            .await
-            {
-                Ok(target) => target,
-                Err(install::StepError::Failed(error)) => return Err(error),
-                Err(install::StepError::Stopped(_)) => return Ok(exit::OK),
-            }
-        }
-        (_, true) => {
-            tracing::warn!("DART_AOT applies to Dart functions only; ignoring it");
-            target
-        }
-        _ => target,
     };
     let options = HandlerOptions {
         target,
@@ -240,6 +193,51 @@ async fn run_handlers(
     }
     .run()
     .await
+}
+
+/// The steps before the first worker: dependencies (skipped when the stamp matches), the
+/// worker's command line for where the function now lives, and the Dart AOT build.
+async fn prepare_workers(
+    config: &Config,
+    reaper: &Reaper,
+    app: &server::App,
+    target: runtime::HandlerTarget,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
+) -> Result<runtime::HandlerTarget, install::StepError> {
+    let settings = install::DepsSettings {
+        mode: config.install_deps,
+        cache: &config.cache_dir,
+        limit: config.install_timeout,
+        search_path: config.search_path.as_deref(),
+        npm_mirror: config.npm_mirror.as_deref(),
+        pip_mirror: config.pip_mirror.as_deref(),
+        pub_mirror: config.pub_mirror.as_deref(),
+    };
+    let announce = |reason: String| {
+        app.readiness
+            .set(server::state::Upstream::Starting { reason })
+    };
+    let mut target =
+        install::install_dependencies(reaper, &settings, target, events, announce).await?;
+    runtime::refresh_argv(&config.cache_dir, &mut target).map_err(install::StepError::Failed)?;
+    match (target.runtime, config.dart_aot) {
+        (config::Runtime::Dart, true) => {
+            announce("building the Dart worker (dart compile exe)".into());
+            install::dart_aot(
+                reaper,
+                &config.cache_dir,
+                target,
+                config.install_timeout,
+                events,
+            )
+            .await
+        }
+        (_, true) => {
+            tracing::warn!("DART_AOT applies to Dart functions only; ignoring it");
+            Ok(target)
+        }
+        _ => Ok(target),
+    }
 }
 
 /// Refuses, or warns about, settings that belong to capabilities this version does not have,
