@@ -140,7 +140,11 @@ impl<F: Fn(String)> Install<'_, F> {
                 argv.extend(["--index-url".into(), url.into()]);
             }
             let env = vec![("PIP_CACHE_DIR", self.cache("pip-cache"))];
-            self.step("pip install", argv, &target.folder, env).await?;
+            let installed = self.step("pip install", argv, &target.folder, env).await;
+            if installed.is_err() {
+                let _ = std::fs::remove_dir_all(&partial);
+            }
+            installed?;
             std::fs::write(partial.join(".fnshim-complete"), format!("{key:016x}\n"))
                 .map_err(io_failure("cannot write", &partial))?;
             let _ = std::fs::remove_dir_all(&deps);
@@ -168,7 +172,7 @@ impl<F: Fn(String)> Install<'_, F> {
             ),
             Tool::Deno => (
                 "deno",
-                &["deno.json", "deno.jsonc", "deno.lock", "package.json"],
+                &["deno.json", "deno.jsonc", "package.json"], // not deno.lock: the worker updates it itself
             ),
             Tool::Pub => ("dart", &["pubspec.yaml", "pubspec.lock"]),
         };
@@ -209,8 +213,16 @@ impl<F: Fn(String)> Install<'_, F> {
             Tool::Npm => {
                 let locked = folder.join("package-lock.json").is_file()
                     || folder.join("npm-shrinkwrap.json").is_file();
-                let verb = if locked { "ci" } else { "install" };
-                let mut argv: Vec<OsString> = vec![binary.clone().into(), verb.into()];
+                // `npm ci` follows the user's lock file; without one, `npm install` must not
+                // write one either: it would be stale (and make `npm ci` fail) once the user
+                // edits package.json, and the function folder is the user's.
+                let verb: &[&str] = if locked {
+                    &["ci"]
+                } else {
+                    &["install", "--no-package-lock"]
+                };
+                let mut argv: Vec<OsString> = vec![binary.clone().into()];
+                argv.extend(verb.iter().map(OsString::from));
                 argv.extend(
                     ["--omit=dev", "--no-audit", "--no-fund", "--loglevel=warn"]
                         .map(OsString::from),
@@ -255,6 +267,11 @@ impl<F: Fn(String)> Install<'_, F> {
             Tool::Deno => "deno install",
             Tool::Pub => "dart pub get",
         };
+        if tool == Tool::Npm && self.settings.mode == InstallDeps::Always {
+            // A clean reinstall, as `npm ci` does: npm would otherwise trust its own record of
+            // what node_modules holds.
+            let _ = std::fs::remove_dir_all(folder.join("node_modules"));
+        }
         self.step(what, argv, &folder, env).await?;
         if let Some(parent) = stamp.parent() {
             std::fs::create_dir_all(parent).map_err(io_failure("cannot create", parent))?;
@@ -318,8 +335,27 @@ fn is_writable(folder: &Path) -> bool {
     writable
 }
 
-/// Copies the function's files (not installed packages) over `to`, keeping what `to` holds.
+/// What installers create in a project folder: kept in a copy from one start to the next.
+const INSTALLED: [&str; 2] = ["node_modules", ".dart_tool"];
+
+/// Makes `to` a copy of the function's files in `from` (files the function no longer has are
+/// removed), keeping the packages already installed in `to`.
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(to)? {
+        let entry = entry?;
+        if INSTALLED.iter().any(|kept| entry.file_name() == *kept) {
+            continue;
+        }
+        match entry.file_type()?.is_dir() {
+            true => std::fs::remove_dir_all(entry.path())?,
+            false => std::fs::remove_file(entry.path())?,
+        }
+    }
+    copy_files(from, to)
+}
+
+fn copy_files(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
@@ -332,7 +368,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         }
         let (source, target) = (entry.path(), to.join(&name));
         if entry.file_type()?.is_dir() {
-            copy_tree(&source, &target)?;
+            copy_files(&source, &target)?;
         } else {
             std::fs::copy(&source, &target)?;
         }
@@ -374,7 +410,12 @@ mod tests {
         std::fs::write(from.path().join("lib/a.js"), "2").unwrap();
         let to = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(to.path().join("node_modules/kept")).unwrap();
+        std::fs::write(to.path().join("package-lock.json"), "stale").unwrap();
         copy_tree(from.path(), to.path()).unwrap();
+        assert!(
+            !to.path().join("package-lock.json").exists(),
+            "a file the function no longer has goes"
+        );
         assert_eq!(
             std::fs::read_to_string(to.path().join("lib/a.js")).unwrap(),
             "2"

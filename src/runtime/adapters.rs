@@ -15,22 +15,31 @@ const DART_TEMPLATE: &str = include_str!("../../languages/dart/worker.dart.tmpl"
 pub fn worker_command(
     runtime: Runtime,
     cache: &Path,
+    folder: &Path,
     entry: &Path,
     handler: &str,
     binary: PathBuf,
 ) -> Result<Vec<OsString>, StartError> {
-    let folder = cache.join("adapters");
-    let file = |name: &str, text: &str| write_if_changed(&folder.join(name), text);
+    let adapters = cache.join("adapters");
+    let file = |name: &str, text: &str| write_if_changed(&adapters.join(name), text);
     Ok(match runtime {
         Runtime::Node => vec![binary.into(), file("worker.mjs", JS)?.into()],
-        Runtime::Deno => vec![
-            binary.into(),
-            "run".into(),
-            "--allow-all".into(),
-            "--no-prompt".into(),
-            "--unstable-detect-cjs".into(),
-            file("worker.mjs", JS)?.into(),
-        ],
+        Runtime::Deno => {
+            let flags = ["run", "--allow-all", "--no-prompt", "--unstable-detect-cjs"];
+            let mut argv: Vec<OsString> = vec![binary.into()];
+            argv.extend(flags.map(OsString::from));
+            // Deno looks for its configuration beside the main module, which is the adapter:
+            // name the function's own deno.json so that its imports map applies.
+            let config = ["deno.json", "deno.jsonc"]
+                .iter()
+                .map(|name| folder.join(name))
+                .find(|p| p.is_file());
+            if let Some(config) = config {
+                argv.push(format!("--config={}", config.display()).into());
+            }
+            argv.push(file("worker.mjs", JS)?.into());
+            argv
+        }
         Runtime::Python => vec![
             binary.into(),
             "-u".into(),
@@ -121,6 +130,7 @@ mod tests {
         let argv = worker_command(
             Runtime::Python,
             cache.path(),
+            Path::new("/fn"),
             entry,
             "handler",
             "python3".into(),
@@ -129,9 +139,29 @@ mod tests {
         assert_eq!(argv[..2], [OsString::from("python3"), OsString::from("-u")]);
         let adapter = PathBuf::from(&argv[2]);
         assert_eq!(std::fs::read_to_string(&adapter).unwrap(), PYTHON);
-        let deno =
-            worker_command(Runtime::Deno, cache.path(), entry, "handler", "deno".into()).unwrap();
+        let deno = worker_command(
+            Runtime::Deno,
+            cache.path(),
+            Path::new("/fn"),
+            entry,
+            "handler",
+            "deno".into(),
+        )
+        .unwrap();
         assert_eq!(deno[1], "run");
+        let function = tempfile::tempdir().unwrap();
+        std::fs::write(function.path().join("deno.json"), "{}").unwrap();
+        let configured = worker_command(
+            Runtime::Deno,
+            cache.path(),
+            function.path(),
+            entry,
+            "handler",
+            "deno".into(),
+        )
+        .unwrap();
+        let flag = format!("--config={}", function.path().join("deno.json").display());
+        assert!(configured.contains(&OsString::from(flag)), "{configured:?}");
     }
 
     #[test]

@@ -98,8 +98,14 @@ fn handlers(
         ))
     })?;
     let handler = config.function_handler.clone();
-    let argv =
-        adapters::worker_command(runtime, &config.cache_dir, &entry, &handler, binary.clone())?;
+    let argv = adapters::worker_command(
+        runtime,
+        &config.cache_dir,
+        &folder,
+        &entry,
+        &handler,
+        binary.clone(),
+    )?;
     let one_at_a_time = runtime == Runtime::Python;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(Launch::Handlers(HandlerTarget {
@@ -125,6 +131,7 @@ pub fn refresh_argv(cache: &Path, target: &mut HandlerTarget) -> Result<(), Star
     target.argv = adapters::worker_command(
         target.runtime,
         cache,
+        &target.folder,
         &target.entry,
         &target.handler,
         target.binary.clone(),

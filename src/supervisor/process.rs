@@ -34,7 +34,7 @@ pub struct Spec<'a> {
 pub type Tail = Arc<Mutex<VecDeque<String>>>;
 
 /// How many lines a [`Tail`] keeps.
-pub const TAIL_LINES: usize = 20;
+pub const TAIL_LINES: usize = 30;
 
 /// A started child; its process group id equals its pid.
 pub struct Child {
