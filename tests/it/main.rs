@@ -1,5 +1,6 @@
 //! One integration-test binary: real fnshim processes, real fixture children.
 mod handlers;
+mod install;
 mod pid1;
 mod proxy;
 mod support;

@@ -111,6 +111,7 @@ impl Function {
 pub struct ShimCmd {
     env: BTreeMap<String, String>,
     args: Vec<String>,
+    wrapper: Vec<String>,
 }
 
 pub fn fnshim() -> ShimCmd {
@@ -121,7 +122,11 @@ pub fn fnshim() -> ShimCmd {
         }
     }
     env.insert("LOG_FORMAT".into(), "json".into());
-    ShimCmd { env, args: vec![] }
+    ShimCmd {
+        env,
+        args: vec![],
+        wrapper: vec![],
+    }
 }
 
 impl ShimCmd {
@@ -135,6 +140,13 @@ impl ShimCmd {
         self
     }
 
+    /// Runs fnshim as the last argument of `wrapper` (e.g. `unshare ... sh -c '...; exec "$@"'`),
+    /// which must exec it so that the pid stays fnshim's.
+    pub fn wrap(mut self, wrapper: &[&str]) -> ShimCmd {
+        self.wrapper = wrapper.iter().map(|w| w.to_string()).collect();
+        self
+    }
+
     /// Custom mode on an ephemeral port.
     pub fn function(self, f: &Function) -> ShimCmd {
         self.env("FUNCTION_PATH", f.path().to_str().unwrap())
@@ -143,8 +155,11 @@ impl ShimCmd {
 
     pub fn spawn(self) -> Shim {
         let bin = env!("CARGO_BIN_EXE_fnshim");
-        let mut cmd = Command::new(bin);
-        cmd.env_clear().envs(&self.env).args(&self.args);
+        let mut argv: Vec<&str> = self.wrapper.iter().map(String::as_str).collect();
+        argv.push(bin);
+        argv.extend(self.args.iter().map(String::as_str));
+        let mut cmd = Command::new(argv[0]);
+        cmd.env_clear().envs(&self.env).args(&argv[1..]);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -152,7 +167,7 @@ impl ShimCmd {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let cmdline = format!("{} {} {}", env.join(" "), bin, self.args.join(" "));
+        let cmdline = format!("{} {}", env.join(" "), argv.join(" "));
         let shared = Arc::new(Shared::default());
         let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
         let s = shared.clone();
