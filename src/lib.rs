@@ -13,6 +13,7 @@ pub mod logging;
 pub mod runtime;
 pub mod server;
 pub mod supervisor;
+pub mod trigger;
 pub mod worker;
 
 use std::sync::Arc;
@@ -108,6 +109,7 @@ fn serve(
                     server::Backend::proxy(),
                 );
                 start_server(app.clone());
+                start_schedule(config, &app, &target.argv, stop_server.subscribe());
                 let options = ProxyOptions {
                     target,
                     init_timeout: config.init_timeout,
@@ -168,6 +170,7 @@ async fn run_handlers(
         server::Backend::Handlers(handlers),
     );
     start_server(app.clone());
+    start_schedule(config, &app, &target.argv, stop_server.subscribe());
     let mut events = events;
     let target = match prepare_workers(config, &reaper, &app, target, &mut events).await {
         Ok(target) => target,
@@ -193,6 +196,41 @@ async fn run_handlers(
     }
     .run()
     .await
+}
+
+/// With TRIGGER_TYPE=schedule, ticks SCHEDULE in the background until shutdown begins.
+fn start_schedule(
+    config: &Config,
+    app: &Arc<server::App>,
+    argv: &[std::ffi::OsString],
+    stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let (Trigger::Schedule, Some(schedule)) = (config.trigger, config.schedule.clone()) else {
+        return;
+    };
+    let name = config.function_name.clone().or_else(|| {
+        let folder = config.function_path.as_deref()?;
+        Some(runtime::folder_name(folder))
+    });
+    let name = name.unwrap_or_else(|| {
+        argv.first()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let target = app.clone();
+    let fire: trigger::schedule::Fire = Arc::new(move |event| {
+        let target = target.clone();
+        Box::pin(async move { target.deliver("timer", event, serde_json::json!({})).await })
+    });
+    let ticker = trigger::schedule::Ticker {
+        schedule,
+        name: format!("{name}-schedule"),
+        payload: config.schedule_payload.clone(),
+        app: app.clone(),
+        fire,
+    };
+    tracing::info!("schedule started");
+    tokio::spawn(ticker.run(stopping));
 }
 
 /// The steps before the first worker: dependencies (skipped when the stamp matches), the
@@ -243,12 +281,25 @@ async fn prepare_workers(
 /// Refuses, or warns about, settings that belong to capabilities this version does not have,
 /// so that nothing is silently ignored.
 fn check_supported(config: &Config, launch: Launch) -> Result<Launch, StartError> {
-    if config.trigger == Trigger::Schedule {
+    if config.trigger == Trigger::Schedule && matches!(launch, Launch::Init { .. }) {
         return Err(StartError::Config(vec![ConfigError {
             key: "TRIGGER_TYPE".into(),
             value: "schedule".into(),
-            reason: "schedule triggers are not available in this version of fnshim".into(),
+            reason:
+                "a schedule needs a function to invoke: set FUNCTION_PATH, or PORT with a command"
+                    .into(),
         }]));
+    }
+    if config.trigger == Trigger::Schedule
+        && config
+            .tz
+            .as_deref()
+            .is_some_and(|tz| !matches!(tz, "UTC" | "Etc/UTC" | ":UTC" | ""))
+    {
+        tracing::warn!(
+            tz = config.tz.as_deref().unwrap_or_default(),
+            "SCHEDULE is evaluated in UTC in this version; TZ is not applied to it"
+        );
     }
     if let Some(file) = &config.runtime_config {
         tracing::warn!(file = %file.display(), "RUNTIME_CONFIG is not read by this version; set environment variables");

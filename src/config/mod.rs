@@ -5,6 +5,8 @@
 
 mod parse;
 
+pub(crate) use parse::duration as parse_duration;
+
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
@@ -106,7 +108,7 @@ pub struct Config {
     pub concurrency: Option<usize>,
     pub workers: Option<usize>,
     pub max_body_size: u64,
-    pub schedule: Option<String>,
+    pub schedule: Option<crate::trigger::cron::Schedule>,
     pub schedule_payload: String,
     pub http_event_format: EventFormat,
     pub dart_version: Option<String>,
@@ -121,6 +123,8 @@ pub struct Config {
     pub memory_size: Option<u64>,
     /// Writable work folder: adapters, the worker socket, later dependencies and builds.
     pub cache_dir: PathBuf,
+    /// TZ: only checked (SCHEDULE is evaluated in UTC).
+    pub tz: Option<String>,
     /// PATH, to find language runtimes (`node`, `deno`, `python3`, `dart`).
     pub search_path: Option<String>,
     /// `fnshim -- CMD ARGS`: command mode.
@@ -164,7 +168,7 @@ impl Config {
             concurrency: r.parsed("FUNCTION_CONCURRENCY", parse::positive),
             workers: r.parsed("FUNCTION_WORKERS", parse::positive),
             max_body_size: r.parsed("MAX_BODY_SIZE", parse::size).unwrap_or(6 << 20),
-            schedule: r.text("SCHEDULE"),
+            schedule: r.parsed("SCHEDULE", crate::trigger::cron::Schedule::parse),
             schedule_payload: r.text("SCHEDULE_PAYLOAD").unwrap_or_default(),
             http_event_format: r
                 .parsed("HTTP_EVENT_FORMAT", parse_event_format)
@@ -189,6 +193,7 @@ impl Config {
                 PathBuf::from(r.text("TMPDIR").unwrap_or_else(|| "/tmp".into())).join("fnshim")
             }),
             search_path: r.text("PATH"),
+            tz: r.text("TZ"),
             command,
         };
         r.check_schedule(&config);
@@ -248,7 +253,10 @@ impl Reader<'_> {
     }
 
     fn check_schedule(&mut self, config: &Config) {
-        if config.trigger == Trigger::Schedule && config.schedule.is_none() {
+        if config.trigger == Trigger::Schedule
+            && config.schedule.is_none()
+            && self.text("SCHEDULE").is_none()
+        {
             self.errors.push(ConfigError {
                 key: "SCHEDULE".into(),
                 value: String::new(),

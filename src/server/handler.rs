@@ -111,6 +111,35 @@ async fn run(
     }
 }
 
+/// A shim-made event (a timer tick) to a worker; the handler's error becomes `Err`.
+pub async fn deliver(
+    handlers: &Handlers,
+    kind: &'static str,
+    request_id: &str,
+    event: Value,
+    mut context: Value,
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
+    context["requestId"] = json!(request_id);
+    context["functionName"] = json!(handlers.function_name);
+    context["functionVersion"] = json!(handlers.function_version);
+    context["memoryLimitInMB"] = json!(handlers.memory_mb);
+    context["triggerType"] = json!(kind);
+    match handlers
+        .pool
+        .invoke(kind, request_id, event, context, deadline)
+        .await
+    {
+        Ok(Reply::Result(_)) => Ok(()),
+        Ok(Reply::Error(error)) => Err(format!(
+            "the handler threw {}: {}",
+            error["errorType"].as_str().unwrap_or("Error"),
+            error["errorMessage"].as_str().unwrap_or("")
+        )),
+        Err(error) => Err(format!("{error:?}")),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Http,

@@ -33,7 +33,9 @@ use state::{InFlight, Readiness};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
-type UpstreamBody = http_body_util::Limited<Incoming>;
+/// Bodies sent to a proxied server: a client's request (bounded by MAX_BODY_SIZE), or one the
+/// shim makes itself (a timer event).
+type UpstreamBody = http_body_util::Either<http_body_util::Limited<Incoming>, Full<Bytes>>;
 
 /// What every request handler shares.
 pub struct App {
@@ -169,6 +171,36 @@ async fn handle(app: &App, request: http::Request<Incoming>, remote: IpAddr) -> 
     match &app.backend {
         Backend::Proxy(client) => proxy::invoke(app, client, request, remote).await,
         Backend::Handlers(handlers) => handler::invoke(app, handlers, request, remote).await,
+    }
+}
+
+impl App {
+    /// Delivers an event the shim makes itself (a schedule tick) to the function: to a handler
+    /// worker, or as `POST /invoke` to a proxied server. `Err` says why it failed.
+    pub async fn deliver(
+        &self,
+        kind: &'static str,
+        event: serde_json::Value,
+        context: serde_json::Value,
+    ) -> Result<(), String> {
+        let request_id = self.ids.next();
+        let id = request_id.to_str().unwrap_or_default().to_owned();
+        let deadline = tokio::time::Instant::now() + self.function_timeout;
+        let started = tokio::time::Instant::now();
+        let result = match &self.backend {
+            Backend::Handlers(handlers) => {
+                handler::deliver(handlers, kind, &id, event, context, deadline).await
+            }
+            Backend::Proxy(client) => {
+                proxy::deliver(self, client, &request_id, event, deadline).await
+            }
+        };
+        let outcome = match &result {
+            Ok(()) => metrics::Outcome::Success,
+            Err(_) => metrics::Outcome::Error,
+        };
+        self.metrics.record(outcome, started.elapsed());
+        result.map_err(|why| format!("{why} (request id {id})"))
     }
 }
 

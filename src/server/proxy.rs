@@ -86,7 +86,7 @@ fn upstream_request(
     addr: std::net::SocketAddr,
     remote: IpAddr,
     request_id: &HeaderValue,
-) -> Request<Limited<Incoming>> {
+) -> Request<UpstreamBody> {
     let (mut parts, body) = request.into_parts();
     let path_and_query = match parts.uri.path_and_query() {
         Some(pq) if pq.path() == AWS_INVOKE_PATH => match pq.query() {
@@ -112,7 +112,45 @@ fn upstream_request(
     );
     append_forwarded_for(headers, remote);
     let limit = usize::try_from(app.max_body_size).unwrap_or(usize::MAX);
-    Request::from_parts(parts, Limited::new(body, limit))
+    Request::from_parts(
+        parts,
+        http_body_util::Either::Left(Limited::new(body, limit)),
+    )
+}
+
+/// A shim-made event as `POST /invoke` with a JSON body; a non-2xx answer becomes `Err`.
+pub async fn deliver(
+    app: &App,
+    client: &Client,
+    request_id: &HeaderValue,
+    event: serde_json::Value,
+    deadline: Instant,
+) -> Result<(), String> {
+    let limit = deadline.saturating_duration_since(Instant::now());
+    let (addr, _) = app
+        .readiness
+        .wait_ready(limit)
+        .await
+        .map_err(|_| "the function's server is not ready".to_string())?;
+    let addr = addr.ok_or("the function's server has no address")?;
+    let request = Request::post(format!("http://{addr}/invoke"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(super::REQUEST_ID.clone(), request_id.clone())
+        .header(super::FC_REQUEST_ID.clone(), request_id.clone())
+        .header(
+            FC_TIMEOUT.clone(),
+            HeaderValue::from(app.function_timeout.as_secs().max(1)),
+        )
+        .body(http_body_util::Either::Right(http_body_util::Full::new(
+            Bytes::from(event.to_string()),
+        )))
+        .map_err(|e| e.to_string())?;
+    match timeout_at(deadline, client.request(request)).await {
+        Err(_) => Err("no answer within FUNCTION_TIMEOUT".into()),
+        Ok(Err(error)) => Err(error_chain(&error)),
+        Ok(Ok(response)) if response.status().is_success() => Ok(()),
+        Ok(Ok(response)) => Err(format!("POST /invoke answered {}", response.status())),
+    }
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {

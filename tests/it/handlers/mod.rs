@@ -44,6 +44,7 @@ mod init;
 mod invoke;
 mod probe;
 mod responses;
+mod schedule;
 mod shapes;
 mod workers;
 

@@ -1,0 +1,5 @@
+//! Triggers other than HTTP requests: the schedule (SCHEDULE) that invokes the function with
+//! timer events.
+
+pub mod cron;
+pub mod schedule;
