@@ -301,9 +301,6 @@ fn check_supported(config: &Config, launch: Launch) -> Result<Launch, StartError
             "SCHEDULE is evaluated in UTC in this version; TZ is not applied to it"
         );
     }
-    if let Some(file) = &config.runtime_config {
-        tracing::warn!(file = %file.display(), "RUNTIME_CONFIG is not read by this version; set environment variables");
-    }
     if let Some(folder) = &config.function_path {
         if folder.join("f.yml").exists() {
             tracing::warn!("f.yml is not read by this version; set environment variables");

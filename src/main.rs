@@ -14,11 +14,16 @@ fn main() {
             std::process::exit(exit::USAGE);
         }
     };
-    logging::init(config::log_settings(&ProcessEnv));
-    let code = match Config::from_env(&ProcessEnv, command) {
-        Ok(config) => fnshim::run(config),
+    let (env, file_errors) = config::layered(&ProcessEnv);
+    logging::init(config::log_settings(&env));
+    let code = match Config::from_env(&env, command) {
+        Ok(config) if file_errors.is_empty() => fnshim::run(config),
+        Ok(_) => {
+            fnshim::report_config(&file_errors);
+            exit::USAGE
+        }
         Err(errors) => {
-            fnshim::report_config(&errors);
+            fnshim::report_config(&[file_errors, errors].concat());
             exit::USAGE
         }
     };

@@ -3,7 +3,10 @@
 //! Architecture invariant: this is the only module that reads environment variables; everything
 //! else receives a [`Config`]. Tests pass a `HashMap` instead of touching the process environment.
 
+mod file;
 mod parse;
+
+pub use file::{layered, Layered};
 
 pub(crate) use parse::duration as parse_duration;
 

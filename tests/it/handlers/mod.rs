@@ -36,6 +36,7 @@ macro_rules! per_language {
 }
 
 mod build;
+mod config_file;
 mod dart;
 mod data;
 mod events;
