@@ -4,13 +4,22 @@ use std::ffi::OsString;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {
-    Run { command: Option<Vec<OsString>> },
+    Run {
+        command: Option<Vec<OsString>>,
+    },
+    /// `fnshim check`: load the function, print the resolved configuration, stop.
+    Check,
+    /// `fnshim invoke`: one invocation, printed. `event` is a file, `-` for stdin, or none.
+    Invoke {
+        event: Option<String>,
+        http: Option<(String, String)>,
+    },
     Help,
     Version,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown option {0:?}")]
+#[error("{0}")]
 pub struct UsageError(pub String);
 
 /// `fnshim [-h|--help] [-V|--version] [--] [CMD ARGS...]`; the first non-option starts CMD.
@@ -21,13 +30,44 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, UsageEr
             Some("-h" | "--help") => return Ok(Action::Help),
             Some("-V" | "--version") => return Ok(Action::Version),
             Some("--") => return Ok(run(args.collect())),
+            Some("check") => return no_more(args).map(|()| Action::Check),
+            Some("invoke") => return invoke(args),
             Some(option) if option.starts_with('-') && option.len() > 1 => {
-                return Err(UsageError(option.to_string()))
+                return Err(UsageError(format!("unknown option {option:?}")))
             }
             _ => return Ok(run(std::iter::once(arg).chain(args).collect())),
         }
     }
     Ok(Action::Run { command: None })
+}
+
+fn no_more(mut args: impl Iterator<Item = OsString>) -> Result<(), UsageError> {
+    match args.next() {
+        Some(extra) => Err(UsageError(format!("unexpected argument {extra:?}"))),
+        None => Ok(()),
+    }
+}
+
+/// `invoke [--event FILE|-] [--http METHOD PATH]`
+fn invoke(args: impl Iterator<Item = OsString>) -> Result<Action, UsageError> {
+    let mut args = args.map(|a| a.to_string_lossy().into_owned());
+    let (mut event, mut http) = (None, None);
+    while let Some(arg) = args.next() {
+        let mut value = |what: &str| {
+            args.next()
+                .ok_or_else(|| UsageError(format!("{arg} needs {what}")))
+        };
+        match arg.as_str() {
+            "--event" => event = Some(value("a file, or - for standard input")?),
+            "--http" => {
+                let method = value("a method and a path")?.to_ascii_uppercase();
+                let path = value("a method and a path")?;
+                http = Some((method, path));
+            }
+            other => return Err(UsageError(format!("unknown option {other:?} for invoke"))),
+        }
+    }
+    Ok(Action::Invoke { event, http })
 }
 
 fn run(command: Vec<OsString>) -> Action {
@@ -36,7 +76,8 @@ fn run(command: Vec<OsString>) -> Action {
     }
 }
 
-pub const USAGE: &str = "usage: fnshim [-h|--help] [-V|--version] [--] [CMD ARGS...]";
+pub const USAGE: &str = "usage: fnshim [-h|--help] [-V|--version] [--] [CMD ARGS...]
+       fnshim check | fnshim invoke [--event FILE|-] [--http METHOD PATH]";
 
 pub const HELP: &str = "\
 fnshim - the ENTRYPOINT and PID 1 of serverless function containers
@@ -45,6 +86,10 @@ usage:
   fnshim                 serve the function in $FUNCTION_PATH (a custom `bootstrap`)
   fnshim -- CMD ARGS     run CMD as a plain init (like tini), or, when PORT is set,
                          start it with PORT set to a private port and reverse-proxy to it
+  fnshim check           load the function, print the resolved configuration, stop (exit 0 if it loads)
+  fnshim invoke [--event FILE|-] [--http METHOD PATH]
+                         run one invocation locally and print the answer (default: POST /invoke
+                         with the event; --http sends it as an HTTP request instead)
   fnshim --help | --version
 
 environment (every invalid value is reported, then exit 64):
@@ -104,7 +149,28 @@ mod tests {
     fn options() {
         assert_eq!(parse(args(&["--help"])), Ok(Action::Help));
         assert_eq!(parse(args(&["-V"])), Ok(Action::Version));
-        assert_eq!(parse(args(&["--bogus"])), Err(UsageError("--bogus".into())));
+        assert_eq!(
+            parse(args(&["--bogus"])),
+            Err(UsageError("unknown option \"--bogus\"".into()))
+        );
+        assert_eq!(parse(args(&["check"])), Ok(Action::Check));
+        assert!(parse(args(&["check", "x"])).is_err());
+        let invoke = Action::Invoke {
+            event: Some("-".into()),
+            http: Some(("GET".into(), "/a?b=1".into())),
+        };
+        assert_eq!(
+            parse(args(&["invoke", "--event", "-", "--http", "get", "/a?b=1"])),
+            Ok(invoke)
+        );
+        assert_eq!(
+            parse(args(&["invoke"])),
+            Ok(Action::Invoke {
+                event: None,
+                http: None
+            })
+        );
+        assert!(parse(args(&["invoke", "--http", "GET"])).is_err());
         let dash_in_command = Action::Run {
             command: Some(args(&["echo", "-n"])),
         };

@@ -9,6 +9,7 @@ pub mod config;
 pub mod event;
 pub mod exit;
 pub mod install;
+pub mod local;
 pub mod logging;
 pub mod runtime;
 pub mod server;
@@ -29,6 +30,15 @@ use supervisor::signals;
 
 /// Runs fnshim to completion and returns the process exit code. Signals must already be blocked.
 pub fn run(config: Config) -> i32 {
+    run_job(config, None)
+}
+
+/// Runs fnshim, optionally for one local job (`check`, `invoke`) instead of serving until a
+/// signal; returns the exit code.
+pub fn run_job(mut config: Config, job: Option<local::Job>) -> i32 {
+    if job.is_some() {
+        config.port = Some(0);
+    }
     let launch = match runtime::resolve(&config).and_then(|launch| check_supported(&config, launch))
     {
         Ok(launch) => launch,
@@ -38,8 +48,8 @@ pub fn run(config: Config) -> i32 {
     if !supervisor::become_subreaper() {
         tracing::warn!("cannot become a child subreaper: orphans of the function are reaped by the host's init");
     }
-    let events = match signals::start(reaper.clone()) {
-        Ok(events) => events,
+    let (stop, events) = match signals::start(reaper.clone()) {
+        Ok(channel) => channel,
         Err(error) => {
             return report(&StartError::Unavailable(format!(
                 "cannot start the signal thread: {error}"
@@ -63,7 +73,7 @@ pub fn run(config: Config) -> i32 {
                 ))),
             }
         }
-        served => serve(&config, served, reaper, events),
+        served => serve(&config, served, reaper, events, job.map(|job| (job, stop))),
     }
 }
 
@@ -73,9 +83,16 @@ fn serve(
     launch: Launch,
     reaper: Arc<Reaper>,
     events: tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
+    job: Option<(local::Job, tokio::sync::mpsc::UnboundedSender<libc::c_int>)>,
 ) -> i32 {
     let port = config.port.unwrap_or(8080);
-    let listener = match server::bind(port) {
+    let bound_to = match job {
+        Some(_) => server::bind_loopback(port),
+        None => server::bind(port),
+    };
+    let summary = local::describe(config, &launch);
+    let job_code = Arc::new(std::sync::atomic::AtomicI32::new(-1));
+    let listener = match bound_to {
         Ok(listener) => listener,
         Err(error) => return report(&error),
     };
@@ -93,9 +110,15 @@ fn serve(
     };
     runtime.block_on(async move {
         let (stop_server, stopped) = tokio::sync::watch::channel(false);
-        let start_server = |app: Arc<server::App>| {
-            tokio::spawn(server::serve(listener, app, stopped));
+        let code = job_code.clone();
+        let start_server = move |app: Arc<server::App>| {
+            tokio::spawn(server::serve(listener, app.clone(), stopped));
             tracing::info!(port = bound, "listening");
+            if let Some((job, stop)) = job {
+                let limit = config.init_timeout + config.install_timeout;
+                let finish = local::Finish { code, stop };
+                tokio::spawn(local::run(job, app, bound, summary, limit, finish));
+            }
         };
         let result = match launch {
             Launch::Proxy(target) => {
@@ -131,7 +154,11 @@ fn serve(
             }
             Launch::Init { .. } => unreachable!("a plain init does not serve HTTP"),
         };
-        result.unwrap_or_else(|error| report(&error))
+        let served = result.unwrap_or_else(|error| report(&error));
+        match job_code.load(std::sync::atomic::Ordering::Acquire) {
+            -1 => served,
+            job => job,
+        }
     })
 }
 

@@ -1,12 +1,20 @@
 //! The fnshim binary: block signals first, then command line, logging, configuration, run.
 
 use fnshim::config::{self, Config, ProcessEnv};
-use fnshim::{cli, exit, logging, supervisor};
+use fnshim::{cli, exit, local, logging, supervisor};
 
 fn main() {
     supervisor::signals::block();
-    let command = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(cli::Action::Run { command }) => command,
+    let (command, job) = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli::Action::Run { command }) => (command, None),
+        Ok(cli::Action::Check) => (None, Some(local::Job::Check)),
+        Ok(cli::Action::Invoke { event, http }) => match invoke_job(event, http) {
+            Ok(job) => (None, Some(job)),
+            Err(error) => {
+                eprintln!("fnshim: {error}");
+                std::process::exit(exit::USAGE);
+            }
+        },
         Ok(cli::Action::Help) => return print!("{}", cli::HELP),
         Ok(cli::Action::Version) => return println!("fnshim {}", env!("CARGO_PKG_VERSION")),
         Err(error) => {
@@ -17,7 +25,7 @@ fn main() {
     let (env, file_errors) = config::layered(&ProcessEnv);
     logging::init(config::log_settings(&env));
     let code = match Config::from_env(&env, command) {
-        Ok(config) if file_errors.is_empty() => fnshim::run(config),
+        Ok(config) if file_errors.is_empty() => fnshim::run_job(config, job),
         Ok(_) => {
             fnshim::report_config(&file_errors);
             exit::USAGE
@@ -28,4 +36,25 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The request `fnshim invoke` sends: the event from a file or stdin, as `POST /invoke` or as
+/// the given HTTP request.
+fn invoke_job(
+    event: Option<String>,
+    http: Option<(String, String)>,
+) -> std::io::Result<local::Job> {
+    use std::io::Read;
+    let body = match event.as_deref() {
+        None => Vec::new(),
+        Some("-") => {
+            let mut body = Vec::new();
+            std::io::stdin().read_to_end(&mut body)?;
+            body
+        }
+        Some(file) => std::fs::read(file)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("--event {file}: {e}")))?,
+    };
+    let (method, path) = http.unwrap_or_else(|| ("POST".into(), "/invoke".into()));
+    Ok(local::Job::Invoke { method, path, body })
 }

@@ -90,6 +90,17 @@ impl App {
     }
 }
 
+/// Binds `port` on 127.0.0.1 only (local `check` and `invoke` runs).
+pub fn bind_loopback(port: u16) -> Result<std::net::TcpListener, StartError> {
+    let listener =
+        std::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+            .map_err(|source| StartError::Bind { port, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| StartError::Bind { port, source })?;
+    Ok(listener)
+}
+
 /// Binds PORT on all interfaces: dual-stack `[::]`, or `0.0.0.0` where IPv6 is off.
 pub fn bind(port: u16) -> Result<std::net::TcpListener, StartError> {
     let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);

@@ -49,9 +49,13 @@ pub fn block() {
 }
 
 /// Starts the signal thread. SIGCHLD makes it reap; every other signal is sent to the returned
-/// channel, which the supervisor reads. The thread lives as long as the process.
-pub fn start(reaper: Arc<Reaper>) -> io::Result<mpsc::UnboundedReceiver<c_int>> {
+/// channel, which the supervisor reads (the sender lets fnshim stop itself the same way, after
+/// a local `check` or `invoke`). The thread lives as long as the process.
+pub fn start(
+    reaper: Arc<Reaper>,
+) -> io::Result<(mpsc::UnboundedSender<c_int>, mpsc::UnboundedReceiver<c_int>)> {
     let (tx, rx) = mpsc::unbounded_channel();
+    let inject = tx.clone();
     let set = handled_set();
     std::thread::Builder::new()
         .name("signals".into())
@@ -71,7 +75,7 @@ pub fn start(reaper: Arc<Reaper>) -> io::Result<mpsc::UnboundedReceiver<c_int>> 
                 }
             }
         })?;
-    Ok(rx)
+    Ok((inject, rx))
 }
 
 /// The conventional name of a signal, for log lines.

@@ -43,6 +43,7 @@ mod events;
 mod failures;
 mod init;
 mod invoke;
+mod local;
 mod probe;
 mod responses;
 mod schedule;

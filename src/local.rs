@@ -1,0 +1,138 @@
+//! Local jobs without a platform: `fnshim check` (start the function, report the resolved
+//! configuration, stop) and `fnshim invoke` (start it, send one request, print the answer,
+//! stop). Both run the normal pipeline on a loopback port and stop it like a SIGTERM would.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::server::App;
+
+/// What a local run does once the function is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    Check,
+    Invoke {
+        method: String,
+        path: String,
+        body: Vec<u8>,
+    },
+}
+
+/// Where the job's outcome goes: its exit code, and the stop it sends when done.
+pub struct Finish {
+    pub code: Arc<AtomicI32>,
+    pub stop: UnboundedSender<libc::c_int>,
+}
+
+/// Waits until the function is ready, does the job, then stops fnshim.
+pub async fn run(
+    job: Job,
+    app: Arc<App>,
+    port: u16,
+    summary: String,
+    limit: Duration,
+    finish: Finish,
+) {
+    let code = match app.readiness.wait_ready(limit).await {
+        Err(_) => {
+            eprintln!(
+                "fnshim: the function did not become ready within {}",
+                humantime::format_duration(limit)
+            );
+            1
+        }
+        Ok(_) => match job {
+            Job::Check => {
+                println!("{summary}\nok: the function loaded and is ready");
+                0
+            }
+            Job::Invoke { method, path, body } => invoke(port, &method, &path, body).await,
+        },
+    };
+    finish.code.store(code, Ordering::Release);
+    let _ = finish.stop.send(libc::SIGTERM);
+}
+
+/// Sends one request to the local server and prints the response body on stdout (the status
+/// on stderr); exit 0 for a status below 400.
+async fn invoke(port: u16, method: &str, path: &str, body: Vec<u8>) -> i32 {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .header(http::header::CONTENT_TYPE, content_type(&body))
+        .body(Full::new(Bytes::from(body)));
+    let request = match request {
+        Ok(request) => request,
+        Err(error) => {
+            eprintln!("fnshim: invalid request {method} {path}: {error}");
+            return 64;
+        }
+    };
+    let response = match client.request(request).await {
+        Ok(response) => response,
+        Err(error) => {
+            eprintln!("fnshim: the invocation failed: {error}");
+            return 1;
+        }
+    };
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    eprintln!("fnshim: {status}");
+    println!("{}", String::from_utf8_lossy(&body));
+    i32::from(status.as_u16() >= 400)
+}
+
+fn content_type(body: &[u8]) -> &'static str {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(_) => "application/json",
+        Err(_) => "text/plain",
+    }
+}
+
+/// The resolved configuration, as `fnshim check` prints it.
+pub fn describe(config: &crate::config::Config, launch: &crate::runtime::Launch) -> String {
+    use crate::runtime::Launch;
+    let what = match launch {
+        Launch::Handlers(t) => format!(
+            "mode: handler\nruntime: {:?}\nentry: {}\nhandler: {}\nworkers: {}\nconcurrency per worker: {}\nworker command: {}",
+            t.runtime,
+            t.entry.display(),
+            t.handler,
+            t.workers,
+            t.concurrency,
+            t.argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+        ),
+        Launch::Proxy(t) => format!(
+            "mode: {}\ncommand: {}",
+            if t.command_mode { "command with PORT (proxied)" } else { "custom bootstrap (proxied)" },
+            t.argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+        ),
+        Launch::Init { argv } => format!("mode: plain init\ncommand: {argv:?}"),
+    };
+    let duration = |d: Duration| humantime::format_duration(d).to_string();
+    format!(
+        "{what}\ntrigger: {:?}\nfunction timeout: {}\ninit timeout: {}\ninstall timeout: {}\nshutdown timeout: {}\nmax body size: {} bytes\nhttp event format: {:?}\ninstall deps: {:?}\ncache dir: {}",
+        config.trigger,
+        duration(config.function_timeout),
+        duration(config.init_timeout),
+        duration(config.install_timeout),
+        duration(config.shutdown_timeout),
+        config.max_body_size,
+        config.http_event_format,
+        config.install_deps,
+        config.cache_dir.display()
+    )
+}
