@@ -129,7 +129,7 @@ fn serve(
                     config.function_timeout,
                     config.max_body_size,
                     concurrency,
-                    server::Backend::proxy(),
+                    server::Backend::proxy(config.trigger),
                 );
                 start_server(app.clone());
                 start_schedule(config, &app, &target.argv, stop_server.subscribe());

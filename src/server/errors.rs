@@ -91,7 +91,8 @@ impl Failure {
             Failure::NotFound => (
                 StatusCode::NOT_FOUND,
                 "NotFound",
-                "TRIGGER_TYPE=event serves POST / and POST /invoke only".into(),
+                "with TRIGGER_TYPE=event or schedule only POST / and POST /invoke are served"
+                    .into(),
             ),
         }
     }

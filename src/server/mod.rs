@@ -52,13 +52,17 @@ pub struct App {
 
 /// Where invocations go: a proxied server, or the pool of handler workers.
 pub enum Backend {
-    Proxy(Client<HttpConnector, UpstreamBody>),
+    /// With an event or schedule trigger only `POST /` and `/invoke` are forwarded.
+    Proxy {
+        client: Client<HttpConnector, UpstreamBody>,
+        events_only: bool,
+    },
     Handlers(handler::Handlers),
 }
 
 impl Backend {
     /// A pooled HTTP/1.1 client to the worker's private port, with TCP_NODELAY.
-    pub fn proxy() -> Backend {
+    pub fn proxy(trigger: crate::config::Trigger) -> Backend {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -66,7 +70,10 @@ impl Backend {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_timer(TokioTimer::new())
             .build(connector);
-        Backend::Proxy(client)
+        Backend::Proxy {
+            client,
+            events_only: trigger != crate::config::Trigger::Http,
+        }
     }
 }
 
@@ -180,7 +187,10 @@ async fn handle(app: &App, request: http::Request<Incoming>, remote: IpAddr) -> 
         return response;
     }
     match &app.backend {
-        Backend::Proxy(client) => proxy::invoke(app, client, request, remote).await,
+        Backend::Proxy {
+            client,
+            events_only,
+        } => proxy::invoke(app, client, *events_only, request, remote).await,
         Backend::Handlers(handlers) => handler::invoke(app, handlers, request, remote).await,
     }
 }
@@ -202,7 +212,7 @@ impl App {
             Backend::Handlers(handlers) => {
                 handler::deliver(handlers, kind, &id, event, context, deadline).await
             }
-            Backend::Proxy(client) => {
+            Backend::Proxy { client, .. } => {
                 proxy::deliver(self, client, &request_id, event, deadline).await
             }
         };

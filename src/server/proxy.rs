@@ -32,17 +32,31 @@ static FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub async fn invoke(
     app: &App,
     client: &Client,
+    events_only: bool,
     request: Request<Incoming>,
     remote: IpAddr,
 ) -> Response<Body> {
     let call = Call::start(app, &request);
-    let result = forward(app, client, request, remote, &call.request_id, call.started).await;
+    if events_only && !is_event_route(request.method(), request.uri().path()) {
+        return call.finish(app, Err(Failure::NotFound));
+    }
+    let result = forward(
+        app,
+        client,
+        events_only,
+        request,
+        remote,
+        &call.request_id,
+        call.started,
+    )
+    .await;
     call.finish(app, result)
 }
 
 async fn forward(
     app: &App,
     client: &Client,
+    events_only: bool,
     request: Request<Incoming>,
     remote: IpAddr,
     request_id: &HeaderValue,
@@ -62,7 +76,7 @@ async fn forward(
             Unavailable::NotReady => Failure::NotReady,
         })?;
     let addr = addr.ok_or(Failure::NotReady)?;
-    let upstream = upstream_request(app, request, addr, remote, request_id);
+    let upstream = upstream_request(app, events_only, request, addr, remote, request_id);
     let response = match timeout_at(deadline, client.request(upstream)).await {
         Err(_) => return Err(Failure::Timeout),
         Ok(Err(error)) => return Err(classify(app, &error, generation).await),
@@ -82,6 +96,7 @@ async fn forward(
 
 fn upstream_request(
     app: &App,
+    events_only: bool,
     request: Request<Incoming>,
     addr: std::net::SocketAddr,
     remote: IpAddr,
@@ -89,10 +104,14 @@ fn upstream_request(
 ) -> Request<UpstreamBody> {
     let (mut parts, body) = request.into_parts();
     let path_and_query = match parts.uri.path_and_query() {
-        Some(pq) if pq.path() == AWS_INVOKE_PATH => match pq.query() {
-            Some(query) => format!("/invoke?{query}"),
-            None => "/invoke".to_string(),
-        },
+        // Events reach a bootstrap at /invoke, as in Function Compute; `POST /` is one only
+        // with an event or schedule trigger (otherwise an event route never gets here as `/`).
+        Some(pq) if pq.path() == AWS_INVOKE_PATH || (pq.path() == "/" && events_only) => {
+            match pq.query() {
+                Some(query) => format!("/invoke?{query}"),
+                None => "/invoke".to_string(),
+            }
+        }
         Some(pq) => pq.as_str().to_string(),
         None => "/".to_string(),
     };
@@ -151,6 +170,11 @@ pub async fn deliver(
         Ok(Ok(response)) if response.status().is_success() => Ok(()),
         Ok(Ok(response)) => Err(format!("POST /invoke answered {}", response.status())),
     }
+}
+
+/// With an event or schedule trigger: `POST /`, `POST /invoke` and AWS's emulator path.
+fn is_event_route(method: &http::Method, path: &str) -> bool {
+    method == http::Method::POST && matches!(path, "/" | "/invoke" | AWS_INVOKE_PATH)
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {

@@ -121,3 +121,21 @@ fn head_and_options_are_forwarded() {
     assert_eq!(r.status, 200, "{r}{shim}");
     assert_eq!(r.json()["method"], "OPTIONS", "{r}");
 }
+
+#[test]
+fn an_event_trigger_forwards_post_slash_as_invoke_and_refuses_other_routes() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("TRIGGER_TYPE", "event")]);
+    let r = shim.send(&Request::post("/").body(br#"{"e":1}"#.to_vec()));
+    assert_eq!(r.status, 200, "{r}{shim}");
+    assert_eq!(
+        r.json()["path"],
+        "/invoke",
+        "events reach the bootstrap at /invoke{r}"
+    );
+    assert_eq!(r.json()["body"], r#"{"e":1}"#, "{r}");
+    let r = shim.send(&Request::post("/invoke").body(b"x".to_vec()));
+    assert_eq!(r.status, 200, "{r}{shim}");
+    let refused = shim.get("/anything");
+    assert_error(&refused, 404, "NotFound", &shim);
+}
