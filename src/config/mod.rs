@@ -4,6 +4,7 @@
 //! else receives a [`Config`]. Tests pass a `HashMap` instead of touching the process environment.
 
 mod file;
+pub mod fyml;
 mod parse;
 
 pub use file::{layered, Layered};
