@@ -314,7 +314,7 @@ fn writable(mut target: HandlerTarget, cache: &Path) -> Result<HandlerTarget, St
         return Ok(target);
     }
     let copy = cache
-        .join("work")
+        .join("copies")
         .join(format!("{:016x}", fnv([file_part(&target.folder)])));
     tracing::info!(from = %target.folder.display(), to = %copy.display(), "the function folder is read-only; installing in a copy");
     copy_tree(&target.folder, &copy).map_err(io_failure("cannot copy the function to", &copy))?;

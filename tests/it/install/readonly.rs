@@ -1,4 +1,4 @@
-//! A read-only FUNCTION_PATH: fnshim copies the function into CACHE_DIR/work/<hash>, installs
+//! A read-only FUNCTION_PATH: fnshim copies the function into CACHE_DIR/copies/<hash>, installs
 //! and runs it there, and leaves the mounted folder untouched. The read-only bind mount lives
 //! in a private mount namespace (`unshare --mount`; the tests run as root), so it disappears
 //! with the shim.
@@ -41,7 +41,7 @@ fn a_read_only_function_is_installed_and_served_from_a_copy() {
         .is_empty(),
         "says it installs in a copy{shim}{app}"
     );
-    let work = app.cache().join("work");
+    let work = app.cache().join("copies");
     assert!(
         body["from"]
             .as_str()
