@@ -94,18 +94,7 @@ fn bad(path: &Path, reason: String) -> ConfigError {
 
 /// The file's settings by variable name; every problem in it, not just the first.
 pub fn parse(text: &str, path: &Path) -> Result<HashMap<String, String>, Vec<ConfigError>> {
-    let documents = YamlLoader::load_from_str(text).map_err(|error| {
-        let at = error.marker();
-        vec![bad(
-            path,
-            format!(
-                "line {}, column {}: {}",
-                at.line(),
-                at.col() + 1,
-                error.info()
-            ),
-        )]
-    })?;
+    let documents = load_yaml(text).map_err(|why| vec![bad(path, why)])?;
     let map = match documents.into_iter().next() {
         None | Some(Yaml::Null) => return Ok(HashMap::new()),
         Some(Yaml::Hash(map)) => map,
@@ -150,13 +139,33 @@ pub fn parse(text: &str, path: &Path) -> Result<HashMap<String, String>, Vec<Con
 
 /// A scalar as text; `Some(None)` for null (unset); `None` for lists and mappings.
 fn scalar(value: &Yaml) -> Option<Option<String>> {
-    Some(Some(match value {
-        Yaml::String(s) | Yaml::Real(s) => s.clone(),
-        Yaml::Integer(i) => i.to_string(),
-        Yaml::Boolean(b) => b.to_string(),
-        Yaml::Null => return Some(None),
-        _ => return None,
-    }))
+    match value {
+        Yaml::Null => Some(None),
+        other => scalar_text(other).map(Some),
+    }
+}
+
+/// A YAML scalar (string, number, boolean) as the text an environment variable would hold.
+pub(crate) fn scalar_text(value: &Yaml) -> Option<String> {
+    match value {
+        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses YAML; a syntax error says its line and column.
+pub(crate) fn load_yaml(text: &str) -> Result<Vec<Yaml>, String> {
+    YamlLoader::load_from_str(text).map_err(|error| {
+        let at = error.marker();
+        format!(
+            "line {}, column {}: {}",
+            at.line(),
+            at.col() + 1,
+            error.info()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use yaml_rust2::{yaml::Hash, Yaml, YamlLoader};
+use yaml_rust2::{yaml::Hash, Yaml};
 
+use super::file::{load_yaml, scalar_text};
 use super::parse;
 use crate::trigger::cron::Schedule;
 
@@ -74,15 +75,7 @@ const CLOUD_ONLY: [&str; 22] = [
 ];
 
 pub fn parse(text: &str) -> Result<Descriptor, String> {
-    let documents = YamlLoader::load_from_str(text).map_err(|error| {
-        let at = error.marker();
-        format!(
-            "line {}, column {}: {}",
-            at.line(),
-            at.col() + 1,
-            error.info()
-        )
-    })?;
+    let documents = load_yaml(text)?;
     let root = documents.into_iter().next().unwrap_or(Yaml::Null);
     let root = root
         .as_hash()
@@ -153,12 +146,7 @@ fn function(
         "{} {handler:?} must be `file.export`",
         at("handler")
     ))?;
-    let text = |value: &Yaml| match value {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
-        _ => None,
-    };
+    let text = scalar_text;
     let duration = |field: &str| -> Result<Option<Duration>, String> {
         own(field)
             .map(|v| {

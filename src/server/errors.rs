@@ -24,6 +24,15 @@ pub enum Failure {
     NotFound,
 }
 
+impl From<super::state::Unavailable> for Failure {
+    fn from(why: super::state::Unavailable) -> Failure {
+        match why {
+            super::state::Unavailable::Draining => Failure::Draining,
+            super::state::Unavailable::NotReady => Failure::NotReady,
+        }
+    }
+}
+
 impl Failure {
     pub fn outcome(&self) -> Outcome {
         match self {

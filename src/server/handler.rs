@@ -12,7 +12,6 @@ use hyper::body::Incoming;
 use serde_json::{json, Value};
 
 use super::errors::Failure;
-use super::state::Unavailable;
 use super::{full, json, App, Body, Call};
 use crate::config::{EventFormat, Trigger};
 use crate::event::{self, HttpRequest};
@@ -73,10 +72,7 @@ async fn run(
     app.readiness
         .wait_ready(app.function_timeout)
         .await
-        .map_err(|why| match why {
-            Unavailable::Draining => Failure::Draining,
-            Unavailable::NotReady => Failure::NotReady,
-        })?;
+        .map_err(Failure::from)?;
     let deadline = call.started + app.function_timeout;
     let deadline_ms = epoch_ms()
         + app

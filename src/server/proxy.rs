@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use tokio::time::{timeout_at, Instant};
 
 use super::errors::Failure;
-use super::state::{Permit, Unavailable};
+use super::state::Permit;
 use super::{App, Body, BoxError, Call, UpstreamBody};
 
 type Client = hyper_util::client::legacy::Client<
@@ -71,10 +71,7 @@ async fn forward(
         .readiness
         .wait_ready(app.function_timeout)
         .await
-        .map_err(|why| match why {
-            Unavailable::Draining => Failure::Draining,
-            Unavailable::NotReady => Failure::NotReady,
-        })?;
+        .map_err(Failure::from)?;
     let addr = addr.ok_or(Failure::NotReady)?;
     let upstream = upstream_request(app, events_only, request, addr, remote, request_id);
     let response = match timeout_at(deadline, client.request(upstream)).await {
