@@ -133,16 +133,6 @@ probe_tcp() { # bash's /dev/tcp: a refused connect costs ~0.1 ms, so the poll pe
 }
 probe_curl() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$1/" 2>/dev/null) == 200 ]]; }
 
-# to_us VALUE-WITH-UNIT (wrk text output: 812.00us, 1.23ms, 2.00s, 1.00m) -> microseconds
-to_us() {
-  awk -v v="$1" 'BEGIN {
-    n = v; sub(/[a-zA-Zµ]+$/, "", n); u = substr(v, length(n) + 1)
-    if (n !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
-    if (u == "us") m = 1; else if (u == "ms") m = 1000; else if (u == "s") m = 1000000
-    else if (u == "m") m = 60000000; else if (u == "h") m = 3600000000; else exit 1
-    printf "%.0f", n * m }'
-}
-
 # parse_wrk FILE -> sets W_P50 W_P99 (µs) W_RPS (all responses) W_OK_RPS (2xx/3xx only)
 # W_REQS W_NON2XX W_SOCK (connect + read + write + timeout errors); returns 1 if unparseable.
 # Prefers the exact line printed by wrk-report.lua; falls back to wrk's text output.

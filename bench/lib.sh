@@ -79,3 +79,13 @@ wait_code() { # url code pid what [seconds]
     sleep 0.05
   done
 }
+
+# to_us VALUE-WITH-UNIT (wrk text output: 812.00us, 1.23ms, 2.00s, 1.00m) -> microseconds
+to_us() {
+  awk -v v="$1" 'BEGIN {
+    n = v; sub(/[a-zA-Zµ]+$/, "", n); u = substr(v, length(n) + 1)
+    if (n !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
+    if (u == "us") m = 1; else if (u == "ms") m = 1000; else if (u == "s") m = 1000000
+    else if (u == "m") m = 60000000; else if (u == "h") m = 3600000000; else exit 1
+    printf "%.0f", n * m }'
+}

@@ -89,16 +89,6 @@ same_body() {
   grep -qi '^HTTP/1.1 200' "$RAW/$1-fnshim.headers" || die "fnshim ($1) did not answer 200: $(head -n1 "$RAW/$1-fnshim.headers")"
 }
 
-# to_us VALUE-WITH-UNIT (wrk text output: 812.00us, 1.23ms, 2.00s, 1.00m) -> microseconds
-to_us() {
-  awk -v v="$1" 'BEGIN {
-    n = v; sub(/[a-zA-Zµ]+$/, "", n); u = substr(v, length(n) + 1)
-    if (n !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
-    if (u == "us") m = 1; else if (u == "ms") m = 1000; else if (u == "s") m = 1000000
-    else if (u == "m") m = 60000000; else if (u == "h") m = 3600000000; else exit 1
-    printf "%.0f", n * m }'
-}
-
 # parse_wrk FILE -> sets W_P50 W_P99 (µs) W_RPS W_REQS W_ERRS; returns 1 if unparseable.
 # Prefers the exact line printed by wrk-report.lua; falls back to wrk's text output.
 parse_wrk() {
