@@ -22,7 +22,7 @@ use std::sync::Arc;
 use config::{Config, ConfigError, Trigger};
 use exit::StartError;
 use runtime::Launch;
-use supervisor::handlers::{HandlerOptions, HandlerSupervisor};
+use supervisor::handlers::{Group, HandlerOptions, HandlerSupervisor};
 use supervisor::init::{self, InitOptions};
 use supervisor::proxy::{ProxyOptions, Supervisor};
 use supervisor::reaper::Reaper;
@@ -132,7 +132,15 @@ fn serve(
                     server::Backend::proxy(config.trigger),
                 );
                 start_server(app.clone());
-                start_schedule(config, &app, &target.argv, stop_server.subscribe());
+                let name = config.function_name.clone().or_else(|| {
+                    let folder = config.function_path.as_deref()?;
+                    Some(runtime::folder_name(folder))
+                });
+                let name = name.unwrap_or_else(|| {
+                    let program = target.argv.first().map(|p| p.to_string_lossy().into_owned());
+                    program.unwrap_or_default()
+                });
+                start_tickers(&app, schedule(config, &name), stop_server.subscribe());
                 let options = ProxyOptions {
                     target,
                     init_timeout: config.init_timeout,
@@ -164,7 +172,7 @@ fn serve(
 
 async fn run_handlers(
     config: &Config,
-    target: runtime::HandlerTarget,
+    service: runtime::Service,
     reaper: Arc<Reaper>,
     events: tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
     stop_server: tokio::sync::watch::Sender<bool>,
@@ -178,17 +186,29 @@ async fn run_handlers(
         }])
     })?;
     tokio::spawn(hub.clone().serve(socket));
-    let pool = worker::Pool::new(target.workers, target.concurrency);
+    let memory_limit = runtime::memory_limit_mb();
+    let pools: Vec<_> = service
+        .functions
+        .iter()
+        .map(|t| worker::Pool::new(t.workers, t.concurrency))
+        .collect();
+    let functions = service
+        .functions
+        .iter()
+        .zip(&pools)
+        .map(|(t, pool)| server::handler::Function {
+            name: t.name.clone(),
+            pool: pool.clone(),
+            timeout: t.timeout,
+            memory_mb: t.memory_mb.or(memory_limit),
+        })
+        .collect();
     let handlers = server::handler::Handlers {
-        pool: pool.clone(),
+        functions,
+        router: service.router.clone(),
         format: config.http_event_format,
         trigger: config.trigger,
-        function_name: config
-            .function_name
-            .clone()
-            .unwrap_or_else(|| runtime::folder_name(&target.folder)),
         function_version: config.function_version.clone(),
-        memory_mb: config.memory_size.or_else(runtime::memory_limit_mb),
     };
     let app = server::App::new(
         config.function_timeout,
@@ -197,25 +217,34 @@ async fn run_handlers(
         server::Backend::Handlers(handlers),
     );
     start_server(app.clone());
-    start_schedule(config, &app, &target.argv, stop_server.subscribe());
+    let mut tickers = schedule(config, &service.functions[0].name);
+    tickers.extend(service.timers.iter().map(|(function, timer)| Tick {
+        function: *function,
+        schedule: timer.schedule.clone(),
+        name: timer.name.clone(),
+        payload: timer.payload.clone(),
+    }));
+    start_tickers(&app, tickers, stop_server.subscribe());
     let mut events = events;
-    let target = match prepare_workers(config, &reaper, &app, target, &mut events).await {
-        Ok(target) => target,
-        Err(install::StepError::Failed(error)) => return Err(error),
-        Err(install::StepError::Stopped(_)) => return Ok(exit::OK),
-    };
+    let mut groups = Vec::new();
+    for (target, pool) in service.functions.into_iter().zip(pools) {
+        let target = match prepare_workers(config, &reaper, &app, target, &mut events).await {
+            Ok(target) => target,
+            Err(install::StepError::Failed(error)) => return Err(error),
+            Err(install::StepError::Stopped(_)) => return Ok(exit::OK),
+        };
+        groups.push(Group { target, pool });
+    }
     let options = HandlerOptions {
-        target,
+        groups,
         event_format: config.http_event_format,
         dart_version: config.dart_version.clone(),
-        init_timeout: config.init_timeout,
         shutdown_timeout: config.shutdown_timeout,
         grace: config.kill_grace(),
     };
     HandlerSupervisor {
         reaper,
         hub,
-        pool,
         app,
         options,
         stop_server,
@@ -225,39 +254,54 @@ async fn run_handlers(
     .await
 }
 
-/// With TRIGGER_TYPE=schedule, ticks SCHEDULE in the background until shutdown begins.
-fn start_schedule(
-    config: &Config,
-    app: &Arc<server::App>,
-    argv: &[std::ffi::OsString],
-    stopping: tokio::sync::watch::Receiver<bool>,
-) {
+/// A timer that invokes one function (the first, unless f.yml says otherwise).
+struct Tick {
+    function: usize,
+    schedule: trigger::cron::Schedule,
+    name: String,
+    payload: String,
+}
+
+/// TRIGGER_TYPE=schedule's SCHEDULE, as a timer of the (first) function called `name`.
+fn schedule(config: &Config, name: &str) -> Vec<Tick> {
     let (Trigger::Schedule, Some(schedule)) = (config.trigger, config.schedule.clone()) else {
-        return;
+        return Vec::new();
     };
-    let name = config.function_name.clone().or_else(|| {
-        let folder = config.function_path.as_deref()?;
-        Some(runtime::folder_name(folder))
-    });
-    let name = name.unwrap_or_else(|| {
-        argv.first()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
-    let target = app.clone();
-    let fire: trigger::schedule::Fire = Arc::new(move |event| {
-        let target = target.clone();
-        Box::pin(async move { target.deliver("timer", event, serde_json::json!({})).await })
-    });
-    let ticker = trigger::schedule::Ticker {
+    vec![Tick {
+        function: 0,
         schedule,
         name: format!("{name}-schedule"),
         payload: config.schedule_payload.clone(),
-        app: app.clone(),
-        fire,
-    };
-    tracing::info!("schedule started");
-    tokio::spawn(ticker.run(stopping));
+    }]
+}
+
+/// Ticks each timer in the background until shutdown begins.
+fn start_tickers(
+    app: &Arc<server::App>,
+    tickers: Vec<Tick>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    for tick in tickers {
+        let target = app.clone();
+        let function = tick.function;
+        let fire: trigger::schedule::Fire = Arc::new(move |event| {
+            let target = target.clone();
+            Box::pin(async move {
+                target
+                    .deliver(function, "timer", event, serde_json::json!({}))
+                    .await
+            })
+        });
+        tracing::info!(timer = tick.name, schedule = ?tick.schedule, "timer started");
+        let ticker = trigger::schedule::Ticker {
+            schedule: tick.schedule,
+            name: tick.name,
+            payload: tick.payload,
+            app: app.clone(),
+            fire,
+        };
+        tokio::spawn(ticker.run(stopping.clone()));
+    }
 }
 
 /// The steps before the first worker: dependencies (skipped when the stamp matches), the
@@ -327,11 +371,6 @@ fn check_supported(config: &Config, launch: Launch) -> Result<Launch, StartError
             tz = config.tz.as_deref().unwrap_or_default(),
             "SCHEDULE is evaluated in UTC in this version; TZ is not applied to it"
         );
-    }
-    if let Some(folder) = &config.function_path {
-        if folder.join("f.yml").exists() {
-            tracing::warn!("f.yml is not read by this version; set environment variables");
-        }
     }
     if matches!(launch, Launch::Proxy(_)) && config.workers.is_some_and(|n| n > 1) {
         tracing::warn!(

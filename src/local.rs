@@ -106,15 +106,39 @@ fn content_type(body: &[u8]) -> &'static str {
 pub fn describe(config: &crate::config::Config, launch: &crate::runtime::Launch) -> String {
     use crate::runtime::Launch;
     let what = match launch {
-        Launch::Handlers(t) => format!(
-            "mode: handler\nruntime: {:?}\nentry: {}\nhandler: {}\nworkers: {}\nconcurrency per worker: {}\nworker command: {}",
-            t.runtime,
-            t.entry.display(),
-            t.handler,
-            t.workers,
-            t.concurrency,
-            t.argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
-        ),
+        Launch::Handlers(service) => service
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(index, t)| {
+                let routes = match &service.router {
+                    Some(router) => router.describe(index),
+                    None => "every path".into(),
+                };
+                let timers: Vec<String> = service
+                    .timers
+                    .iter()
+                    .filter(|(function, _)| *function == index)
+                    .map(|(_, timer)| format!("{} ({:?})", timer.name, timer.schedule))
+                    .collect();
+                format!(
+                    "{}mode: handler\nfunction: {}\nruntime: {:?}\nentry: {}\nhandler: {}\nroutes: {routes}\ntimers: {}\nworkers: {}\nconcurrency per worker: {}\ntimeout: {}\ninit timeout: {}\nenvironment: {}\nworker command: {}",
+                    if index > 0 { "\n" } else { "" },
+                    t.name,
+                    t.runtime,
+                    t.entry.display(),
+                    t.handler,
+                    if timers.is_empty() { "none".into() } else { timers.join(", ") },
+                    t.workers,
+                    t.concurrency,
+                    humantime::format_duration(t.timeout),
+                    humantime::format_duration(t.init_timeout),
+                    t.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" "),
+                    t.argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
         Launch::Proxy(t) => format!(
             "mode: {}\ncommand: {}",
             if t.command_mode { "command with PORT (proxied)" } else { "custom bootstrap (proxied)" },

@@ -302,8 +302,17 @@ fn timer(name: &str, at: &str, spec: &Yaml) -> Result<Timer, String> {
 
 /// Picks the function for a request: literal segments beat `:param`, which beats `*`; among
 /// equals, the order of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Router {
-    routes: Vec<(Vec<Segment>, Option<Vec<String>>, usize)>,
+    routes: Vec<Pattern>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pattern {
+    segments: Vec<Segment>,
+    methods: Option<Vec<String>>,
+    function: usize,
+    resource: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,36 +322,88 @@ enum Segment {
     Rest,
 }
 
-/// A function's index and the path parameters its route captured.
-pub type Matched = (usize, Vec<(String, String)>);
+/// The function a request goes to, the route as API Gateway names resources
+/// (`/users/{id}`, `/{proxy+}`), and the path parameters it captured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub function: usize,
+    pub resource: String,
+    pub params: Vec<(String, String)>,
+}
 
 impl Router {
     pub fn new(functions: &[FunctionDef]) -> Router {
-        let mut routes: Vec<_> = functions
+        let mut routes: Vec<Pattern> = functions
             .iter()
             .enumerate()
-            .flat_map(|(index, f)| {
-                f.routes
-                    .iter()
-                    .map(move |r| (segments(&r.path), r.methods.clone(), index))
+            .flat_map(|(function, f)| {
+                f.routes.iter().map(move |r| {
+                    let segments = segments(&r.path);
+                    Pattern {
+                        resource: resource(&segments),
+                        segments,
+                        methods: r.methods.clone(),
+                        function,
+                    }
+                })
             })
             .collect();
-        routes.sort_by_key(|(segs, _, _)| std::cmp::Reverse(specificity(segs)));
+        routes.sort_by_key(|p| std::cmp::Reverse(specificity(&p.segments)));
         Router { routes }
     }
 
     pub fn route(&self, method: &str, path: &str) -> Option<Matched> {
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        self.routes.iter().find_map(|(pattern, methods, index)| {
-            if methods
+        self.routes.iter().find_map(|pattern| {
+            if pattern
+                .methods
                 .as_ref()
                 .is_some_and(|m| !m.iter().any(|m| m == method))
             {
                 return None;
             }
-            matches(pattern, &parts).map(|params| (*index, params))
+            matches(&pattern.segments, &parts).map(|params| Matched {
+                function: pattern.function,
+                resource: pattern.resource.clone(),
+                params,
+            })
         })
     }
+}
+
+impl Router {
+    /// The routes of one function, as `fnshim check` prints them.
+    pub fn describe(&self, function: usize) -> String {
+        let routes: Vec<String> = self
+            .routes
+            .iter()
+            .filter(|p| p.function == function)
+            .map(|p| match &p.methods {
+                Some(methods) => format!("{} {}", methods.join(","), p.resource),
+                None => format!("ANY {}", p.resource),
+            })
+            .collect();
+        match routes.is_empty() {
+            true => "none".into(),
+            false => routes.join(", "),
+        }
+    }
+}
+
+fn resource(segments: &[Segment]) -> String {
+    let mut text = String::new();
+    for segment in segments {
+        text.push('/');
+        match segment {
+            Segment::Literal(literal) => text.push_str(literal),
+            Segment::Param(name) => text.push_str(&format!("{{{name}}}")),
+            Segment::Rest => text.push_str("{proxy+}"),
+        }
+    }
+    if text.is_empty() {
+        text.push('/');
+    }
+    text
 }
 
 fn segments(path: &str) -> Vec<Segment> {
@@ -486,22 +547,33 @@ layers:
     fn routing_prefers_literals_then_params_then_wildcards() {
         let d = parse(SEED).unwrap();
         let router = Router::new(&d.functions);
-        assert_eq!(router.route("GET", "/foo"), Some((0, vec![])));
+        let route = |method, path| {
+            router
+                .route(method, path)
+                .map(|m| (m.function, m.params, m.resource))
+        };
+        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(route("GET", "/foo"), Some((0, vec![], "/foo".into())));
         assert_eq!(
-            router.route("DELETE", "/foo"),
-            Some((2, vec![("proxy".into(), "foo".into())]))
+            route("DELETE", "/foo"),
+            Some((2, owned(&[("proxy", "foo")]), "/{proxy+}".into()))
         );
         assert_eq!(
-            router.route("GET", "/users/42"),
-            Some((1, vec![("id".into(), "42".into())]))
+            route("GET", "/users/42"),
+            Some((1, owned(&[("id", "42")]), "/users/{id}".into()))
         );
         assert_eq!(
-            router.route("POST", "/users/42"),
-            Some((2, vec![("proxy".into(), "users/42".into())]))
+            route("POST", "/users/42"),
+            Some((2, owned(&[("proxy", "users/42")]), "/{proxy+}".into()))
         );
         assert_eq!(
-            router.route("GET", "/a/b/c"),
-            Some((2, vec![("proxy".into(), "a/b/c".into())]))
+            route("GET", "/a/b/c"),
+            Some((2, owned(&[("proxy", "a/b/c")]), "/{proxy+}".into()))
         );
         let only_foo = Router::new(&d.functions[..1]);
         assert_eq!(only_foo.route("GET", "/bar"), None);

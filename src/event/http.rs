@@ -7,6 +7,7 @@ use http::HeaderMap;
 use serde_json::{json, Map, Value};
 
 use super::body_value;
+use crate::config::fyml::Matched;
 use crate::config::EventFormat;
 
 /// The parts of a request an event is made of.
@@ -19,6 +20,8 @@ pub struct HttpRequest<'a> {
     pub source_ip: String,
     pub request_id: &'a str,
     pub time_epoch_ms: u64,
+    /// The f.yml route that matched, if routes are declared.
+    pub route: Option<&'a Matched>,
 }
 
 pub fn http_event(request: &HttpRequest<'_>, format: EventFormat) -> Value {
@@ -32,18 +35,19 @@ fn v1(r: &HttpRequest<'_>) -> Value {
     let (body, is_base64) = body_value(r.body);
     let query = query_pairs(r.query);
     let user_agent = header_text(r.headers, "user-agent");
+    let resource = r.route.map_or("/{proxy+}", |m| m.resource.as_str());
     json!({
-        "resource": "/{proxy+}",
+        "resource": resource,
         "path": r.path,
         "httpMethod": r.method,
         "headers": single_values(&headers_multi(r.headers)),
         "multiValueHeaders": headers_multi(r.headers),
         "queryStringParameters": non_empty(single_values(&query)),
         "multiValueQueryStringParameters": non_empty(multi_values(&query)),
-        "pathParameters": { "proxy": r.path.trim_start_matches('/') },
+        "pathParameters": path_parameters(r),
         "stageVariables": null,
         "requestContext": {
-            "resourcePath": "/{proxy+}",
+            "resourcePath": resource,
             "stage": "$default",
             "requestId": r.request_id,
             "httpMethod": r.method,
@@ -54,6 +58,21 @@ fn v1(r: &HttpRequest<'_>) -> Value {
         "body": body,
         "isBase64Encoded": is_base64,
     })
+}
+
+/// The route's parameters; without declared routes, every path is API Gateway's `{proxy+}`.
+fn path_parameters(r: &HttpRequest<'_>) -> Value {
+    match r.route {
+        Some(route) if route.params.is_empty() => Value::Null,
+        Some(route) => Value::Object(
+            route
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        ),
+        None => json!({ "proxy": r.path.trim_start_matches('/') }),
+    }
 }
 
 fn v2(r: &HttpRequest<'_>) -> Value {
@@ -101,6 +120,14 @@ fn v2(r: &HttpRequest<'_>) -> Value {
     });
     if !cookies.is_empty() {
         event["cookies"] = json!(cookies);
+    }
+    if let Some(route) = r.route {
+        let key = format!("{} {}", r.method, route.resource);
+        event["routeKey"] = json!(key);
+        event["requestContext"]["routeKey"] = json!(key);
+        if !route.params.is_empty() {
+            event["pathParameters"] = path_parameters(r);
+        }
     }
     if !joined.is_empty() {
         event["queryStringParameters"] = Value::Object(joined);
@@ -198,6 +225,7 @@ mod tests {
             source_ip: "127.0.0.1".into(),
             request_id: "req-1",
             time_epoch_ms: 1_700_000_000_000,
+            route: None,
         }
     }
 

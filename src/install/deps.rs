@@ -152,7 +152,7 @@ impl<F: Fn(String)> Install<'_, F> {
         }
         target
             .env
-            .push(("FNSHIM_PYTHONPATH", deps.display().to_string()));
+            .push(("FNSHIM_PYTHONPATH".into(), deps.display().to_string()));
         Ok(target)
     }
 
@@ -254,7 +254,7 @@ impl<F: Fn(String)> Install<'_, F> {
         target.env.extend(
             env.iter()
                 .filter(|(k, _)| matches!(*k, "DENO_DIR" | "PUB_CACHE"))
-                .cloned(),
+                .map(|(k, v)| (k.to_string(), v.clone())),
         );
         if std::fs::read_to_string(&stamp).is_ok_and(|s| s == key())
             && self.settings.mode != InstallDeps::Always

@@ -50,7 +50,11 @@ pub async fn run(
     let spec = Spec {
         argv: &step.argv,
         cwd: Some(step.cwd),
-        env: step.env,
+        env: step
+            .env
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
         capture_output: true,
         take_terminal: false,
         worker_id: 0,

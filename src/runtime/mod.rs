@@ -8,6 +8,9 @@ use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
+use crate::config::fyml::{self, Router, Timer};
 use crate::config::{Config, ConfigError, Runtime};
 use crate::exit::StartError;
 
@@ -36,22 +39,50 @@ pub enum Launch {
     /// A server started on a private port and reverse-proxied.
     Proxy(ProxyTarget),
     /// Warm workers of a language runtime, each running an adapter that calls the handler.
-    Handlers(HandlerTarget),
+    Handlers(Service),
+}
+
+/// The handler functions one fnshim serves: one from the environment, or those of an `f.yml`
+/// with its routes and timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub functions: Vec<HandlerTarget>,
+    /// `None`: the only function serves every path.
+    pub router: Option<Router>,
+    /// f.yml timers that are enabled, with the index of their function.
+    pub timers: Vec<(usize, Timer)>,
+}
+
+impl Service {
+    fn single(target: HandlerTarget) -> Service {
+        Service {
+            functions: vec![target],
+            router: None,
+            timers: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandlerTarget {
+    /// The function's name in the context (FUNCTION_NAME, the f.yml key, or the folder's name).
+    pub name: String,
     pub runtime: Runtime,
     /// The language runtime's executable (`node`, `python3`, …), as found on PATH.
     pub binary: PathBuf,
     pub argv: Vec<OsString>,
-    /// Extra environment for the workers (installed dependencies' locations).
-    pub env: Vec<(&'static str, String)>,
+    /// Extra environment for the workers: f.yml's `environment`, installed dependencies'
+    /// locations.
+    pub env: Vec<(String, String)>,
     pub folder: PathBuf,
     pub entry: PathBuf,
     pub handler: String,
     pub workers: usize,
     pub concurrency: usize,
+    pub timeout: Duration,
+    pub init_timeout: Duration,
+    /// MEMORY_SIZE or f.yml's `memorySize`, for the context (the cgroup limit when unset).
+    pub memory_mb: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,11 +108,94 @@ pub fn resolve(config: &Config) -> Result<Launch, StartError> {
         });
     }
     let folder = function_folder(config)?;
+    let descriptor = folder.join("f.yml");
+    let descriptor = descriptor.is_file().then_some(descriptor);
+    if let Some(descriptor) = &descriptor {
+        if config.function_entry.is_none() && !folder.join("bootstrap").is_file() {
+            return from_descriptor(config, descriptor, folder);
+        }
+    }
     let entry = entry_file(config, &folder)?;
+    if descriptor.is_some() {
+        tracing::warn!(
+            entry = %entry.display(),
+            "f.yml is not used: FUNCTION_ENTRY or a bootstrap names the one function to run"
+        );
+    }
     match runtime_of(config, &entry) {
         Runtime::Custom => custom(entry, folder),
-        runtime => handlers(config, runtime, entry, folder),
+        runtime => handlers(config, runtime, entry, folder).map(|t| Launch::Handlers(Service::single(t))),
     }
+}
+
+/// Extensions an f.yml `handler: file.export` may name, in the order they are looked for.
+const HANDLER_EXTENSIONS: [&str; 6] = ["js", "mjs", "cjs", "ts", "py", "dart"];
+
+/// The functions of an `f.yml`: each with its own entry, export, environment and limits;
+/// FUNCTION_TIMEOUT and the other settings are the defaults of those that set nothing.
+fn from_descriptor(config: &Config, path: &Path, folder: PathBuf) -> Result<Launch, StartError> {
+    let bad = |reason: String| {
+        StartError::Config(vec![ConfigError {
+            key: "f.yml".into(),
+            value: path.display().to_string(),
+            reason,
+        }])
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+    let descriptor = fyml::parse(&text).map_err(bad)?;
+    if descriptor.functions.is_empty() {
+        return Err(bad("declares no functions".into()));
+    }
+    if !descriptor.cloud_only.is_empty() {
+        tracing::warn!(
+            keys = descriptor.cloud_only.join(", "),
+            "f.yml: these keys belong to a cloud platform and are not used here"
+        );
+    }
+    let mut functions = Vec::new();
+    for def in &descriptor.functions {
+        let entry = HANDLER_EXTENSIONS
+            .iter()
+            .map(|ext| folder.join(format!("{}.{ext}", def.file)))
+            .chain([folder.join(&def.file)])
+            .find(|candidate| candidate.is_file() && runtime_of(config, candidate) != Runtime::Custom)
+            .ok_or_else(|| {
+                StartError::Load(format!(
+                    "f.yml: functions.{} handler {}.{}: no {}.{{{}}} in {}",
+                    def.name,
+                    def.file,
+                    def.export,
+                    def.file,
+                    HANDLER_EXTENSIONS.join(","),
+                    folder.display()
+                ))
+            })?;
+        let runtime = runtime_of(config, &entry);
+        let mut target = handlers(config, runtime, entry, folder.clone())?;
+        target.name = def.name.clone();
+        target.handler = def.export.clone();
+        target.env = def.environment.clone();
+        target.timeout = def.timeout.unwrap_or(target.timeout);
+        target.init_timeout = def.init_timeout.unwrap_or(target.init_timeout);
+        target.memory_mb = def.memory_mb.or(target.memory_mb);
+        target.concurrency = def.concurrency.unwrap_or(target.concurrency);
+        refresh_argv(&config.cache_dir, &mut target)?;
+        functions.push(target);
+    }
+    let timers = descriptor
+        .functions
+        .iter()
+        .enumerate()
+        .flat_map(|(index, def)| def.timers.iter().map(move |t| (index, t.clone())))
+        .filter(|(_, timer)| timer.enable)
+        .collect();
+    let routed = descriptor.functions.iter().any(|def| !def.routes.is_empty());
+    Ok(Launch::Handlers(Service {
+        functions,
+        // Without any http event the first function serves every path, as a single function.
+        router: routed.then(|| Router::new(&descriptor.functions)),
+        timers,
+    }))
 }
 
 fn handlers(
@@ -89,7 +203,7 @@ fn handlers(
     runtime: Runtime,
     entry: PathBuf,
     folder: PathBuf,
-) -> Result<Launch, StartError> {
+) -> Result<HandlerTarget, StartError> {
     let name = adapters::binary_name(runtime);
     let binary = adapters::find_on_path(name, config.search_path.as_deref()).ok_or_else(|| {
         StartError::Unavailable(format!(
@@ -108,7 +222,11 @@ fn handlers(
     )?;
     let one_at_a_time = runtime == Runtime::Python;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Ok(Launch::Handlers(HandlerTarget {
+    Ok(HandlerTarget {
+        name: config
+            .function_name
+            .clone()
+            .unwrap_or_else(|| folder_name(&folder)),
         runtime,
         binary,
         argv,
@@ -122,7 +240,10 @@ fn handlers(
         concurrency: config
             .concurrency
             .unwrap_or(if one_at_a_time { 1 } else { 64 }),
-    }))
+        timeout: config.function_timeout,
+        init_timeout: config.init_timeout,
+        memory_mb: config.memory_size,
+    })
 }
 
 /// Rebuilds the worker's command line after the install moved the function or created its
@@ -352,9 +473,10 @@ mod tests {
         assert_eq!(error.exit_code(), 69);
         assert!(error.to_string().contains("node"), "{error}");
         write(bin.path(), "node", 0o755);
-        let Launch::Handlers(target) = resolve(&config(&base, None)).unwrap() else {
+        let Launch::Handlers(service) = resolve(&config(&base, None)).unwrap() else {
             panic!("expected handlers")
         };
+        let target = &service.functions[0];
         assert_eq!(
             (target.runtime, target.workers, target.concurrency),
             (Runtime::Node, 1, 64)

@@ -21,7 +21,8 @@ pub enum Failure {
         fc_caller: bool,
     },
     BadRequest(String),
-    NotFound,
+    /// No route: the reason names what is served instead.
+    NotFound(String),
 }
 
 impl From<super::state::Unavailable> for Failure {
@@ -34,6 +35,13 @@ impl From<super::state::Unavailable> for Failure {
 }
 
 impl Failure {
+    /// A route other than `POST /` or `/invoke` with an event or schedule trigger.
+    pub fn events_only() -> Failure {
+        Failure::NotFound(
+            "with TRIGGER_TYPE=event or schedule only POST / and POST /invoke are served".into(),
+        )
+    }
+
     pub fn outcome(&self) -> Outcome {
         match self {
             Failure::Timeout => Outcome::Timeout,
@@ -42,7 +50,7 @@ impl Failure {
             Failure::Throttled => Outcome::Throttled,
             Failure::TooLarge(_) => Outcome::TooLarge,
             Failure::NotReady | Failure::Draining => Outcome::NotReady,
-            Failure::Unhandled { .. } | Failure::BadRequest(_) | Failure::NotFound => {
+            Failure::Unhandled { .. } | Failure::BadRequest(_) | Failure::NotFound(_) => {
                 Outcome::Error
             }
         }
@@ -97,12 +105,7 @@ impl Failure {
                 String::new(),
             ),
             Failure::BadRequest(why) => (StatusCode::BAD_REQUEST, "InvalidEvent", why.clone()),
-            Failure::NotFound => (
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                "with TRIGGER_TYPE=event or schedule only POST / and POST /invoke are served"
-                    .into(),
-            ),
+            Failure::NotFound(why) => (StatusCode::NOT_FOUND, "NotFound", why.clone()),
         }
     }
 

@@ -13,17 +13,27 @@ use serde_json::{json, Value};
 
 use super::errors::Failure;
 use super::{full, json, App, Body, Call};
+use crate::config::fyml::{Matched, Router};
 use crate::config::{EventFormat, Trigger};
 use crate::event::{self, HttpRequest};
 use crate::worker::{InvokeError, Pool, Reply};
 
-/// What handler invocations need besides the pool.
+/// The functions served and how requests find them.
 pub struct Handlers {
-    pub pool: Arc<Pool>,
+    /// The first is the one `/invoke` reaches without a name.
+    pub functions: Vec<Function>,
+    /// f.yml's routes; `None`: the first function serves every path.
+    pub router: Option<Router>,
     pub format: EventFormat,
     pub trigger: Trigger,
-    pub function_name: String,
     pub function_version: String,
+}
+
+/// One function's workers and what its context says.
+pub struct Function {
+    pub name: String,
+    pub pool: Arc<Pool>,
+    pub timeout: std::time::Duration,
     pub memory_mb: Option<u64>,
 }
 
@@ -47,14 +57,13 @@ async fn run(
     remote: IpAddr,
     call: &Call,
 ) -> Result<Response<Body>, Failure> {
-    let route = route(handlers.trigger, request.method(), request.uri().path());
-    if route == Route::NotFound {
-        return Err(Failure::NotFound);
-    }
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let route = route(handlers.trigger, &method, &path);
+    let (function, matched) = pick(handlers, &route, &method, &path)?;
     let (parts, body) = request.into_parts();
     let body = read_body(app, &parts.headers, body).await?;
     let (kind, event) = match route {
-        Route::Invoke => invoke_event(&parts.headers, &body)?,
+        Route::Invoke(_) => invoke_event(&parts.headers, &body)?,
         _ => {
             let request = HttpRequest {
                 method: parts.method.as_str(),
@@ -65,29 +74,30 @@ async fn run(
                 source_ip: remote.to_canonical().to_string(),
                 request_id: call.id(),
                 time_epoch_ms: epoch_ms(),
+                route: matched.as_ref(),
             };
             ("http", event::http_event(&request, handlers.format))
         }
     };
     app.readiness
-        .wait_ready(app.function_timeout)
+        .wait_ready(function.timeout)
         .await
         .map_err(Failure::from)?;
-    let deadline = call.started + app.function_timeout;
+    let deadline = call.started + function.timeout;
     let deadline_ms = epoch_ms()
-        + app
-            .function_timeout
+        + function
+            .timeout
             .saturating_sub(call.started.elapsed())
             .as_millis() as u64;
     let context = json!({
         "requestId": call.id(),
-        "functionName": handlers.function_name,
+        "functionName": function.name,
         "functionVersion": handlers.function_version,
-        "memoryLimitInMB": handlers.memory_mb,
+        "memoryLimitInMB": function.memory_mb,
         "deadlineMs": deadline_ms,
         "triggerType": kind,
     });
-    let reply = handlers
+    let reply = function
         .pool
         .invoke(kind, call.id(), event, context, deadline)
         .await
@@ -107,21 +117,28 @@ async fn run(
     }
 }
 
-/// A shim-made event (a timer tick) to a worker; the handler's error becomes `Err`.
+/// A shim-made event (a timer tick) to a function's worker; the handler's error becomes `Err`.
 pub async fn deliver(
     handlers: &Handlers,
+    function: usize,
     kind: &'static str,
     request_id: &str,
     event: Value,
     mut context: Value,
-    deadline: tokio::time::Instant,
+    started: tokio::time::Instant,
 ) -> Result<(), String> {
+    let function = handlers
+        .functions
+        .get(function)
+        .ok_or("no such function")?;
+    let deadline = started + function.timeout;
     context["requestId"] = json!(request_id);
-    context["functionName"] = json!(handlers.function_name);
+    context["functionName"] = json!(function.name);
     context["functionVersion"] = json!(handlers.function_version);
-    context["memoryLimitInMB"] = json!(handlers.memory_mb);
+    context["memoryLimitInMB"] = json!(function.memory_mb);
+    context["deadlineMs"] = json!(epoch_ms() + function.timeout.as_millis() as u64);
     context["triggerType"] = json!(kind);
-    match handlers
+    match function
         .pool
         .invoke(kind, request_id, event, context, deadline)
         .await
@@ -136,23 +153,73 @@ pub async fn deliver(
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route<'a> {
     Http,
-    Invoke,
+    /// A raw event, for the named function (`/invoke/NAME`, AWS's `/functions/NAME/`) or the
+    /// first one.
+    Invoke(Option<&'a str>),
     NotFound,
 }
 
 /// `/invoke` (and AWS's emulator path) take raw events; with TRIGGER_TYPE=event so does `POST /`,
 /// and every other route is 404; with http every other route is an HTTP event.
-fn route(trigger: Trigger, method: &Method, path: &str) -> Route {
+fn route<'a>(trigger: Trigger, method: &Method, path: &'a str) -> Route<'a> {
+    let named = path.strip_prefix("/invoke/").or_else(|| {
+        path.strip_prefix("/2015-03-31/functions/")?
+            .strip_suffix("/invocations")
+            .filter(|name| *name != "function")
+    });
     let invoke_path = path == "/invoke" || path == AWS_INVOKE_PATH;
     match (trigger, method == Method::POST) {
-        (_, true) if invoke_path => Route::Invoke,
+        (_, true) if invoke_path => Route::Invoke(None),
+        (_, true) if named.is_some_and(|n| !n.is_empty() && !n.contains('/')) => {
+            Route::Invoke(named)
+        }
         (Trigger::Http, _) => Route::Http,
-        (_, true) if path == "/" => Route::Invoke,
+        (_, true) if path == "/" => Route::Invoke(None),
         _ => Route::NotFound,
     }
+}
+
+/// The function a request goes to, with the f.yml route it matched.
+fn pick<'h>(
+    handlers: &'h Handlers,
+    route: &Route<'_>,
+    method: &Method,
+    path: &str,
+) -> Result<(&'h Function, Option<Matched>), Failure> {
+    let first = || &handlers.functions[0];
+    match (route, &handlers.router) {
+        (Route::NotFound, _) => Err(Failure::events_only()),
+        (Route::Invoke(None), _) | (Route::Http, None) => Ok((first(), None)),
+        (Route::Invoke(Some(name)), _) => handlers
+            .functions
+            .iter()
+            .find(|f| f.name == *name)
+            .map(|f| (f, None))
+            .ok_or_else(|| {
+                Failure::NotFound(format!(
+                    "no function named {name:?}; this container serves {}",
+                    names(handlers)
+                ))
+            }),
+        (Route::Http, Some(router)) => match router.route(method.as_str(), path) {
+            Some(matched) => Ok((&handlers.functions[matched.function], Some(matched))),
+            None => Err(Failure::NotFound(format!(
+                "no function in f.yml serves {method} {path}"
+            ))),
+        },
+    }
+}
+
+fn names(handlers: &Handlers) -> String {
+    handlers
+        .functions
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn read_body(app: &App, headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, Failure> {
@@ -218,14 +285,27 @@ mod tests {
         assert_eq!(route(Trigger::Http, &Method::GET, "/users"), Route::Http);
         assert_eq!(
             route(Trigger::Http, &Method::POST, "/invoke"),
-            Route::Invoke
+            Route::Invoke(None)
         );
         assert_eq!(
             route(Trigger::Http, &Method::POST, AWS_INVOKE_PATH),
-            Route::Invoke
+            Route::Invoke(None)
         );
+        assert_eq!(
+            route(Trigger::Http, &Method::POST, "/invoke/users"),
+            Route::Invoke(Some("users"))
+        );
+        assert_eq!(
+            route(
+                Trigger::Event,
+                &Method::POST,
+                "/2015-03-31/functions/users/invocations"
+            ),
+            Route::Invoke(Some("users"))
+        );
+        assert_eq!(route(Trigger::Http, &Method::POST, "/invoke/a/b"), Route::Http);
         assert_eq!(route(Trigger::Http, &Method::GET, "/invoke"), Route::Http);
-        assert_eq!(route(Trigger::Event, &Method::POST, "/"), Route::Invoke);
+        assert_eq!(route(Trigger::Event, &Method::POST, "/"), Route::Invoke(None));
         assert_eq!(route(Trigger::Event, &Method::GET, "/"), Route::NotFound);
         assert_eq!(
             route(Trigger::Event, &Method::POST, "/other"),

@@ -198,21 +198,23 @@ async fn handle(app: &App, request: http::Request<Incoming>, remote: IpAddr) -> 
 impl App {
     /// Delivers an event the shim makes itself (a schedule tick) to the function: to a handler
     /// worker, or as `POST /invoke` to a proxied server. `Err` says why it failed.
+    /// `function` picks one of several handler functions (f.yml); a proxied server is one.
     pub async fn deliver(
         &self,
+        function: usize,
         kind: &'static str,
         event: serde_json::Value,
         context: serde_json::Value,
     ) -> Result<(), String> {
         let request_id = self.ids.next();
         let id = request_id.to_str().unwrap_or_default().to_owned();
-        let deadline = tokio::time::Instant::now() + self.function_timeout;
         let started = tokio::time::Instant::now();
         let result = match &self.backend {
             Backend::Handlers(handlers) => {
-                handler::deliver(handlers, kind, &id, event, context, deadline).await
+                handler::deliver(handlers, function, kind, &id, event, context, started).await
             }
             Backend::Proxy { client, .. } => {
+                let deadline = started + self.function_timeout;
                 proxy::deliver(self, client, &request_id, event, deadline).await
             }
         };

@@ -38,7 +38,7 @@ pub async fn invoke(
 ) -> Response<Body> {
     let call = Call::start(app, &request);
     if events_only && !is_event_route(request.method(), request.uri().path()) {
-        return call.finish(app, Err(Failure::NotFound));
+        return call.finish(app, Err(Failure::events_only()));
     }
     let result = forward(
         app,

@@ -23,12 +23,17 @@ use crate::server::state::Upstream;
 use crate::server::App;
 use crate::worker::{Connection, Hub, Lifecycle, Pool};
 
-pub struct HandlerOptions {
+/// One function's workers: its target and the pool its slots attach to.
+pub struct Group {
     pub target: HandlerTarget,
+    pub pool: Arc<Pool>,
+}
+
+pub struct HandlerOptions {
+    pub groups: Vec<Group>,
     pub event_format: crate::config::EventFormat,
     /// DART_VERSION, checked by the generated Dart program against its SDK.
     pub dart_version: Option<String>,
-    pub init_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub grace: Duration,
 }
@@ -37,10 +42,19 @@ pub struct HandlerOptions {
 struct Shared {
     reaper: Arc<Reaper>,
     hub: Arc<Hub>,
-    pool: Arc<Pool>,
     app: Arc<App>,
     options: HandlerOptions,
+    /// Every worker slot of every function: its group and its place in that group's pool.
+    /// A slot's index here, plus one, is its worker id.
+    slots: Vec<(usize, usize)>,
     pids: Vec<AtomicI32>,
+}
+
+impl Shared {
+    fn group(&self, index: usize) -> (&Group, usize) {
+        let (group, place) = self.slots[index];
+        (&self.options.groups[group], place)
+    }
 }
 
 /// What a slot tells the coordinator.
@@ -57,7 +71,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub struct HandlerSupervisor {
     pub reaper: Arc<Reaper>,
     pub hub: Arc<Hub>,
-    pub pool: Arc<Pool>,
     pub app: Arc<App>,
     pub options: HandlerOptions,
     pub stop_server: watch::Sender<bool>,
@@ -69,20 +82,25 @@ impl HandlerSupervisor {
         let HandlerSupervisor {
             reaper,
             hub,
-            pool,
             app,
             options,
             stop_server,
             mut events,
         } = self;
-        let workers = options.target.workers;
+        let all: Vec<(usize, usize)> = options
+            .groups
+            .iter()
+            .enumerate()
+            .flat_map(|(group, g)| (0..g.target.workers).map(move |place| (group, place)))
+            .collect();
+        let workers = all.len();
         let pids = (0..workers).map(|_| AtomicI32::new(0)).collect();
         let shared = Arc::new(Shared {
             reaper,
             hub,
-            pool,
             app,
             options,
+            slots: all,
             pids,
         });
         let (stop_tx, stop_rx) = watch::channel(None);
@@ -109,7 +127,7 @@ impl HandlerSupervisor {
                     SlotEvent::Ready(index) => ready[index] = true,
                     SlotEvent::Down(index, reason) => {
                         ready[index] = false;
-                        if started && !ready.contains(&true) {
+                        if started && !every_function_ready(&shared, &ready) {
                             shared.app.readiness.set(Upstream::Down { reason, generation: 1 });
                         }
                     }
@@ -122,11 +140,12 @@ impl HandlerSupervisor {
                     other => forward(&shared, other),
                 },
             }
-            // Ready as soon as one worker is (a cold start serves without waiting for the
-            // others), and afterwards while at least one is up.
-            if ready.contains(&true) {
+            // Ready as soon as one worker of every function is (a cold start serves without
+            // waiting for the others), and afterwards while each function has one up.
+            if every_function_ready(&shared, &ready) {
                 if !started {
-                    tracing::info!(workers, runtime = ?shared.options.target.runtime, "first worker ready");
+                    let runtime = shared.options.groups[0].target.runtime;
+                    tracing::info!(workers, ?runtime, functions = shared.options.groups.len(), "first worker ready");
                 }
                 started = true;
                 shared.app.readiness.set(Upstream::Ready {
@@ -136,6 +155,16 @@ impl HandlerSupervisor {
             }
         }
     }
+}
+
+fn every_function_ready(shared: &Shared, ready: &[bool]) -> bool {
+    (0..shared.options.groups.len()).all(|group| {
+        shared
+            .slots
+            .iter()
+            .zip(ready)
+            .any(|(&(g, _), &up)| g == group && up)
+    })
 }
 
 /// What the shutdown takes over from the running coordinator.
@@ -225,13 +254,14 @@ async fn slot(
         };
         first = false;
         shared.app.metrics.initialized(started.elapsed());
-        shared.pool.attach(index, Some(connection.clone()));
+        let (group, place) = shared.group(index);
+        group.pool.attach(place, Some(connection.clone()));
         let _ = report.send(SlotEvent::Ready(index));
         let stopped = tokio::select! {
             status = child.wait() => Err(status),
             kill_at = stopped(&mut stop) => Ok(kill_at),
         };
-        shared.pool.attach(index, None);
+        group.pool.attach(place, None);
         match stopped {
             Ok(kill_at) => return stop_worker(&mut child, &connection, kill_at).await,
             Err(status) => {
@@ -289,24 +319,28 @@ async fn stop_worker(child: &mut Child, connection: &Connection, kill_at: Instan
 
 /// Starts the worker of slot `index` and waits for `hello` and `ready` within INIT_TIMEOUT.
 async fn start(shared: &Shared, index: usize) -> Result<(Child, Arc<Connection>), String> {
-    let target = &shared.options.target;
+    let target = &shared.group(index).0.target;
     let worker = index as u32 + 1;
     let arrival = shared.hub.expect(worker);
-    let mut env = vec![
-        ("FNSHIM_SOCKET", shared.hub.path.display().to_string()),
-        ("FNSHIM_WORKER", worker.to_string()),
-        ("FNSHIM_ENTRY", target.entry.display().to_string()),
-        ("FNSHIM_HANDLER", target.handler.clone()),
-        (
-            "FNSHIM_EVENT_FORMAT",
-            format!("{:?}", shared.options.event_format).to_lowercase(),
-        ),
-        (
-            "FNSHIM_DART_VERSION",
-            shared.options.dart_version.clone().unwrap_or_default(),
-        ),
-    ];
-    env.extend(target.env.iter().cloned());
+    // The function's own environment (f.yml) first, so that the protocol's variables win.
+    let mut env = target.env.clone();
+    env.extend(
+        [
+            ("FNSHIM_SOCKET", shared.hub.path.display().to_string()),
+            ("FNSHIM_WORKER", worker.to_string()),
+            ("FNSHIM_ENTRY", target.entry.display().to_string()),
+            ("FNSHIM_HANDLER", target.handler.clone()),
+            (
+                "FNSHIM_EVENT_FORMAT",
+                format!("{:?}", shared.options.event_format).to_lowercase(),
+            ),
+            (
+                "FNSHIM_DART_VERSION",
+                shared.options.dart_version.clone().unwrap_or_default(),
+            ),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
     let spec = Spec {
         argv: &target.argv,
         cwd: Some(&target.folder),
@@ -319,8 +353,8 @@ async fn start(shared: &Shared, index: usize) -> Result<(Child, Arc<Connection>)
     let mut child = process::spawn(&shared.reaper, spec)
         .map_err(|e| format!("cannot start {}: {e}", program(&target.argv)))?;
     shared.pids[index].store(child.pid, Ordering::Release);
-    tracing::info!(worker, pid = child.pid, runtime = ?target.runtime, "worker started");
-    let deadline = Instant::now() + shared.options.init_timeout;
+    tracing::info!(worker, pid = child.pid, runtime = ?target.runtime, function = target.name, "worker started");
+    let deadline = Instant::now() + target.init_timeout;
     let result = handshake(&mut child, arrival, worker, deadline).await;
     if result.is_err() {
         child.signal(libc::SIGKILL);

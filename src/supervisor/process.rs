@@ -19,7 +19,7 @@ use super::signals;
 pub struct Spec<'a> {
     pub argv: &'a [OsString],
     pub cwd: Option<&'a PathBuf>,
-    pub env: Vec<(&'static str, String)>,
+    pub env: Vec<(String, String)>,
     /// Log stdout/stderr line by line instead of passing them through.
     pub capture_output: bool,
     /// Hand the terminal's foreground to the child's group (plain init on a TTY).

@@ -140,8 +140,8 @@ impl Supervisor<'_> {
             argv: &target.argv,
             cwd: target.cwd.as_ref(),
             env: vec![
-                ("PORT", port.to_string()),
-                ("FC_SERVER_PORT", port.to_string()),
+                ("PORT".into(), port.to_string()),
+                ("FC_SERVER_PORT".into(), port.to_string()),
             ],
             capture_output: target.capture_output,
             take_terminal: false,
