@@ -137,7 +137,10 @@ fn serve(
                     Some(runtime::folder_name(folder))
                 });
                 let name = name.unwrap_or_else(|| {
-                    let program = target.argv.first().map(|p| p.to_string_lossy().into_owned());
+                    let program = target
+                        .argv
+                        .first()
+                        .map(|p| p.to_string_lossy().into_owned());
                     program.unwrap_or_default()
                 });
                 start_tickers(&app, schedule(config, &name), stop_server.subscribe());

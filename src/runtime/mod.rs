@@ -124,7 +124,9 @@ pub fn resolve(config: &Config) -> Result<Launch, StartError> {
     }
     match runtime_of(config, &entry) {
         Runtime::Custom => custom(entry, folder),
-        runtime => handlers(config, runtime, entry, folder).map(|t| Launch::Handlers(Service::single(t))),
+        runtime => {
+            handlers(config, runtime, entry, folder).map(|t| Launch::Handlers(Service::single(t)))
+        }
     }
 }
 
@@ -158,7 +160,9 @@ fn from_descriptor(config: &Config, path: &Path, folder: PathBuf) -> Result<Laun
             .iter()
             .map(|ext| folder.join(format!("{}.{ext}", def.file)))
             .chain([folder.join(&def.file)])
-            .find(|candidate| candidate.is_file() && runtime_of(config, candidate) != Runtime::Custom)
+            .find(|candidate| {
+                candidate.is_file() && runtime_of(config, candidate) != Runtime::Custom
+            })
             .ok_or_else(|| {
                 StartError::Load(format!(
                     "f.yml: functions.{} handler {}.{}: no {}.{{{}}} in {}",
@@ -189,7 +193,10 @@ fn from_descriptor(config: &Config, path: &Path, folder: PathBuf) -> Result<Laun
         .flat_map(|(index, def)| def.timers.iter().map(move |t| (index, t.clone())))
         .filter(|(_, timer)| timer.enable)
         .collect();
-    let routed = descriptor.functions.iter().any(|def| !def.routes.is_empty());
+    let routed = descriptor
+        .functions
+        .iter()
+        .any(|def| !def.routes.is_empty());
     Ok(Launch::Handlers(Service {
         functions,
         // Without any http event the first function serves every path, as a single function.

@@ -127,10 +127,7 @@ pub async fn deliver(
     mut context: Value,
     started: tokio::time::Instant,
 ) -> Result<(), String> {
-    let function = handlers
-        .functions
-        .get(function)
-        .ok_or("no such function")?;
+    let function = handlers.functions.get(function).ok_or("no such function")?;
     let deadline = started + function.timeout;
     context["requestId"] = json!(request_id);
     context["functionName"] = json!(function.name);
@@ -303,9 +300,15 @@ mod tests {
             ),
             Route::Invoke(Some("users"))
         );
-        assert_eq!(route(Trigger::Http, &Method::POST, "/invoke/a/b"), Route::Http);
+        assert_eq!(
+            route(Trigger::Http, &Method::POST, "/invoke/a/b"),
+            Route::Http
+        );
         assert_eq!(route(Trigger::Http, &Method::GET, "/invoke"), Route::Http);
-        assert_eq!(route(Trigger::Event, &Method::POST, "/"), Route::Invoke(None));
+        assert_eq!(
+            route(Trigger::Event, &Method::POST, "/"),
+            Route::Invoke(None)
+        );
         assert_eq!(route(Trigger::Event, &Method::GET, "/"), Route::NotFound);
         assert_eq!(
             route(Trigger::Event, &Method::POST, "/other"),

@@ -145,7 +145,12 @@ impl HandlerSupervisor {
             if every_function_ready(&shared, &ready) {
                 if !started {
                     let runtime = shared.options.groups[0].target.runtime;
-                    tracing::info!(workers, ?runtime, functions = shared.options.groups.len(), "first worker ready");
+                    tracing::info!(
+                        workers,
+                        ?runtime,
+                        functions = shared.options.groups.len(),
+                        "first worker ready"
+                    );
                 }
                 started = true;
                 shared.app.readiness.set(Upstream::Ready {

@@ -41,6 +41,7 @@ mod dart;
 mod data;
 mod events;
 mod failures;
+mod fyml;
 mod init;
 mod invoke;
 mod local;
