@@ -14,6 +14,10 @@ pub enum Action {
         event: Option<String>,
         http: Option<(String, String)>,
     },
+    /// `fnshim health [--live]`: probe the fnshim serving on 127.0.0.1:$PORT (a HEALTHCHECK).
+    Health {
+        live: bool,
+    },
     Help,
     Version,
 }
@@ -32,6 +36,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, UsageEr
             Some("--") => return Ok(run(args.collect())),
             Some("check") => return no_more(args).map(|()| Action::Check),
             Some("invoke") => return invoke(args),
+            Some("health") => return health(args),
             Some(option) if option.starts_with('-') && option.len() > 1 => {
                 return Err(UsageError(format!("unknown option {option:?}")))
             }
@@ -70,6 +75,18 @@ fn invoke(args: impl Iterator<Item = OsString>) -> Result<Action, UsageError> {
     Ok(Action::Invoke { event, http })
 }
 
+/// `health [--live]`
+fn health(args: impl Iterator<Item = OsString>) -> Result<Action, UsageError> {
+    let mut live = false;
+    for arg in args {
+        match arg.to_str() {
+            Some("--live") => live = true,
+            _ => return Err(UsageError(format!("unknown option {arg:?} for health"))),
+        }
+    }
+    Ok(Action::Health { live })
+}
+
 fn run(command: Vec<OsString>) -> Action {
     Action::Run {
         command: (!command.is_empty()).then_some(command),
@@ -77,7 +94,7 @@ fn run(command: Vec<OsString>) -> Action {
 }
 
 pub const USAGE: &str = "usage: fnshim [-h|--help] [-V|--version] [--] [CMD ARGS...]
-       fnshim check | fnshim invoke [--event FILE|-] [--http METHOD PATH]";
+       fnshim check | fnshim invoke [--event FILE|-] [--http METHOD PATH] | fnshim health [--live]";
 
 pub const HELP: &str = "\
 fnshim - the ENTRYPOINT and PID 1 of serverless function containers
@@ -90,6 +107,8 @@ usage:
   fnshim invoke [--event FILE|-] [--http METHOD PATH]
                          run one invocation locally and print the answer (default: POST /invoke
                          with the event; --http sends it as an HTTP request instead)
+  fnshim health [--live] ask the fnshim serving on 127.0.0.1:$PORT for /_/ready (--live: /_/health);
+                         exit 0 on 200, else 1 with the reason (the images' HEALTHCHECK; 2 s bound)
   fnshim --help | --version
 
 environment (every invalid value is reported, then exit 64):
@@ -171,6 +190,15 @@ mod tests {
             })
         );
         assert!(parse(args(&["invoke", "--http", "GET"])).is_err());
+        assert_eq!(parse(args(&["health"])), Ok(Action::Health { live: false }));
+        assert_eq!(
+            parse(args(&["health", "--live"])),
+            Ok(Action::Health { live: true })
+        );
+        assert_eq!(
+            parse(args(&["health", "--ready"])),
+            Err(UsageError("unknown option \"--ready\" for health".into()))
+        );
         let dash_in_command = Action::Run {
             command: Some(args(&["echo", "-n"])),
         };

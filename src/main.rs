@@ -3,6 +3,8 @@
 use fnshim::config::{self, Config, ProcessEnv};
 use fnshim::{cli, exit, local, logging, supervisor};
 
+mod health;
+
 fn main() {
     supervisor::signals::block();
     let (command, job) = match cli::parse(std::env::args_os().skip(1)) {
@@ -15,6 +17,10 @@ fn main() {
                 std::process::exit(exit::USAGE);
             }
         },
+        Ok(cli::Action::Health { live }) => {
+            let (env, _) = config::layered(&ProcessEnv);
+            std::process::exit(health::run(&env, live));
+        }
         Ok(cli::Action::Help) => return print!("{}", cli::HELP),
         Ok(cli::Action::Version) => return println!("fnshim {}", env!("CARGO_PKG_VERSION")),
         Err(error) => {
