@@ -143,7 +143,12 @@ fn serve(
                         .map(|p| p.to_string_lossy().into_owned());
                     program.unwrap_or_default()
                 });
-                start_tickers(&app, schedule(config, &name), stop_server.subscribe());
+                start_tickers(
+                    config,
+                    &app,
+                    schedule(config, &name),
+                    stop_server.subscribe(),
+                );
                 let options = ProxyOptions {
                     target,
                     init_timeout: config.init_timeout,
@@ -227,7 +232,7 @@ async fn run_handlers(
         name: timer.name.clone(),
         payload: timer.payload.clone(),
     }));
-    start_tickers(&app, tickers, stop_server.subscribe());
+    start_tickers(config, &app, tickers, stop_server.subscribe());
     let mut events = events;
     let mut groups = Vec::new();
     for (target, pool) in service.functions.into_iter().zip(pools) {
@@ -278,12 +283,19 @@ fn schedule(config: &Config, name: &str) -> Vec<Tick> {
     }]
 }
 
-/// Ticks each timer in the background until shutdown begins.
+/// Ticks each timer in the background until shutdown begins, in TZ's time (checked at start).
 fn start_tickers(
+    config: &Config,
     app: &Arc<server::App>,
     tickers: Vec<Tick>,
     stopping: tokio::sync::watch::Receiver<bool>,
 ) {
+    let utc: trigger::schedule::Zone = Arc::new(|_| 0);
+    let zone = config
+        .tz
+        .as_deref()
+        .and_then(|tz| trigger::schedule::zone(tz).ok())
+        .unwrap_or(utc);
     for tick in tickers {
         let target = app.clone();
         let function = tick.function;
@@ -300,6 +312,7 @@ fn start_tickers(
             schedule: tick.schedule,
             name: tick.name,
             payload: tick.payload,
+            zone: zone.clone(),
             app: app.clone(),
             fire,
         };
@@ -364,16 +377,18 @@ fn check_supported(config: &Config, launch: Launch) -> Result<Launch, StartError
                     .into(),
         }]));
     }
-    if config.trigger == Trigger::Schedule
-        && config
-            .tz
-            .as_deref()
-            .is_some_and(|tz| !matches!(tz, "UTC" | "Etc/UTC" | ":UTC" | ""))
-    {
-        tracing::warn!(
-            tz = config.tz.as_deref().unwrap_or_default(),
-            "SCHEDULE is evaluated in UTC in this version; TZ is not applied to it"
-        );
+    let timers = match &launch {
+        Launch::Handlers(service) => !service.timers.is_empty(),
+        _ => false,
+    };
+    if let (Some(tz), true) = (&config.tz, timers || config.trigger == Trigger::Schedule) {
+        if let Err(why) = trigger::schedule::zone(tz) {
+            return Err(StartError::Config(vec![ConfigError {
+                key: "TZ".into(),
+                value: tz.clone(),
+                reason: format!("is not a time zone for the schedule ({why}): use a name under /usr/share/zoneinfo (the tzdata package), or a POSIX rule such as CST-8"),
+            }]));
+        }
     }
     if matches!(launch, Launch::Proxy(_)) && config.workers.is_some_and(|n| n > 1) {
         tracing::warn!(

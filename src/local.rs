@@ -102,6 +102,27 @@ fn content_type(body: &[u8]) -> &'static str {
     }
 }
 
+/// When a schedule fires next, in UTC, with the zone its fields are read in.
+fn next_firing(
+    config: &crate::config::Config,
+    schedule: &crate::trigger::cron::Schedule,
+) -> String {
+    let tz = config.tz.as_deref().unwrap_or("UTC");
+    let Ok(zone) = crate::trigger::schedule::zone(tz) else {
+        return format!("unknown (TZ={tz} cannot be read)");
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    match schedule.next_in_zone(now, now, &*zone) {
+        Some(next) => format!(
+            "{} (fields read in {tz})",
+            crate::trigger::cron::iso8601(next)
+        ),
+        None => "never".into(),
+    }
+}
+
 /// The resolved configuration, as `fnshim check` prints it.
 pub fn describe(config: &crate::config::Config, launch: &crate::runtime::Launch) -> String {
     use crate::runtime::Launch;
@@ -119,7 +140,7 @@ pub fn describe(config: &crate::config::Config, launch: &crate::runtime::Launch)
                     .timers
                     .iter()
                     .filter(|(function, _)| *function == index)
-                    .map(|(_, timer)| format!("{} ({:?})", timer.name, timer.schedule))
+                    .map(|(_, timer)| format!("{} (next {})", timer.name, next_firing(config, &timer.schedule)))
                     .collect();
                 format!(
                     "{}mode: handler\nfunction: {}\nruntime: {:?}\nentry: {}\nhandler: {}\nroutes: {routes}\ntimers: {}\nworkers: {}\nconcurrency per worker: {}\ntimeout: {}\ninit timeout: {}\nenvironment: {}\nworker command: {}",
@@ -147,8 +168,14 @@ pub fn describe(config: &crate::config::Config, launch: &crate::runtime::Launch)
         Launch::Init { argv } => format!("mode: plain init\ncommand: {argv:?}"),
     };
     let duration = |d: Duration| humantime::format_duration(d).to_string();
+    let schedule = match (&config.schedule, config.trigger) {
+        (Some(schedule), crate::config::Trigger::Schedule) => {
+            format!("\nschedule: next firing {}", next_firing(config, schedule))
+        }
+        _ => String::new(),
+    };
     format!(
-        "{what}\ntrigger: {:?}\nfunction timeout: {}\ninit timeout: {}\ninstall timeout: {}\nshutdown timeout: {}\nmax body size: {} bytes\nhttp event format: {:?}\ninstall deps: {:?}\ncache dir: {}",
+        "{what}{schedule}\ntrigger: {:?}\nfunction timeout: {}\ninit timeout: {}\ninstall timeout: {}\nshutdown timeout: {}\nmax body size: {} bytes\nhttp event format: {:?}\ninstall deps: {:?}\ncache dir: {}",
         config.trigger,
         duration(config.function_timeout),
         duration(config.init_timeout),

@@ -1,6 +1,7 @@
 //! Schedules (pure): cron expressions with 5 fields (`min hour dom mon dow`) or 6 (seconds
 //! first, as f.yml and Function Compute write `0 0 8 * * *`), the `@hourly`-style macros, and
-//! `@every 30s`; and the next time one fires after a given instant, in UTC.
+//! `@every 30s`; and the next time one fires after a given instant, in UTC or in a time zone
+//! given as its UTC offset at each instant (so that a daylight-saving change is followed).
 
 use std::time::Duration;
 
@@ -60,6 +61,35 @@ impl Schedule {
             }
             Schedule::Cron(cron) => cron.next_after(after),
         }
+    }
+
+    /// As [`Schedule::next_after`], with the cron fields read as local time in a zone whose
+    /// offset from UTC at an instant is `offset(instant)` seconds. A local time that a
+    /// daylight-saving jump skips fires as soon as the jump is over (as the hour's other times
+    /// do); a local time that happens twice fires once, the first time.
+    pub fn next_in_zone(&self, after: i64, start: i64, offset: &dyn Fn(i64) -> i64) -> Option<i64> {
+        let Schedule::Cron(cron) = self else {
+            return self.next_after(after, start);
+        };
+        let mut local = after + offset(after);
+        // Each round moves `local` forward; a handful covers any run of zone transitions.
+        for _ in 0..8 {
+            let wanted = cron.next_after(local)?;
+            // The instant whose local time is `wanted`: with the offset of the day before (the
+            // first of two, when a clock goes back), else of the day after; in a skipped hour
+            // neither fits, and the day before's offset puts it just after the jump.
+            let early = wanted - offset(wanted - 86_400);
+            let late = wanted - offset(wanted + 86_400);
+            let instant = match early + offset(early) != wanted && late + offset(late) == wanted {
+                true => late,
+                false => early,
+            };
+            if instant > after {
+                return Some(instant);
+            }
+            local = wanted;
+        }
+        None
     }
 }
 
@@ -236,6 +266,67 @@ mod tests {
     fn next(expr: &str, after: &str) -> String {
         let schedule = Schedule::parse(expr).unwrap();
         iso8601(schedule.next_after(at(after), at(after)).unwrap())
+    }
+
+    /// Central European time: +1h, and +2h from the last Sunday of March, 01:00 UTC, to the
+    /// last Sunday of October, 01:00 UTC (2026: March 29 and October 25).
+    fn berlin(instant: i64) -> i64 {
+        let summer = at("2026-03-29T01:00:00Z")..at("2026-10-25T01:00:00Z");
+        if summer.contains(&instant) {
+            7200
+        } else {
+            3600
+        }
+    }
+
+    fn next_in_berlin(expr: &str, after: &str) -> String {
+        let schedule = Schedule::parse(expr).unwrap();
+        iso8601(
+            schedule
+                .next_in_zone(at(after), at(after), &berlin)
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn zones_shift_the_fields_and_follow_daylight_saving() {
+        // 08:00 in Berlin is 07:00 UTC in winter and 06:00 UTC in summer.
+        assert_eq!(
+            next_in_berlin("0 8 * * *", "2026-01-10T12:00:00Z"),
+            "2026-01-11T07:00:00Z"
+        );
+        assert_eq!(
+            next_in_berlin("0 8 * * *", "2026-07-10T12:00:00Z"),
+            "2026-07-11T06:00:00Z"
+        );
+        assert_eq!(
+            next_in_berlin("0 8 * * *", "2026-03-28T12:00:00Z"),
+            "2026-03-29T06:00:00Z"
+        );
+        // 02:30 does not exist on 2026-03-29: it fires after the jump, at 03:30 CEST.
+        assert_eq!(
+            next_in_berlin("30 2 * * *", "2026-03-28T12:00:00Z"),
+            "2026-03-29T01:30:00Z"
+        );
+        // 02:30 happens twice on 2026-10-25: once, the first time (CEST).
+        assert_eq!(
+            next_in_berlin("30 2 * * *", "2026-10-24T12:00:00Z"),
+            "2026-10-25T00:30:00Z"
+        );
+        assert_eq!(
+            next_in_berlin("30 2 * * *", "2026-10-25T00:30:00Z"),
+            "2026-10-26T01:30:00Z"
+        );
+        // From far away (a yearly schedule), the first of the two 02:30s still.
+        assert_eq!(
+            next_in_berlin("30 2 25 10 *", "2026-01-01T00:00:00Z"),
+            "2026-10-25T00:30:00Z"
+        );
+        // @every ignores zones.
+        assert_eq!(
+            next_in_berlin("@every 90s", "2026-01-10T12:00:00Z"),
+            "2026-01-10T12:01:30Z"
+        );
     }
 
     #[test]

@@ -15,6 +15,26 @@ use tokio::sync::watch;
 use super::cron::{iso8601, Schedule};
 use crate::server::App;
 
+/// A time zone as its offset from UTC, in seconds, at each instant (seconds since the epoch).
+pub type Zone = Arc<dyn Fn(i64) -> i64 + Send + Sync>;
+
+/// The zone `TZ` names, as the C library reads it: a name under /usr/share/zoneinfo
+/// (`Europe/Berlin`, with an optional leading `:`), a file path, or a POSIX rule (`CST-8`).
+/// UTC needs no zone file.
+pub fn zone(tz: &str) -> Result<Zone, String> {
+    if matches!(
+        tz.trim_start_matches(':'),
+        "" | "UTC" | "Etc/UTC" | "UTC0" | "GMT"
+    ) {
+        return Ok(Arc::new(|_| 0));
+    }
+    let zone = tz::TimeZone::from_posix_tz(tz).map_err(|error| error.to_string())?;
+    Ok(Arc::new(move |instant| {
+        zone.find_local_time_type(instant)
+            .map_or(0, |t| i64::from(t.ut_offset()))
+    }))
+}
+
 /// Runs one timer event; `Err` carries why it failed, for the log.
 pub type Fire =
     Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
@@ -23,6 +43,8 @@ pub struct Ticker {
     pub schedule: Schedule,
     pub name: String,
     pub payload: String,
+    /// Where cron fields are read (TZ); `@every` ignores it.
+    pub zone: Zone,
     pub app: Arc<App>,
     pub fire: Fire,
 }
@@ -39,7 +61,7 @@ impl Ticker {
             .await;
         let mut after = now();
         loop {
-            let Some(next) = self.schedule.next_after(after, start) else {
+            let Some(next) = self.schedule.next_in_zone(after, start, &*self.zone) else {
                 return tracing::warn!("SCHEDULE never fires again");
             };
             let wait = Duration::from_millis((next as i128 * 1000 - now_ms()).max(0) as u64);

@@ -135,3 +135,63 @@ fn a_bad_schedule_is_a_configuration_error() {
     assert_eq!(missing.wait_code(SLOW_START), 64, "{missing}");
     assert!(missing.stderr().contains("SCHEDULE"), "{missing}");
 }
+
+/// `fnshim check` with SCHEDULE and TZ: the next firing, printed in UTC.
+fn next_firing(tz: Option<&str>) -> String {
+    let function = Function::empty();
+    function.write("main.py", TICK_LOGGER, 0o644);
+    let cache = tempfile::tempdir().unwrap();
+    let mut cmd = fnshim()
+        .function(&function)
+        .env("CACHE_DIR", cache.path().to_str().unwrap())
+        .env("TRIGGER_TYPE", "schedule")
+        .env("SCHEDULE", "0 8 * * *")
+        .env("FUNCTION_WORKERS", "1");
+    if let Some(tz) = tz {
+        cmd = cmd.env("TZ", tz);
+    }
+    let shim = cmd.arg("check").run();
+    assert_eq!(shim.wait_code(SLOW_START), 0, "{shim}");
+    let out = shim.stdout();
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("schedule: next firing "))
+        .unwrap_or_else(|| panic!("no next firing in{shim}"));
+    line.to_owned()
+}
+
+#[test]
+fn tz_moves_the_cron_fields_to_local_time() {
+    // 08:00 is 08:00 UTC without TZ, and 00:00 UTC in Shanghai (UTC+8, no daylight saving);
+    // the POSIX rule form is read too.
+    assert!(
+        next_firing(None).contains("T08:00:00Z"),
+        "{}",
+        next_firing(None)
+    );
+    for tz in ["Asia/Shanghai", "CST-8"] {
+        let next = next_firing(Some(tz));
+        assert!(
+            next.contains("T00:00:00Z") && next.contains(tz),
+            "TZ={tz}: {next}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_tz_with_a_schedule_is_a_configuration_error() {
+    let served = start(
+        &[("main.py", TICK_LOGGER)],
+        &[
+            ("TRIGGER_TYPE", "schedule"),
+            ("SCHEDULE", "@hourly"),
+            ("TZ", "Mars/Olympus_Mons"),
+        ],
+    );
+    assert_eq!(served.wait_code(SLOW_START), 64, "{served}");
+    let stderr = served.stderr();
+    assert!(
+        stderr.contains("TZ") && stderr.contains("Mars/Olympus_Mons"),
+        "{served}"
+    );
+}
