@@ -241,7 +241,15 @@ fn events(
             ));
         };
         match kind.as_str().unwrap_or_default() {
-            "http" | "apigw" => routes.push(route(&at, spec)?),
+            "http" | "apigw" => {
+                routes.push(route(&at, spec)?);
+                for (k, _) in spec.as_hash().into_iter().flatten() {
+                    let k = k.as_str().unwrap_or_default();
+                    if !matches!(k, "path" | "method" | "name") {
+                        cloud_only.push(format!("{at}.http.{k}"));
+                    }
+                }
+            }
             "timer" => timers.push(timer(name, &at, spec)?),
             other => cloud_only.push(format!("{at}.{other}")),
         }
@@ -286,7 +294,7 @@ fn timer(name: &str, at: &str, spec: &Yaml) -> Result<Timer, String> {
         .ok_or(format!("{at}.value is required"))?;
     let expression = match spec["type"].as_str().unwrap_or("cron") {
         "cron" => value.to_owned(),
-        "every" => format!("@every {value}"),
+        "every" | "interval" => format!("@every {value}"),
         other => return Err(format!("{at}.type {other:?} must be cron or every")),
     };
     let schedule = Schedule::parse(&expression).map_err(|e| format!("{at}.value: {e}"))?;
@@ -480,8 +488,9 @@ functions:
       - http:
           path: /users/:id
           method: get, put
+          cors: true
       - timer:
-          type: every
+          type: interval
           value: 30s
           payload: ping
   rest:
@@ -541,6 +550,12 @@ layers:
             d.cloud_only
         );
         assert!(d.cloud_only.contains(&"layers".to_string()));
+        assert!(
+            d.cloud_only
+                .contains(&"functions.users.events[0].http.cors".to_string()),
+            "{:?}",
+            d.cloud_only
+        );
     }
 
     #[test]
