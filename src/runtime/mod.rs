@@ -130,7 +130,26 @@ pub fn resolve(config: &Config) -> Result<Launch, StartError> {
     }
 }
 
-/// Extensions an f.yml `handler: file.export` may name, in the order they are looked for.
+/// The source file a `file.export` handler names: `file` with a handler extension (or as given).
+fn handler_file(config: &Config, folder: &Path, file: &str) -> Option<PathBuf> {
+    HANDLER_EXTENSIONS
+        .iter()
+        .map(|ext| folder.join(format!("{file}.{ext}")))
+        .chain([folder.join(file)])
+        .find(|candidate| candidate.is_file() && runtime_of(config, candidate) != Runtime::Custom)
+}
+
+/// FUNCTION_HANDLER as Lambda and Function Compute write it, `file.export` (`index.handler`,
+/// `src/app.main`), or a bare export name.
+fn split_handler(handler: &str) -> (Option<&str>, &str) {
+    match handler.rsplit_once('.') {
+        Some((file, export)) if !file.is_empty() && !export.is_empty() => (Some(file), export),
+        _ => (None, handler),
+    }
+}
+
+/// Extensions a `file.export` handler (f.yml, FUNCTION_HANDLER) may name, in the order they
+/// are looked for.
 const HANDLER_EXTENSIONS: [&str; 6] = ["js", "mjs", "cjs", "ts", "py", "dart"];
 
 /// The functions of an `f.yml`: each with its own entry, export, environment and limits;
@@ -156,24 +175,17 @@ fn from_descriptor(config: &Config, path: &Path, folder: PathBuf) -> Result<Laun
     }
     let mut functions = Vec::new();
     for def in &descriptor.functions {
-        let entry = HANDLER_EXTENSIONS
-            .iter()
-            .map(|ext| folder.join(format!("{}.{ext}", def.file)))
-            .chain([folder.join(&def.file)])
-            .find(|candidate| {
-                candidate.is_file() && runtime_of(config, candidate) != Runtime::Custom
-            })
-            .ok_or_else(|| {
-                StartError::Load(format!(
-                    "f.yml: functions.{} handler {}.{}: no {}.{{{}}} in {}",
-                    def.name,
-                    def.file,
-                    def.export,
-                    def.file,
-                    HANDLER_EXTENSIONS.join(","),
-                    folder.display()
-                ))
-            })?;
+        let entry = handler_file(config, &folder, &def.file).ok_or_else(|| {
+            StartError::Load(format!(
+                "f.yml: functions.{} handler {}.{}: no {}.{{{}}} in {}",
+                def.name,
+                def.file,
+                def.export,
+                def.file,
+                HANDLER_EXTENSIONS.join(","),
+                folder.display()
+            ))
+        })?;
         let runtime = runtime_of(config, &entry);
         let mut target = handlers(config, runtime, entry, folder.clone())?;
         target.name = def.name.clone();
@@ -218,7 +230,7 @@ fn handlers(
             entry.display()
         ))
     })?;
-    let handler = config.function_handler.clone();
+    let handler = split_handler(&config.function_handler).1.to_owned();
     let argv = adapters::worker_command(
         runtime,
         &config.cache_dir,
@@ -324,6 +336,19 @@ fn function_folder(config: &Config) -> Result<PathBuf, StartError> {
 }
 
 fn entry_file(config: &Config, folder: &Path) -> Result<PathBuf, StartError> {
+    if let (None, (Some(file), _)) = (
+        &config.function_entry,
+        split_handler(&config.function_handler),
+    ) {
+        return handler_file(config, folder, file).ok_or_else(|| {
+            StartError::Load(format!(
+                "FUNCTION_HANDLER {}: no {file}.{{{}}} in {}",
+                config.function_handler,
+                HANDLER_EXTENSIONS.join(","),
+                folder.display()
+            ))
+        });
+    }
     if let Some(entry) = &config.function_entry {
         let path = folder.join(entry);
         return match path.exists() {
@@ -494,6 +519,45 @@ mod tests {
             resolve(&config(&with_entry, None)).unwrap_err().exit_code(),
             65
         );
+    }
+
+    #[test]
+    fn a_file_dot_export_handler_names_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        write(dir.path(), "index.js", 0o644);
+        write(dir.path(), "app.py", 0o644);
+        write(bin.path(), "python3", 0o755);
+        let (path, bins, cache_dir) = (
+            dir.path().to_str().unwrap(),
+            bin.path().to_str().unwrap(),
+            cache.path().to_str().unwrap(),
+        );
+        let env = |handler| {
+            [
+                ("FUNCTION_PATH", path),
+                ("CACHE_DIR", cache_dir),
+                ("PATH", bins),
+                ("FUNCTION_HANDLER", handler),
+            ]
+        };
+        let Launch::Handlers(service) = resolve(&config(&env("app.lambda_handler"), None)).unwrap()
+        else {
+            panic!("expected handlers")
+        };
+        let target = &service.functions[0];
+        assert_eq!(
+            target.entry,
+            dir.path().canonicalize().unwrap().join("app.py")
+        );
+        assert_eq!(
+            (target.runtime, target.handler.as_str()),
+            (Runtime::Python, "lambda_handler")
+        );
+        let missing = resolve(&config(&env("nope.handler"), None)).unwrap_err();
+        assert_eq!(missing.exit_code(), 65);
+        assert!(missing.to_string().contains("nope.{js"), "{missing}");
     }
 
     #[test]
