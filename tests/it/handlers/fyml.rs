@@ -281,3 +281,21 @@ fn check_lists_every_function_with_its_routes() {
         "environment values are not printed{shim}"
     );
 }
+
+#[test]
+fn a_lambda_style_function_handler_picks_the_file_and_the_export() {
+    let app = "def lambda_handler(event, context):\n    return {'from': 'app'}\n";
+    let main = "def handler(event, context):\n    return {'from': 'main'}\n";
+    let served = serve(
+        &[("app.py", app), ("main.py", main)],
+        &[
+            ("FUNCTION_HANDLER", "app.lambda_handler"),
+            ("FUNCTION_WORKERS", "1"),
+        ],
+    );
+    assert_eq!(
+        ok_json(&served.get("/"), &served)["from"],
+        "app",
+        "{served}"
+    );
+}
