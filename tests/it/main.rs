@@ -1,4 +1,5 @@
 //! One integration-test binary: real fnshim processes, real fixture children.
+mod docker;
 mod handlers;
 mod install;
 mod pid1;

@@ -1,0 +1,106 @@
+//! Each runtime image serving its example function mounted read-only, a function in a
+//! writable (root-owned) folder, and the static custom base, all as the non-root user.
+
+use super::*;
+
+/// `examples/<runtime>-hello` mounted read-only, with LOG_LEVEL=warn (no info lines), answers through
+/// a port published on 127.0.0.1; the image's `fnshim health` agrees.
+fn serves_example(runtime: &str, greeting: &str) {
+    let container = Run::new(image(runtime))
+        .function(&examples().join(format!("{runtime}-hello")), true)
+        .env("LOG_LEVEL", "warn")
+        .start();
+    let port = container.wait_ready();
+    let r = container.get(port, "/hello?name=docker");
+    assert_eq!(r.status, 200, "{r}{container}");
+    assert!(r.text().contains(greeting), "{r}{container}");
+    let logs = container.logs();
+    assert!(
+        !logs.contains(r#""message":"invocation""#),
+        "LOG_LEVEL=warn was not applied{container}"
+    );
+    for probe in [&["health"][..], &["health", "--live"]] {
+        let mut argv = vec!["/usr/local/bin/fnshim"];
+        argv.extend(probe);
+        let out = container.exec(&argv);
+        assert!(
+            out.status.success(),
+            "fnshim {probe:?} in the container{}{container}",
+            report(&out)
+        );
+    }
+}
+
+#[test]
+fn node_image_serves_a_read_only_function() {
+    serves_example("node", "Hello, docker, from Node.js behind fnshim");
+}
+
+#[test]
+fn python_image_serves_a_read_only_function() {
+    serves_example("python", "Hello, docker, from Python behind fnshim");
+}
+
+#[test]
+fn deno_image_serves_a_read_only_function() {
+    serves_example("deno", "Hello, docker, from Deno behind fnshim");
+}
+
+/// A read-write mount owned by root: the user `fn` cannot write it, so fnshim runs the
+/// function from its copy in CACHE_DIR; either way it runs as uid 10001, never as root.
+#[test]
+fn a_root_owned_writable_mount_runs_as_the_image_user() {
+    let folder = function_folder(&[(
+        "index.js",
+        "exports.handler = async () => ({ uid: process.getuid(), cwd: process.cwd() });",
+    )]);
+    let container = Run::new(image("node"))
+        .function(folder.path(), false)
+        .start();
+    let port = container.wait_ready();
+    let r = container.get(port, "/invoke");
+    assert_eq!(r.status, 200, "{r}{container}");
+    assert_eq!(r.json()["uid"], 10001, "{r}{container}");
+    assert_eq!(container.inspect("{{.Config.User}}"), "fn");
+}
+
+/// The `FROM scratch` base runs a static bootstrap (examples/static-hello, compiled here).
+#[test]
+fn custom_image_runs_a_static_bootstrap() {
+    let folder = function_folder(&[]);
+    let bootstrap = folder.path().join("bootstrap");
+    let out = run_bounded(
+        Command::new("rustc")
+            .args([
+                "-O",
+                "-C",
+                "target-feature=+crt-static",
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                "-o",
+            ])
+            .arg(&bootstrap)
+            .arg(examples().join("static-hello/main.rs")),
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "rustc examples/static-hello/main.rs{}",
+        report(&out)
+    );
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let container = Run::new(image("custom"))
+        .function(folder.path(), true)
+        .start();
+    let port = container.wait_ready();
+    let r = container.get(port, "/from/scratch");
+    assert_eq!(r.status, 200, "{r}{container}");
+    assert_eq!(r.json()["path"], "/from/scratch", "{r}{container}");
+    assert_eq!(r.json()["uid"], 10001, "{r}{container}");
+    let out = container.exec(&["/usr/local/bin/fnshim", "health"]);
+    assert!(
+        out.status.success(),
+        "fnshim health{}{container}",
+        report(&out)
+    );
+}
