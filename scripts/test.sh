@@ -25,5 +25,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# The container tests (tests/it/docker) need a Docker engine, a local debian:bookworm-slim
+# (no registry is reachable from CI) and the runtime images built from images/.
+bash scripts/docker.sh
+bash scripts/images.sh
+
 cargo build --tests --quiet
 cargo nextest run --no-fail-fast --failure-output final "$@"
