@@ -6,19 +6,6 @@ use super::*;
 /// Registries can be slow.
 const INSTALL: Duration = Duration::from_secs(180);
 
-fn ready_after_install(container: &Container) -> u16 {
-    let port = container.port();
-    let ready = wait_for(INSTALL, || {
-        if !container.running() {
-            panic!("the container exited during its install{container}");
-        }
-        let answer = Conn::connect(port).and_then(|mut c| c.request(&Request::get("/_/ready")));
-        answer.ok().filter(|r| r.status == 200)
-    });
-    assert!(ready.is_some(), "not ready within {INSTALL:?}{container}");
-    port
-}
-
 /// The folder is writable by root only: npm installs into fnshim's copy in CACHE_DIR.
 #[test]
 fn npm_installs_in_the_node_image() {
@@ -34,7 +21,7 @@ exports.handler = async () => ({ five: isNumber(5), word: isNumber('five'), from
         .function(folder.path(), false)
         .host_ca()
         .start();
-    let port = ready_after_install(&container);
+    let port = container.wait_ready_within(INSTALL);
     let r = container.get(port, "/invoke");
     assert_eq!(r.status, 200, "{r}{container}");
     assert_eq!(
@@ -66,7 +53,7 @@ fn pip_installs_in_the_python_image() {
         .function(folder.path(), true)
         .host_ca()
         .start();
-    let port = ready_after_install(&container);
+    let port = container.wait_ready_within(INSTALL);
     let r = container.get(port, "/invoke");
     assert_eq!(r.status, 200, "{r}{container}");
     assert_eq!(r.json()["version"], "1.16.0", "{r}{container}");

@@ -226,15 +226,20 @@ impl Container {
 
     /// Waits until `/_/ready` answers 200; the container exiting first fails the test.
     fn wait_ready(&self) -> u16 {
+        self.wait_ready_within(START)
+    }
+
+    /// `wait_ready` with another bound (a start that installs dependencies).
+    fn wait_ready_within(&self, limit: Duration) -> u16 {
         let port = self.port();
-        let ready = wait_for(START, || {
+        let ready = wait_for(limit, || {
             if !self.running() {
                 panic!("the container exited before it was ready{self}");
             }
             let answer = Conn::connect(port).and_then(|mut c| c.request(&Request::get("/_/ready")));
             answer.ok().filter(|r| r.status == 200)
         });
-        assert!(ready.is_some(), "not ready within {START:?}{self}");
+        assert!(ready.is_some(), "not ready within {limit:?}{self}");
         port
     }
 
