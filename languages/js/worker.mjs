@@ -2,10 +2,12 @@
 // languages/PROTOCOL.md: connect to $FNSHIM_SOCKET, load the user's module once, find the
 // handler (plain, Lambda callback or fetch style), run invocations concurrently, and keep the
 // user's console output apart from the protocol. It knows nothing about triggers.
+// Deno runs this file as it is; Node runs it as CommonJS (fnshim turns the `import … from`
+// lines below into `require` calls), so that a CommonJS function starts without Node's ES
+// module loader, which costs ~10 ms.
 import net from 'node:net';
 import process from 'node:process';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { spawnSync } from 'node:child_process';
 import { Buffer } from 'node:buffer';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
@@ -51,9 +53,9 @@ async function load() {
   }
   let mod;
   try {
-    mod = await import(pathToFileURL(entry).href);
+    mod = requireModule() ?? (await import(pathToFileURL(entry).href));
   } catch (err) {
-    return { error: importError(err) };
+    return { error: await importError(err) };
   }
   const run = resolveHandler(mod);
   if (run) return { run };
@@ -63,13 +65,29 @@ async function load() {
     (found.size ? `it exports: ${[...found].join(', ')}` : 'it exports nothing')) };
 }
 
-function importError(err) {
+// CommonJS functions under Node: `require`, with the exports shaped as `import()` gives them.
+// null when the file is an ES module (or this is Deno), which `import()` then loads.
+function requireModule() {
+  if (typeof require !== 'function' || /\.(mjs|[cm]?ts|tsx)$/.test(entry)) return null;
+  let exports;
+  try {
+    exports = require(entry);
+  } catch (err) {
+    if (err?.code === 'ERR_REQUIRE_ESM' || err?.code === 'ERR_REQUIRE_ASYNC_MODULE') return null;
+    throw err;
+  }
+  if (exports?.[Symbol.toStringTag] === 'Module') return exports; // require(esm) in newer Node
+  return { ...exports, default: exports };
+}
+
+async function importError(err) {
   const error = errorOf(err);
   // Deno reports a syntax error as a TypeError whose message starts with "SyntaxError: ".
   const [, type, message] = /^(SyntaxError): ([^]*)$/.exec(error.errorMessage) ?? [];
   if (type) Object.assign(error, { errorType: type, errorMessage: message });
   // Node 20 drops the file and line of a syntax error in an ES module; `node --check` has them.
   if (!isDeno && err?.name === 'SyntaxError' && !String(err.stack).includes(entry)) {
+    const { spawnSync } = await import('node:child_process');
     const { stderr } = spawnSync(process.execPath, ['--check', entry], { encoding: 'utf8' });
     if (stderr.startsWith(entry)) error.stackTrace.unshift(...stderr.split('\n\n')[0].split('\n'));
   }
@@ -285,11 +303,12 @@ socket.on('close', shutdown);
 
 send({ type: 'hello', worker: Number(env.FNSHIM_WORKER), runtime: isDeno ? 'deno' : 'node',
   version: isDeno ? globalThis.Deno.version.deno : process.version, pid: process.pid });
-const loaded = await load();
-if (loaded.error) {
-  send({ type: 'init_error', error: loaded.error });
-  finish(1);
-} else {
-  send({ type: 'ready' });
-  listen(loaded.run);
-}
+load().then((loaded) => {
+  if (loaded.error) {
+    send({ type: 'init_error', error: loaded.error });
+    finish(1);
+  } else {
+    send({ type: 'ready' });
+    listen(loaded.run);
+  }
+});

@@ -23,7 +23,7 @@ pub fn worker_command(
     let adapters = cache.join("adapters");
     let file = |name: &str, text: &str| write_if_changed(&adapters.join(name), text);
     Ok(match runtime {
-        Runtime::Node => vec![binary.into(), file("worker.mjs", JS)?.into()],
+        Runtime::Node => vec![binary.into(), file("worker.cjs", &commonjs(JS))?.into()],
         Runtime::Deno => {
             let flags = ["run", "--allow-all", "--no-prompt", "--unstable-detect-cjs"];
             let mut argv: Vec<OsString> = vec![binary.into()];
@@ -61,6 +61,24 @@ pub fn worker_command(
         }
         Runtime::Custom => unreachable!("custom functions are proxied, not run by an adapter"),
     })
+}
+
+/// The JS adapter as CommonJS for Node: each `import NAMES from 'MODULE';` line becomes
+/// `const NAMES = require('MODULE');` (the adapter has no other static import or export).
+fn commonjs(source: &str) -> String {
+    source
+        .lines()
+        .map(|line| {
+            let import = line
+                .strip_prefix("import ")
+                .and_then(|rest| rest.strip_suffix(';'))
+                .and_then(|rest| rest.split_once(" from "));
+            match import {
+                Some((names, module)) => format!("const {names} = require({module});\n"),
+                None => format!("{line}\n"),
+            }
+        })
+        .collect()
 }
 
 /// The generated Dart worker: the template with the user's library and handler filled in.
@@ -121,6 +139,17 @@ pub fn find_on_path(name: &str, search_path: Option<&str>) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_node_adapter_is_commonjs() {
+        let cjs = commonjs(JS);
+        assert!(cjs.contains("const net = require('node:net');"));
+        assert!(cjs.contains("const { AsyncLocalStorage } = require('node:async_hooks');"));
+        assert!(!cjs
+            .lines()
+            .any(|l| l.starts_with("import ") || l.starts_with("export ")));
+        assert_eq!(cjs.lines().count(), JS.lines().count());
+    }
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
