@@ -30,7 +30,7 @@ build() { # build IMAGE TAG DOCKERFILE [docker build options...]
   [ -s "$CA_BUNDLE" ] && secret=(--secret "id=ca,src=$CA_BUNDLE")
   DOCKER_BUILDKIT=1 $DOCKER build --quiet "${secret[@]}" \
     --build-arg "FNSHIM_VERSION=$VERSION" \
-    --label "org.opencontainers.image.version=$tag" \
+    --label "org.opencontainers.image.version=$tag" --label fnshim.built-by=scripts/images.sh \
     -t "$image:$tag" -t "$image:latest" -f "$dockerfile" "$@" "$CONTEXT" >/dev/null
   say "$image:$tag built in $((SECONDS - started)) s ($(docker image inspect -f '{{.Size}}' "$image:$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
@@ -64,3 +64,6 @@ for name in "${wanted[@]}"; do
     *) say "unknown image $name (base node python deno custom dart)"; exit 64 ;;
   esac
 done
+
+# A rebuilt fnshim leaves the previous images untagged: drop those (ours only).
+docker image prune --force --filter label=fnshim.built-by=scripts/images.sh >/dev/null
