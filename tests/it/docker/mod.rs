@@ -286,6 +286,24 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
 
+/// A copy of an example's files (`function_folder`'s modes), for a read-write mount.
+fn copy_of(example: &Path) -> tempfile::TempDir {
+    let files: Vec<(String, String)> = std::fs::read_dir(example)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect();
+    let named: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    function_folder(&named)
+}
+
 /// A function folder for a container: owned by root like any host folder, but readable by
 /// the image's user (uid 10001), which a private temp dir (0700) would not be.
 fn function_folder(files: &[(&str, &str)]) -> tempfile::TempDir {

@@ -1,13 +1,21 @@
-//! Each runtime image serving its example function mounted read-only, a function in a
-//! writable (root-owned) folder, and the static custom base, all as the non-root user.
+//! Each runtime image serving its example function mounted read-only and read-write, and the
+//! static custom base, all as the non-root user.
 
 use super::*;
 
-/// `examples/<runtime>-hello` mounted read-only, with LOG_LEVEL=warn (no info lines), answers through
-/// a port published on 127.0.0.1; the image's `fnshim health` agrees.
+/// `examples/<runtime>-hello` mounted read-only, then a copy of it mounted read-write, each
+/// with LOG_LEVEL=warn (no info lines), answers through a port published on 127.0.0.1; the
+/// image's `fnshim health` agrees.
 fn serves_example(runtime: &str, greeting: &str) {
+    let example = examples().join(format!("{runtime}-hello"));
+    let copy = copy_of(&example);
+    serves(runtime, &example, true, greeting);
+    serves(runtime, copy.path(), false, greeting);
+}
+
+fn serves(runtime: &str, folder: &Path, read_only: bool, greeting: &str) {
     let container = Run::new(image(runtime))
-        .function(&examples().join(format!("{runtime}-hello")), true)
+        .function(folder, read_only)
         .env("LOG_LEVEL", "warn")
         .start();
     let port = container.wait_ready();
@@ -32,17 +40,17 @@ fn serves_example(runtime: &str, greeting: &str) {
 }
 
 #[test]
-fn node_image_serves_a_read_only_function() {
+fn node_image_serves_its_example_mounted_ro_and_rw() {
     serves_example("node", "Hello, docker, from Node.js behind fnshim");
 }
 
 #[test]
-fn python_image_serves_a_read_only_function() {
+fn python_image_serves_its_example_mounted_ro_and_rw() {
     serves_example("python", "Hello, docker, from Python behind fnshim");
 }
 
 #[test]
-fn deno_image_serves_a_read_only_function() {
+fn deno_image_serves_its_example_mounted_ro_and_rw() {
     serves_example("deno", "Hello, docker, from Deno behind fnshim");
 }
 
