@@ -3,7 +3,17 @@
 
 use super::*;
 
+/// One error line (fnshim's JSON log), saying every one of `words`.
 fn assert_says(output: &str, words: &[&str]) {
+    let errors = output
+        .lines()
+        .filter(|l| l.contains(r#""level":"ERROR""#))
+        .count();
+    assert_eq!(errors, 1, "one error message, not {errors}:\n{output}");
+    assert_mentions(output, words);
+}
+
+fn assert_mentions(output: &str, words: &[&str]) {
     for word in words {
         assert!(
             output.contains(word),
@@ -20,12 +30,7 @@ fn an_image_run_without_a_mounted_function_exits_64() {
         assert_eq!(code, 64, "fnshim/{runtime} without a function:\n{output}");
         assert_says(
             &output,
-            &[
-                "invalid configuration",
-                "FUNCTION_PATH",
-                "/app/function",
-                "No such file or directory",
-            ],
+            &["invalid configuration", "FUNCTION_PATH", "/app/function"],
         );
     }
 }
@@ -37,14 +42,7 @@ fn a_bad_function_path_exits_64_with_a_clear_message() {
         .env("FUNCTION_PATH", "/app/functoin")
         .to_exit();
     assert_eq!(code, 64, "{output}");
-    assert_says(
-        &output,
-        &[
-            "FUNCTION_PATH",
-            "/app/functoin",
-            "No such file or directory",
-        ],
-    );
+    assert_says(&output, &["FUNCTION_PATH", "/app/functoin"]);
 }
 
 /// A user other than `fn` (as `docker run --user` or Kubernetes' runAsUser choose) cannot
@@ -66,5 +64,5 @@ fn an_unwritable_cache_folder_exits_64_naming_cache_dir() {
 fn an_unknown_option_to_the_entrypoint_exits_64() {
     let (code, output) = Run::new(image("custom")).arg("--bogus").to_exit();
     assert_eq!(code, 64, "{output}");
-    assert_says(&output, &["unknown option \"--bogus\"", "usage: fnshim"]);
+    assert_mentions(&output, &["unknown option \"--bogus\"", "usage: fnshim"]);
 }
