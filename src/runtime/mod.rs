@@ -331,6 +331,10 @@ fn function_folder(config: &Config) -> Result<PathBuf, StartError> {
             Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()))
         }
         Ok(_) => Err(bad(shown, "is not a directory")),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(bad(
+            shown,
+            "does not exist: mount the function's folder there (docker run -v \"$PWD/my-function:/app/function:ro\" …) or set FUNCTION_PATH to an existing folder",
+        )),
         Err(error) => Err(bad(shown, &format!("cannot be read: {error}"))),
     }
 }

@@ -30,7 +30,12 @@ fn an_image_run_without_a_mounted_function_exits_64() {
         assert_eq!(code, 64, "fnshim/{runtime} without a function:\n{output}");
         assert_says(
             &output,
-            &["invalid configuration", "FUNCTION_PATH", "/app/function"],
+            &[
+                "invalid configuration",
+                "FUNCTION_PATH",
+                "/app/function",
+                "does not exist: mount",
+            ],
         );
     }
 }
