@@ -46,6 +46,8 @@ pub async fn invoke(
     remote: IpAddr,
 ) -> Response<Body> {
     let call = Call::start(app, &request);
+    // Unlimited here (each pool queues and throttles), counted for fnshim_in_flight.
+    let _counted = app.in_flight.try_acquire();
     let result = run(app, handlers, request, remote, &call).await;
     call.finish(app, result)
 }

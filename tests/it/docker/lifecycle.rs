@@ -23,7 +23,7 @@ fn docker_stop_drains_an_in_flight_request_and_exits_0() {
     let slow = std::thread::spawn(move || {
         Conn::connect(port).and_then(|mut c| c.request(&Request::get("/slow")))
     });
-    // The handler's own log line, not fnshim_in_flight: that gauge counts proxied requests.
+    // The handler's own log line: it proves the handler itself is running, not just queued.
     let in_flight = wait_for(START, || {
         container
             .logs()

@@ -181,3 +181,26 @@ fn large_events_and_results_cross_the_protocol_whole(lang: Lang) {
     );
 }
 per_language!(large_events_and_results_cross_the_protocol_whole);
+
+#[test]
+fn the_in_flight_gauge_counts_handler_calls() {
+    let slow =
+        "import time\ndef handler(event, context):\n    time.sleep(1.5)\n    return 'done'\n";
+    let served = serve(&[("main.py", slow)], &[("FUNCTION_WORKERS", "1")]);
+    let gauge = || metric_sum(&served.get("/_/metrics").text(), "fnshim_in_flight");
+    assert_eq!(gauge(), 0.0, "{served}");
+    let port = served.port();
+    let call = thread::spawn(move || {
+        Conn::connect(port)
+            .unwrap()
+            .request(&Request::get("/"))
+            .unwrap()
+    });
+    let counted = wait_for(Duration::from_secs(5), || (gauge() == 1.0).then_some(()));
+    assert!(
+        counted.is_some(),
+        "fnshim_in_flight never showed the call{served}"
+    );
+    assert_eq!(call.join().unwrap().status, 200, "{served}");
+    assert_eq!(gauge(), 0.0, "{served}");
+}
