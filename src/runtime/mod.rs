@@ -230,6 +230,9 @@ fn handlers(
             entry.display()
         ))
     })?;
+    if let (Runtime::Dart, Some(expected)) = (runtime, &config.dart_version) {
+        check_dart_version(expected, &binary)?;
+    }
     let handler = split_handler(&config.function_handler).1.to_owned();
     let argv = adapters::worker_command(
         runtime,
@@ -277,6 +280,27 @@ pub fn refresh_argv(cache: &Path, target: &mut HandlerTarget) -> Result<(), Star
         target.binary.clone(),
     )?;
     Ok(())
+}
+
+/// DART_VERSION against the SDK's `version` file (`<sdk>/bin/dart` beside `<sdk>/version`), before
+/// any `pub get`: `3.5` accepts 3.5.x. An SDK without that file is left to the worker's own
+/// check, which compares with `Platform.version`.
+fn check_dart_version(expected: &str, binary: &Path) -> Result<(), StartError> {
+    let sdk = std::fs::canonicalize(binary)
+        .ok()
+        .and_then(|dart| Some(dart.parent()?.parent()?.to_path_buf()));
+    let Some(sdk) = sdk else { return Ok(()) };
+    let Ok(actual) = std::fs::read_to_string(sdk.join("version")) else {
+        return Ok(());
+    };
+    let actual = actual.trim();
+    if actual == expected || actual.starts_with(&format!("{expected}.")) {
+        return Ok(());
+    }
+    Err(StartError::Load(format!(
+        "DART_VERSION is {expected} but the Dart SDK in {} is {actual}: run the image dartserverless/runtime:{expected}, or unset DART_VERSION",
+        sdk.display()
+    )))
 }
 
 /// A program on PATH (as a shell finds it).

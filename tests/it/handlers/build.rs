@@ -132,3 +132,43 @@ fn a_dart_build_past_install_timeout_exits_69() {
     );
     assert!(shim.stderr().contains("INSTALL_TIMEOUT"), "{shim}");
 }
+
+/// A Dart SDK laid out as the official image has it (`bin/dart`, `version`), with the stand-in
+/// compiler as its `dart`.
+fn sdk(version: &str) -> tempfile::TempDir {
+    let sdk = tempfile::tempdir().unwrap();
+    std::fs::create_dir(sdk.path().join("bin")).unwrap();
+    std::fs::copy(fixture("fake-dart"), sdk.path().join("bin/dart")).unwrap();
+    std::fs::write(sdk.path().join("version"), format!("{version}\n")).unwrap();
+    sdk
+}
+
+#[test]
+fn a_dart_version_other_than_the_sdk_stops_start_up_with_65() {
+    let build = Build::new();
+    let sdk = sdk("3.5.4");
+    let path = format!(
+        "{}:{}",
+        sdk.path().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let wrong = build
+        .shim()
+        .env("PATH", &path)
+        .env("DART_VERSION", "2.19.0")
+        .spawn();
+    assert_eq!(wrong.wait_code(Duration::from_secs(10)), 65, "{wrong}");
+    let stderr = wrong.stderr();
+    assert!(
+        stderr.contains("DART_VERSION is 2.19.0") && stderr.contains("is 3.5.4"),
+        "{wrong}"
+    );
+    assert_eq!(build.compiles(), 0, "nothing is built for the wrong SDK");
+    let same_minor = build
+        .shim()
+        .env("PATH", &path)
+        .env("DART_VERSION", "3.5")
+        .spawn();
+    same_minor.wait_ready();
+    assert_eq!(same_minor.get("/").json()["built"], true, "{same_minor}");
+}
