@@ -1,14 +1,16 @@
 //! One invocation through the reverse proxy: limits, the worker's address, the forwarded
 //! request, and the streamed response, with one log line and one metrics sample per request.
 
+use std::cell::RefCell;
 use std::error::Error as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery};
 use http::{Request, Response, Uri};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -104,20 +106,20 @@ fn upstream_request(
         // Events reach a bootstrap at /invoke, as in Function Compute; `POST /` is one only
         // with an event or schedule trigger (otherwise an event route never gets here as `/`).
         Some(pq) if pq.path() == AWS_INVOKE_PATH || (pq.path() == "/" && events_only) => {
-            match pq.query() {
+            let invoke = match pq.query() {
                 Some(query) => format!("/invoke?{query}"),
                 None => "/invoke".to_string(),
-            }
+            };
+            invoke.parse().ok()
         }
-        Some(pq) => pq.as_str().to_string(),
-        None => "/".to_string(),
+        Some(pq) => Some(pq.clone()),
+        None => None,
     };
-    parts.uri = Uri::builder()
-        .scheme("http")
-        .authority(addr.to_string())
-        .path_and_query(path_and_query)
-        .build()
-        .unwrap_or_default();
+    let mut uri = http::uri::Parts::default();
+    uri.scheme = Some(http::uri::Scheme::HTTP);
+    uri.authority = Some(authority(addr));
+    uri.path_and_query = path_and_query.or_else(|| Some(PathAndQuery::from_static("/")));
+    parts.uri = Uri::from_parts(uri).unwrap_or_default();
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers);
     headers.insert(super::REQUEST_ID.clone(), request_id.clone());
@@ -186,36 +188,80 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 
 /// Connection-level headers are not forwarded (RFC 9110 §7.6.1), nor those `Connection` names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(named) = headers
-        .get(header::CONNECTION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-    {
-        for name in named.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            headers.remove(name);
-        }
+    // One pass over the names first: most requests carry none, and a lookup per name costs.
+    let mut hop: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_hop_by_hop(name))
+        .cloned()
+        .collect();
+    if hop.is_empty() {
+        return;
     }
-    for name in [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHORIZATION,
-    ] {
+    let named = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
+    hop.extend(named.collect::<Vec<_>>());
+    for name in hop {
         headers.remove(name);
     }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authorization"
+            | "keep-alive"
+            | "proxy-connection"
+    )
+}
+
+thread_local! {
+    /// The upstream's authority and the last client's address as header values: both rarely
+    /// change, and formatting them cost more than the rest of the request head.
+    static AUTHORITY: RefCell<Option<(SocketAddr, Authority)>> = const { RefCell::new(None) };
+    static CLIENT: RefCell<Option<(IpAddr, HeaderValue)>> = const { RefCell::new(None) };
+}
+
+fn authority(addr: SocketAddr) -> Authority {
+    AUTHORITY.with_borrow_mut(|cached| match cached {
+        Some((known, authority)) if *known == addr => authority.clone(),
+        _ => {
+            let authority: Authority = addr
+                .to_string()
+                .parse()
+                .unwrap_or_else(|_| Authority::from_static("127.0.0.1"));
+            *cached = Some((addr, authority.clone()));
+            authority
+        }
+    })
 }
 
 fn append_forwarded_for(headers: &mut HeaderMap, remote: IpAddr) {
-    let ip = remote.to_canonical().to_string();
+    let remote = remote.to_canonical();
+    let ip = CLIENT.with_borrow_mut(|cached| match cached {
+        Some((known, value)) if *known == remote => Some(value.clone()),
+        _ => {
+            let value = HeaderValue::from_str(&remote.to_string()).ok()?;
+            *cached = Some((remote, value.clone()));
+            Some(value)
+        }
+    });
+    let Some(ip) = ip else { return };
     let value = match headers.get(&FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {ip}"),
-        None => ip,
+        Some(previous) => {
+            HeaderValue::from_str(&format!("{previous}, {}", ip.to_str().unwrap_or_default()))
+        }
+        None => Ok(ip),
     };
-    if let Ok(value) = HeaderValue::from_str(&value) {
+    if let Ok(value) = value {
         headers.insert(FORWARDED_FOR.clone(), value);
     }
 }

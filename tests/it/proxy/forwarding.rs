@@ -139,3 +139,32 @@ fn an_event_trigger_forwards_post_slash_as_invoke_and_refuses_other_routes() {
     let refused = shim.get("/anything");
     assert_error(&refused, 404, "NotFound", &shim);
 }
+
+#[test]
+fn connection_level_headers_stay_behind_and_x_forwarded_for_grows() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    let hop = Request::get("/echo")
+        .header("Connection", "keep-alive, x-hop-secret")
+        .header("x-hop-secret", "1")
+        .header("Keep-Alive", "timeout=5")
+        .header("Proxy-Authorization", "Basic YTpi")
+        .header("TE", "trailers")
+        .header("X-Forwarded-For", "10.0.0.1")
+        .header("x-kept", "yes");
+    let r = conn.request(&hop).unwrap();
+    assert_eq!(r.status, 200, "{r}{shim}");
+    let echo = r.json();
+    for gone in ["x-hop-secret", "keep-alive", "proxy-authorization", "te"] {
+        assert!(echoed_header(&echo, gone).is_empty(), "{gone} was forwarded: {echo}");
+    }
+    assert_eq!(one_header(&echo, "x-kept"), "yes");
+    assert_eq!(one_header(&echo, "x-forwarded-for"), "10.0.0.1, 127.0.0.1");
+    for _ in 0..2 {
+        let plain = conn.request(&Request::get("/echo")).unwrap().json();
+        assert_eq!(one_header(&plain, "x-forwarded-for"), "127.0.0.1");
+    }
+    // The upstream's own connection headers do not reach the client either.
+    assert!(r.header("keep-alive").is_none(), "{r}");
+}
