@@ -59,6 +59,11 @@ impl Metrics {
             .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// Invocations recorded so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
     pub fn worker_restarted(&self) {
         self.restarts.fetch_add(1, Ordering::Relaxed);
     }

@@ -134,6 +134,7 @@ pub async fn serve(
         Err(error) => return tracing::error!(%error, "cannot use the listening socket"),
     };
     let for_connections = stop.clone();
+    tokio::spawn(give_back_memory(app.clone()));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -147,6 +148,24 @@ pub async fn serve(
         }
     }
     tracing::info!("no longer accepting connections");
+}
+
+/// After a burst, once no connection is open, returns the heap's free pages to the system
+/// (glibc keeps them otherwise: RSS stayed at ~7 MiB after a 64-connection load, against
+/// ~3 MiB idle). One check every 10 s; nothing is done while idle with no new invocations.
+async fn give_back_memory(app: Arc<App>) {
+    let mut trimmed_at = 0;
+    let mut every = tokio::time::interval(Duration::from_secs(10));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let count = app.metrics.count();
+        if count != trimmed_at && app.connections.current() == 0 {
+            // SAFETY: malloc_trim only walks glibc's own heap; it has no preconditions.
+            unsafe { libc::malloc_trim(0) };
+            trimmed_at = count;
+        }
+    }
 }
 
 fn connection(
