@@ -182,18 +182,7 @@ fn timers_invoke_their_function_with_the_payload() {
         &[("f.yml", yml), ("main.py", web), ("jobs.py", jobs)],
         &[("FUNCTION_WORKERS", "1")],
     );
-    let ticks = || -> Vec<String> {
-        served
-            .logs()
-            .iter()
-            .filter_map(|l| {
-                l["message"]
-                    .as_str()?
-                    .strip_prefix("TICK ")
-                    .map(str::to_owned)
-            })
-            .collect()
-    };
+    let ticks = || printed(&served, "TICK ");
     let fired = wait_for(Duration::from_secs(10), || {
         (ticks().len() >= 2).then_some(())
     });

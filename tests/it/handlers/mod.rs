@@ -89,6 +89,20 @@ impl fmt::Display for Served {
     }
 }
 
+/// The lines the function printed that start with `prefix`, without it, in order.
+fn printed(served: &Served, prefix: &str) -> Vec<String> {
+    served
+        .logs()
+        .iter()
+        .filter_map(|l| {
+            l["message"]
+                .as_str()?
+                .strip_prefix(prefix)
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
 /// Starts fnshim on `files` without waiting. A private CACHE_DIR keeps the adapter file that
 /// this build writes apart from other builds running at the same time.
 fn start(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {

@@ -12,16 +12,9 @@ def handler(event, context):
 
 /// The timer events the handler printed, in order.
 fn ticks(served: &Served) -> Vec<Value> {
-    served
-        .logs()
+    printed(served, "TICK ")
         .iter()
-        .filter_map(|l| {
-            l["message"]
-                .as_str()?
-                .strip_prefix("TICK ")
-                .map(str::to_owned)
-        })
-        .filter_map(|text| serde_json::from_str(&text).ok())
+        .filter_map(|text| serde_json::from_str(text).ok())
         .collect()
 }
 
