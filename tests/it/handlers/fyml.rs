@@ -288,3 +288,32 @@ fn a_lambda_style_function_handler_picks_the_file_and_the_export() {
         "{served}"
     );
 }
+
+#[test]
+fn the_bundled_f_yml_example_routes_its_functions() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fyml-service");
+    let cache = tempfile::tempdir().unwrap();
+    let shim = fnshim()
+        .env("FUNCTION_PATH", example.to_str().unwrap())
+        .env("CACHE_DIR", cache.path().to_str().unwrap())
+        .spawn();
+    shim.wait_ready();
+    let user = shim.get("/users/42").json();
+    assert_eq!(
+        user,
+        json!({"id": "42", "table": "users", "stage": "dev", "function": "users"}),
+        "{shim}"
+    );
+    let web = shim.get("/anything/else");
+    assert_eq!(
+        (web.status, web.text().as_str()),
+        (200, "web: /anything/else\n"),
+        "{shim}"
+    );
+    let invoked = shim.send(
+        &Request::post("/invoke/cleanup")
+            .header("content-type", "application/json")
+            .body(r#"{"triggerTime":"now","payload":"manual"}"#),
+    );
+    assert_eq!(invoked.json(), json!("done"), "{invoked}{shim}");
+}
