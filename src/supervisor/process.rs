@@ -128,15 +128,38 @@ pub fn spawn(reaper: &Reaper, spec: Spec<'_>) -> io::Result<Child> {
     })
 }
 
-/// In the child: unblock every signal. The shim blocks the ones it handles and std keeps the
-/// mask across exec, so without this the function could not be stopped by SIGTERM.
+/// In the child: unblock every signal and give every one its default action. The shim blocks
+/// the ones it handles and std keeps the mask across exec, so without this the function could
+/// not be stopped by SIGTERM; and a SIG_IGN that fnshim inherited (say SIGTTOU or SIGXFSZ from
+/// a Python parent) would survive the exec too (PID1-TESTS A7: the clean policy).
 fn clean_signal_mask() {
-    // SAFETY: async-signal-safe libc calls on a local set.
+    // SAFETY: async-signal-safe calls on local values; SIGKILL and SIGSTOP just fail (EINVAL).
     unsafe {
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        // The raw system call: glibc's wrappers refuse 32 and 33, which it reserves, yet an
+        // ignored 32 does come down from some parents (the test runner's, for one).
+        let default = KernelSigaction {
+            handler: libc::SIG_DFL,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        for sig in 1..=64 {
+            let null = std::ptr::null_mut::<KernelSigaction>();
+            libc::syscall(libc::SYS_rt_sigaction, sig, &default, null, 8usize);
+        }
     }
+}
+
+/// The kernel's `struct sigaction` on x86_64 and aarch64 (fnshim's targets).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
 }
 
 /// In the child: make its new group the terminal's foreground group, as tini does, so that an
