@@ -5,16 +5,23 @@
 //! line is logged per invocation, and the generic serde path with its timestamp formatting cost
 //! about a fifth of the proxy's instructions per request (callgrind, bench/README.md). The
 //! shape is the same: `{"timestamp","level","message",<fields>…}`.
+//!
+//! When stderr is a pipe, lines go through [`Stderr`]: a non-blocking description of the same
+//! pipe, so that a reader that stops reading (a full pipe) costs dropped lines, counted and
+//! reported once the pipe drains, never a blocked init: the reaper and the runtime thread both
+//! log, and a write that blocks forever there would stop fnshim reaping and exiting.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
-use std::io::IsTerminal;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::{self, IsTerminal};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{LogFormat, LogSettings};
@@ -26,13 +33,177 @@ pub fn init(settings: LogSettings) {
     };
     let builder = tracing_subscriber::fmt()
         .with_max_level(settings.level)
-        .with_writer(std::io::stderr)
+        .with_writer(Stderr::new(json))
         .with_target(false);
     if json {
         builder.event_format(JsonLines).init();
     } else {
         builder.with_ansi(std::io::stderr().is_terminal()).init();
     }
+}
+
+/// How long one line may wait for room in a full pipe before it is dropped; after a drop,
+/// lines are dropped at once until the pipe has room again.
+const STALL: Duration = Duration::from_secs(1);
+
+/// Log output on stderr that never blocks for long on a full pipe.
+pub struct Stderr {
+    /// A non-blocking description of the stderr pipe; None when stderr is not a pipe (a file,
+    /// a terminal, a socket, /dev/null) or cannot be reopened (no /proc): then plain stderr.
+    pipe: Option<OwnedFd>,
+    state: Mutex<Lost>,
+    json: bool,
+}
+
+/// What a full pipe cost so far.
+#[derive(Default)]
+struct Lost {
+    /// Lines dropped since the last line that went through.
+    dropped: u64,
+    /// Dropping without waiting: the last line found no room within STALL.
+    stuck: bool,
+    /// A long line was cut short: the next write starts with a newline.
+    torn: bool,
+}
+
+impl Stderr {
+    pub fn new(json: bool) -> Stderr {
+        Stderr {
+            pipe: reopen_nonblocking(libc::STDERR_FILENO),
+            state: Mutex::default(),
+            json,
+        }
+    }
+
+    fn lost(&self) -> MutexGuard<'_, Lost> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes one formatted line (or drops it); never fails, never blocks longer than STALL.
+    fn line(&self, fd: &OwnedFd, line: &[u8]) {
+        let mut lost = self.lost();
+        if lost.stuck && !writable(fd, Duration::ZERO) {
+            lost.dropped += 1;
+            return;
+        }
+        let mut prefix = Vec::new();
+        if lost.torn {
+            prefix.push(b'\n');
+        }
+        if lost.dropped > 0 {
+            prefix.extend(self.dropped_note(lost.dropped));
+        }
+        let budget = if lost.stuck { Duration::ZERO } else { STALL };
+        let whole = [prefix.as_slice(), line].concat();
+        match write_within(fd, &whole, budget) {
+            Ok(()) => *lost = Lost::default(),
+            Err(written) => {
+                // How far into the line itself the write got, if the prefix went out whole.
+                let into_line = written.checked_sub(prefix.len());
+                if into_line.is_some() {
+                    lost.dropped = 0;
+                }
+                if written > 0 {
+                    lost.torn = into_line != Some(0);
+                }
+                lost.stuck = true;
+                lost.dropped += 1;
+            }
+        }
+    }
+
+    fn dropped_note(&self, dropped: u64) -> Vec<u8> {
+        let message = "stderr was full: log lines were dropped";
+        let mut note = String::new();
+        if self.json {
+            note.push_str("{\"timestamp\":\"");
+            timestamp(&mut note, SystemTime::now());
+            let _ = write!(
+                note,
+                "\",\"level\":\"WARN\",\"message\":\"{message}\",\"dropped\":{dropped}}}"
+            );
+        } else {
+            let _ = write!(note, "WARN {message} (dropped={dropped})");
+        }
+        note.push('\n');
+        note.into_bytes()
+    }
+}
+
+impl<'a> MakeWriter<'a> for Stderr {
+    type Writer = LineWriter<'a>;
+
+    fn make_writer(&'a self) -> LineWriter<'a> {
+        LineWriter(self)
+    }
+}
+
+/// The writer for one event; tracing-subscriber hands it the whole formatted line at once.
+pub struct LineWriter<'a>(&'a Stderr);
+
+impl io::Write for LineWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &self.0.pipe {
+            Some(fd) => self.0.line(fd, buf),
+            None => io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A new, non-blocking open file description of the pipe at `fd` (through /proc), so that
+/// O_NONBLOCK never reaches the description the children share.
+fn reopen_nonblocking(fd: libc::c_int) -> Option<OwnedFd> {
+    // SAFETY: fstat writes into a local struct; open returns a descriptor we then own.
+    unsafe {
+        let mut stat: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut stat) != 0 || stat.st_mode & libc::S_IFMT != libc::S_IFIFO {
+            return None;
+        }
+        let path = format!("/proc/self/fd/{fd}\0");
+        let flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        let new = libc::open(path.as_ptr().cast(), flags);
+        (new >= 0).then(|| OwnedFd::from_raw_fd(new))
+    }
+}
+
+/// Writes all of `bytes`, waiting at most `budget` for room; on failure, how much was written.
+fn write_within(fd: &OwnedFd, bytes: &[u8], budget: Duration) -> Result<(), usize> {
+    let deadline = Instant::now() + budget;
+    let mut written = 0;
+    while written < bytes.len() {
+        let rest = &bytes[written..];
+        // SAFETY: writes from a valid slice to a descriptor we own.
+        let n = unsafe { libc::write(fd.as_raw_fd(), rest.as_ptr().cast(), rest.len()) };
+        if n >= 0 {
+            written += n as usize;
+            continue;
+        }
+        match io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EAGAIN)
+                if writable(fd, deadline.saturating_duration_since(Instant::now())) => {}
+            _ => return Err(written), // EAGAIN past the deadline, EPIPE, …
+        }
+    }
+    Ok(())
+}
+
+/// Whether the pipe has room within `wait`.
+fn writable(fd: &OwnedFd, wait: Duration) -> bool {
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = wait.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: one valid pollfd.
+    let ready = unsafe { libc::poll(&mut poll, 1, ms) };
+    ready == 1 && poll.revents & libc::POLLOUT != 0
 }
 
 /// One JSON object per event: timestamp (RFC 3339, microseconds, UTC), level, then the
@@ -237,6 +408,51 @@ mod tests {
         assert_eq!(line["path"], "/a\"b\\c\n\u{1}é");
         let stamp = line["timestamp"].as_str().unwrap();
         assert_eq!(stamp.len(), "2026-11-21T08:00:00.000000Z".len(), "{stamp}");
+    }
+
+    #[test]
+    fn a_full_pipe_drops_lines_without_blocking_and_reports_them_once_it_drains() {
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let sink = Stderr {
+            pipe: reopen_nonblocking(write.as_raw_fd()),
+            state: Mutex::default(),
+            json: true,
+        };
+        let fd = sink.pipe.as_ref().expect("a pipe is reopened");
+        let line = [b'x'; 1000];
+        let started = Instant::now();
+        for _ in 0..200 {
+            sink.line(fd, &line); // 200 kB into a 64 kB pipe
+        }
+        let took = started.elapsed();
+        assert!(took < STALL + Duration::from_millis(500), "{took:?}");
+        let dropped = sink.lost().dropped;
+        assert!(dropped > 100 && sink.lost().stuck, "{dropped}");
+        let mut drained = Vec::new();
+        let mut chunk = [0u8; 65536];
+        // SAFETY: reads into a local buffer; the read end is non-blocking from here on.
+        unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        loop {
+            let n = unsafe { libc::read(read.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+            if n <= 0 {
+                break;
+            }
+            drained.extend_from_slice(&chunk[..n as usize]);
+        }
+        sink.line(fd, b"after\n");
+        let n = unsafe { libc::read(read.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+        let text = String::from_utf8_lossy(&chunk[..n.max(0) as usize]).into_owned();
+        let mut lines = text.lines();
+        let note: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        assert_eq!(note["dropped"], dropped, "{text}");
+        assert_eq!(lines.next(), Some("after"), "{text}");
+        assert!(
+            drained.iter().all(|b| *b == b'x'),
+            "only whole lines went out"
+        );
+        assert!(!sink.lost().stuck && sink.lost().dropped == 0);
     }
 
     #[test]
