@@ -17,6 +17,9 @@ apt_install() {
 # nsenter (util-linux); the fixtures are python3 and sh scripts.
 need unshare && need nsenter || apt_install util-linux
 need python3 || apt_install python3
+# E3 builds a static C fixture and reads the binary's type.
+need gcc || apt_install gcc libc6-dev
+need file || apt_install file
 # Handler runtimes under test: node (with npm) and deno (Deno ships as a PyPI package).
 need node || apt_install nodejs npm
 need deno || python3 -m pip install --quiet deno

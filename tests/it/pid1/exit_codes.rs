@@ -99,3 +99,111 @@ fn a6_child_sees_cwd_env_and_argv_unchanged() {
     });
     assert_eq!(seen, expected, "what the child saw\n{}", shim.report());
 }
+
+/// Policy "clean" (README, Decisions): whatever the parent ignored (INT, TTOU, SEGV) or
+/// blocked (TTIN, ILL, TERM), the command starts with nothing ignored and nothing blocked.
+#[test]
+fn a7_child_gets_a_clean_signal_mask_whatever_the_parent_set() {
+    let sigconf = fixture("sigconf.py");
+    let mut shim = ns(&["--", "cat", "/proc/self/status"])
+        .via(&[&sigconf])
+        .spawn();
+    shim.expect_exit(0, 5 * SEC);
+    shim.out.wait_eof(Instant::now() + 2 * SEC);
+    for field in ["SigIgn", "SigBlk"] {
+        let lines = shim.out.lines();
+        let value = lines
+            .iter()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .map(|v| u64::from_str_radix(v.trim(), 16));
+        let value = value.unwrap_or_else(|| panic!("no {field} line\n{}", shim.report()));
+        assert_eq!(value, Ok(0), "the child's {field}\n{}", shim.report());
+    }
+}
+
+/// The command, the proxied server and a handler worker each start with fds 0, 1 and 2 only:
+/// none of fnshim's epoll, eventfd, signal, socket or pipe descriptors leak into them.
+#[test]
+fn a8_children_inherit_only_stdio() {
+    let mut shim = run_fixture("list-fds.py", &[]).spawn();
+    shim.expect_exit(0, 5 * SEC);
+    shim.out.wait_eof(Instant::now() + 2 * SEC);
+    assert_eq!(shim.out.lines(), ["fds: 0 1 2"], "\n{}", shim.report());
+
+    let (mut shim, _port) = proxy_fixture(&["list-fds.py", "http-slow.py"], "4s").spawn_proxy();
+    assert_eq!(shim.out.lines()[0], "fds: 0 1 2", "\n{}", shim.report());
+    shim.signal(libc::SIGTERM);
+    shim.expect_exit(0, 6 * SEC);
+
+    // A Python handler: `python3` on PATH lists its fds, then execs the real interpreter.
+    let function = crate::support::Function::empty();
+    function.write(
+        "main.py",
+        "def handler(event, context):\n    return 1\n",
+        0o644,
+    );
+    let bin = tempfile::tempdir().unwrap();
+    let real = crate::support::python().display().to_string();
+    let wrapper = format!(
+        "#!/bin/sh\nexec {real} {} {real} \"$@\"\n",
+        fixture("list-fds.py")
+    );
+    let python3 = bin.path().join("python3");
+    std::fs::write(&python3, wrapper).unwrap();
+    std::fs::set_permissions(
+        &python3,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let (mut shim, _port) = ns(&[])
+        .env("FUNCTION_PATH", function.path().to_str().unwrap())
+        .env("CACHE_DIR", cache.path().to_str().unwrap())
+        .env("PATH", &path)
+        .env("PORT", "0")
+        .env("LOG_FORMAT", "json")
+        .spawn_proxy();
+    let listed: Vec<String> = (shim.err.lines().iter())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["message"].as_str().map(String::from))
+        .filter(|m| m.starts_with("fds:"))
+        .collect();
+    assert!(
+        !listed.is_empty() && listed.iter().all(|m| m == "fds: 0 1 2"),
+        "the worker's fds: {listed:?}\n{}",
+        shim.report()
+    );
+    shim.signal(libc::SIGTERM);
+    shim.expect_exit(0, 6 * SEC);
+}
+
+/// fnshim's stdout is a pipe whose reader leaves after one line; the command ignores SIGPIPE,
+/// writes on (getting EPIPE) and exits 5: fnshim must not die of SIGPIPE and must return 5.
+#[test]
+fn a9_stdout_reader_gone_shim_survives_and_returns_5() {
+    let script = "trap '' PIPE; echo first; i=0; \
+        while echo more 2>/dev/null; do i=$((i+1)); done; echo \"EPIPE after $i\" >&2; exit 5";
+    let mut shim = ns(&["--", "sh", "-c", script])
+        .via(&[&fixture("early-reader.py")])
+        .spawn();
+    shim.expect_exit(5, 5 * SEC);
+    shim.out.wait_eof(Instant::now() + 2 * SEC);
+    assert_eq!(
+        shim.out.lines(),
+        ["reader got: first"],
+        "\n{}",
+        shim.report()
+    );
+    assert!(
+        shim.err
+            .find(|l| l.starts_with("EPIPE after"), Instant::now() + SEC)
+            .is_some(),
+        "the command never got EPIPE\n{}",
+        shim.report()
+    );
+}

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -12,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-const SHIM: &str = env!("CARGO_BIN_EXE_fnshim");
+pub const SHIM: &str = env!("CARGO_BIN_EXE_fnshim");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pid1");
 const WATCHDOG: Duration = Duration::from_secs(40);
 const POLL: Duration = Duration::from_millis(5);
@@ -33,6 +34,9 @@ pub struct Spec {
     env: Vec<(String, String)>,
     cwd: Option<PathBuf>,
     stdin: bool,
+    via: Vec<String>,
+    root: Option<PathBuf>,
+    stderr_unread: bool,
 }
 
 /// The shim as PID 1 of a new PID namespace.
@@ -53,6 +57,9 @@ impl Spec {
             env: Vec::new(),
             cwd: None,
             stdin: false,
+            via: Vec::new(),
+            root: None,
+            stderr_unread: false,
         }
     }
 
@@ -71,15 +78,47 @@ impl Spec {
         self
     }
 
+    /// A program that is PID 1 first and then execs the shim (given as its first argument).
+    pub fn via(mut self, wrapper: &[&str]) -> Spec {
+        self.via = wrapper.iter().map(|a| a.to_string()).collect();
+        self
+    }
+
+    /// Runs `/fnshim` with `dir` as the root directory (no /proc is mounted).
+    pub fn root(mut self, dir: &Path) -> Spec {
+        self.root = Some(dir.into());
+        self
+    }
+
+    /// The shim's stderr is a pipe that the harness holds open and never reads.
+    pub fn stderr_unread(mut self) -> Spec {
+        self.stderr_unread = true;
+        self
+    }
+
     fn command(&self) -> Command {
         let mut cmd = if self.pid1 {
             let mut c = Command::new("unshare");
-            c.args(["--pid", "--fork", "--mount-proc", "--kill-child", SHIM]);
+            c.args(["--pid", "--fork", "--kill-child"]);
+            match &self.root {
+                Some(dir) => c.arg(format!("--root={}", dir.display())),
+                None => c.arg("--mount-proc"),
+            };
+            c.args(&self.via);
+            c.arg(if self.root.is_some() { "/fnshim" } else { SHIM });
             c
         } else {
             Command::new(SHIM)
         };
         cmd.args(&self.args).process_group(0);
+        // The shim inherits only stdio, whatever descriptors the test runner leaked to us.
+        // SAFETY: close_range is async-signal-safe; CLOEXEC keeps std's own exec-error pipe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32);
+                Ok(())
+            })
+        };
         for key in SHIM_KEYS.split_whitespace() {
             cmd.env_remove(key);
         }
@@ -100,13 +139,24 @@ impl Spec {
 
     pub fn spawn(self) -> Shim {
         let mut cmd = self.command();
+        let unread = self.stderr_unread.then(|| {
+            let (read, write) = pipe();
+            cmd.stderr(write);
+            read
+        });
         let shown = format!("{cmd:?}");
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {shown}: {e}"));
+        drop(cmd);
         let fired = Arc::new(AtomicBool::new(false));
         let top = child.id() as i32;
+        let err = match child.stderr.take() {
+            Some(stderr) => Lines::pump(stderr),
+            None => Lines::default(),
+        };
         Shim {
             out: Lines::pump(child.stdout.take().unwrap()),
-            err: Lines::pump(child.stderr.take().unwrap()),
+            err,
+            _unread: unread,
             stdin: child.stdin.take(),
             watchdog: Some(watchdog(top, fired.clone())),
             child,
@@ -126,6 +176,15 @@ impl Spec {
         shim.wait_http_ready(port, Duration::from_secs(10));
         (shim, port)
     }
+}
+
+/// A pipe (read end, write end), both close-on-exec.
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`, which we then own.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
 /// Kills the whole tree of the run if it is still going after WATCHDOG; dropping or
@@ -159,6 +218,8 @@ pub struct Shim {
     fired: Arc<AtomicBool>,
     watchdog: Option<Sender<()>>,
     stdin: Option<ChildStdin>,
+    /// The read end of a `stderr_unread` pipe, held open until the run is dropped.
+    _unread: Option<OwnedFd>,
     pub out: Lines,
     pub err: Lines,
 }
@@ -261,27 +322,34 @@ impl Shim {
         at
     }
 
-    fn wait_exit(&mut self, limit: Duration) -> Instant {
+    /// The exit status and when it came, if the run ends within `limit` (no assertion, no kill).
+    pub fn exit_within(&mut self, limit: Duration) -> Option<(ExitStatus, Instant)> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                let at = Instant::now();
                 self.finish(status);
-                return at;
+                return Some((status, Instant::now()));
             }
             if Instant::now() >= deadline {
-                let tree = descendants(self.child.id() as i32);
-                kill_tree(self.child.id() as i32);
-                let status = self.child.wait().expect("wait");
-                self.finish(status);
-                let tree = format!("{tree:#?}");
-                panic!(
-                    "did not exit within {limit:?}; killed with this tree: {tree}\n{}",
-                    self.report()
-                );
+                return None;
             }
             thread::sleep(POLL);
         }
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> Instant {
+        if let Some((_, at)) = self.exit_within(limit) {
+            return at;
+        }
+        let tree = descendants(self.child.id() as i32);
+        kill_tree(self.child.id() as i32);
+        let status = self.child.wait().expect("wait");
+        self.finish(status);
+        let tree = format!("{tree:#?}");
+        panic!(
+            "did not exit within {limit:?}; killed with this tree: {tree}\n{}",
+            self.report()
+        );
     }
 
     fn finish(&mut self, status: ExitStatus) {
@@ -446,6 +514,40 @@ pub fn proc_stat(pid: i32) -> Option<Proc> {
         state,
         cmdline,
     })
+}
+
+/// A `/proc/<pid>/status` field in its unit (kB for memory), e.g. `VmRSS`.
+pub fn status_field(pid: i32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
+/// utime + stime of the whole process, in clock ticks.
+pub fn cpu_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Context switches of every thread of the process: each is one wake-up (or preemption).
+pub fn context_switches(pid: i32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    let tids = tasks.filter_map(|t| t.ok()?.file_name().to_str()?.parse::<i32>().ok());
+    let per_task = |tid: i32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"));
+        let status = status.unwrap_or_default();
+        let count = |key: &str| -> u64 {
+            let line = status.lines().find_map(|l| l.strip_prefix(key));
+            line.and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+        };
+        count("voluntary_ctxt_switches:") + count("nonvoluntary_ctxt_switches:")
+    };
+    tids.map(per_task).sum()
 }
 
 fn all_procs() -> Vec<Proc> {

@@ -1,7 +1,9 @@
 //! PID 1 black-box tests (IDs from PID1-TESTS.md): fnshim as the init of a fresh PID namespace, driven from the host.
 //!
-//! Every run goes through `unshare --pid --fork --mount-proc --kill-child fnshim …` (B7 alone runs
-//! the shim directly). Fixtures print `ready` once their handlers are installed; the harness waits
+//! Every case of the plan, A1–E4, is here. Every run goes through
+//! `unshare --pid --fork --mount-proc --kill-child fnshim …` (B7 alone runs the shim directly; E3
+//! uses `--root` instead of `--mount-proc`; A7, A9 and E4 put a small wrapper before the shim
+//! that sets up what it inherits, then execs it). Fixtures print `ready` once their handlers are installed; the harness waits
 //! for that line before it signals. Bounds are generous for a loaded 2-core machine, and every wait
 //! has a deadline plus a per-run watchdog, so no test can hang.
 
@@ -13,11 +15,13 @@ use std::time::{Duration, Instant};
 mod exit_codes;
 mod harness;
 mod reaping;
+mod robustness;
 mod shutdown;
 mod signals;
 
 use self::harness::{
-    descendants, fixture, get_in_background, ns, proc_stat, wait_refused, Proc, Shim, Spec,
+    context_switches, cpu_ticks, descendants, fixture, get_in_background, ns, proc_stat,
+    status_field, wait_refused, Proc, Shim, Spec, SHIM,
 };
 
 const SEC: Duration = Duration::from_secs(1);
