@@ -157,7 +157,10 @@ fn connection_level_headers_stay_behind_and_x_forwarded_for_grows() {
     assert_eq!(r.status, 200, "{r}{shim}");
     let echo = r.json();
     for gone in ["x-hop-secret", "keep-alive", "proxy-authorization", "te"] {
-        assert!(echoed_header(&echo, gone).is_empty(), "{gone} was forwarded: {echo}");
+        assert!(
+            echoed_header(&echo, gone).is_empty(),
+            "{gone} was forwarded: {echo}"
+        );
     }
     assert_eq!(one_header(&echo, "x-kept"), "yes");
     assert_eq!(one_header(&echo, "x-forwarded-for"), "10.0.0.1, 127.0.0.1");
