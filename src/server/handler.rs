@@ -59,14 +59,15 @@ async fn run(
     remote: IpAddr,
     call: &Call,
 ) -> Result<Response<Body>, Failure> {
-    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    let route = route(handlers.trigger, &method, &path);
-    let (function, matched) = pick(handlers, &route, &method, &path)?;
+    let (method, path) = (request.method(), request.uri().path());
+    let route = route(handlers.trigger, method, path);
+    let (function, matched) = pick(handlers, &route, method, path)?;
+    let raw_event = matches!(route, Route::Invoke(_));
     let (parts, body) = request.into_parts();
     let body = read_body(app, &parts.headers, body).await?;
-    let (kind, event) = match route {
-        Route::Invoke(_) => invoke_event(&parts.headers, &body)?,
-        _ => {
+    let (kind, event) = match raw_event {
+        true => invoke_event(&parts.headers, &body)?,
+        false => {
             let request = HttpRequest {
                 method: parts.method.as_str(),
                 path: parts.uri.path(),
