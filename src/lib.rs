@@ -235,8 +235,10 @@ async fn run_handlers(
     start_tickers(config, &app, tickers, stop_server.subscribe());
     let mut events = events;
     let mut groups = Vec::new();
+    let mut installed = Vec::new();
     for (target, pool) in service.functions.into_iter().zip(pools) {
-        let target = match prepare_workers(config, &reaper, &app, target, &mut events).await {
+        let prepared = prepare_workers(config, &reaper, &app, target, &mut events, &mut installed);
+        let target = match prepared.await {
             Ok(target) => target,
             Err(install::StepError::Failed(error)) => return Err(error),
             Err(install::StepError::Stopped(_)) => return Ok(exit::OK),
@@ -320,14 +322,38 @@ fn start_tickers(
     }
 }
 
-/// The steps before the first worker: dependencies (skipped when the stamp matches), the
-/// worker's command line for where the function now lives, and the Dart AOT build.
+/// A dependency install already done for a runtime in a folder: the f.yml functions of one
+/// folder share it.
+struct Installed {
+    runtime: config::Runtime,
+    from: std::path::PathBuf,
+    /// Where the function runs now (a copy in CACHE_DIR when `from` is read-only).
+    to: std::path::PathBuf,
+    /// What the install added to the workers' environment.
+    env: Vec<(String, String)>,
+}
+
+impl Installed {
+    fn apply(&self, mut target: runtime::HandlerTarget) -> runtime::HandlerTarget {
+        if let Ok(relative) = target.entry.strip_prefix(&self.from) {
+            target.entry = self.to.join(relative);
+        }
+        target.folder = self.to.clone();
+        target.env.extend(self.env.iter().cloned());
+        target
+    }
+}
+
+/// The steps before the first worker: dependencies (once per runtime and folder, skipped when
+/// the stamp matches), the worker's command line for where the function now lives, and the
+/// Dart AOT build.
 async fn prepare_workers(
     config: &Config,
     reaper: &Reaper,
     app: &server::App,
     target: runtime::HandlerTarget,
     events: &mut tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
+    installed: &mut Vec<Installed>,
 ) -> Result<runtime::HandlerTarget, install::StepError> {
     let settings = install::DepsSettings {
         mode: config.install_deps,
@@ -342,8 +368,24 @@ async fn prepare_workers(
         app.readiness
             .set(server::state::Upstream::Starting { reason })
     };
-    let mut target =
-        install::install_dependencies(reaper, &settings, target, events, announce).await?;
+    let done = installed
+        .iter()
+        .find(|i| i.runtime == target.runtime && i.from == target.folder);
+    let mut target = match done {
+        Some(done) => done.apply(target),
+        None => {
+            let (runtime, from, own) = (target.runtime, target.folder.clone(), target.env.len());
+            let target =
+                install::install_dependencies(reaper, &settings, target, events, announce).await?;
+            installed.push(Installed {
+                runtime,
+                from,
+                to: target.folder.clone(),
+                env: target.env.get(own..).unwrap_or_default().to_vec(),
+            });
+            target
+        }
+    };
     runtime::refresh_argv(&config.cache_dir, &mut target).map_err(install::StepError::Failed)?;
     match (target.runtime, config.dart_aot) {
         (config::Runtime::Dart, true) => {

@@ -99,3 +99,28 @@ fn a_read_only_function_whose_package_json_changed_reinstalls_in_its_copy() {
     assert!(ran(&second, "npm install"), "{second}{app}");
     assert_eq!(body["five"], true, "{body}{second}{app}");
 }
+
+#[test]
+fn the_functions_of_a_read_only_f_yml_share_one_install_in_one_copy() {
+    let fyml = "functions:\n  a:\n    handler: index.handler\n    events:\n      - http: { path: /a }\n  b:\n    handler: other.handler\n    events:\n      - http: { path: /b }\n";
+    let other = "exports.handler = async () => ({ b: require('is-number')(7), from: require.resolve('is-number') });\n";
+    let app = App::new(&[
+        ("package.json", PACKAGE),
+        ("index.js", HANDLER),
+        ("other.js", other),
+        ("f.yml", fyml),
+    ]);
+    let mount_point = tempfile::tempdir().unwrap();
+    let shim = start_read_only(&app, mount_point.path());
+    wait_ready(&shim, &app);
+    let (a, b) = (shim.get("/a").json(), shim.get("/b").json());
+    stop(&shim, &app);
+    assert_eq!(
+        (&a["five"], &b["b"]),
+        (&Value::Bool(true), &Value::Bool(true)),
+        "{shim}{app}"
+    );
+    assert_eq!(a["from"], b["from"], "one node_modules for both{shim}{app}");
+    let installs = lines(&shim, "dependencies ready").len();
+    assert_eq!(installs, 1, "one install for the folder{shim}{app}");
+}

@@ -86,15 +86,16 @@ fn c4_ten_thousand_orphans_leave_no_zombie_and_no_growth() {
 }
 
 /// fnshim's only internal helpers are the install and build steps (`src/install/`), each a
-/// child of the one reaper. An f.yml of 50 Node functions sharing a package.json, with
-/// INSTALL_DEPS=always and a fake `npm` on PATH: fnshim runs npm once per function, one after
-/// the other, and every call leaves 20 orphans that exit while fnshim waits on the next call.
-/// Calls 1–49 exit 0 and must each be taken as a success ("dependencies ready"); call 50 exits
-/// with a known code, which fnshim must report (exit 69). Four rounds: 200 helpers, 4,000
-/// orphans, and never an ECHILD or a status given to the wrong process.
+/// child of the one reaper. An f.yml of 3 Node functions sharing a package.json, with
+/// INSTALL_DEPS=always and a fake `npm` on PATH whose every call leaves 20 orphans that exit
+/// while fnshim is still busy. The install runs once for the folder, not once per function.
+/// 200 starts (4 known exit codes × 50) must each report that call's own code (exit 69,
+/// `failed (exit code N)`), never an ECHILD or a status given to the wrong process; one more
+/// start whose npm succeeds must serve and stop cleanly.
 #[test]
 fn c5_install_steps_get_their_own_codes_while_orphans_churn() {
-    const FUNCTIONS: usize = 50;
+    const FUNCTIONS: usize = 3;
+    const STARTS_PER_CODE: usize = 50;
     let function = crate::support::Function::empty();
     let mut fyml = String::from("service: churn\nfunctions:\n");
     for n in 1..=FUNCTIONS {
@@ -116,35 +117,54 @@ fn c5_install_steps_get_their_own_codes_while_orphans_churn() {
     );
     let cache = tempfile::tempdir().unwrap();
     let calls = function.path().join("npm-calls");
-    for code in [3, 42, 200, 255] {
+    let start = |fail_at: usize, code: i32| {
         let _ = std::fs::remove_file(&calls);
-        let mut shim = ns(&[])
+        ns(&[])
             .env("FUNCTION_PATH", function.path().to_str().unwrap())
             .env("CACHE_DIR", cache.path().to_str().unwrap())
             .env("PATH", &path)
             .env("PORT", "0")
             .env("INSTALL_DEPS", "always")
-            .env("FAKE_NPM_FAIL_AT", &FUNCTIONS.to_string())
+            .env("FAKE_NPM_FAIL_AT", &fail_at.to_string())
             .env("FAKE_NPM_CODE", &code.to_string())
-            .spawn();
-        shim.expect_exit(69, 30 * SEC);
-        shim.err.wait_eof(Instant::now() + 2 * SEC);
-        let err = shim.err.text();
-        let made = std::fs::read_to_string(&calls).unwrap_or_default();
-        assert_eq!(
-            made.lines().count(),
-            FUNCTIONS,
-            "npm calls\n{}",
-            shim.report()
-        );
-        let ready = err.matches("dependencies ready").count();
-        assert_eq!(ready, FUNCTIONS - 1, "successful steps\n{}", shim.report());
-        let failed = format!("failed (exit code {code})");
-        assert!(err.contains(&failed), "no {failed:?}\n{}", shim.report());
-        assert!(
-            !err.contains("No child processes") && !err.contains("os error 10"),
-            "ECHILD\n{}",
-            shim.report()
-        );
+            .spawn()
+    };
+    let npm_calls = || {
+        std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    for code in [3, 42, 200, 255] {
+        for _ in 0..STARTS_PER_CODE {
+            let mut shim = start(1, code);
+            shim.expect_exit(69, 10 * SEC);
+            shim.err.wait_eof(Instant::now() + 2 * SEC);
+            let err = shim.err.text();
+            assert_eq!(npm_calls(), 1, "npm calls\n{}", shim.report());
+            let failed = format!("failed (exit code {code})");
+            assert!(err.contains(&failed), "no {failed:?}\n{}", shim.report());
+            assert!(
+                !err.contains("No child processes") && !err.contains("os error 10"),
+                "ECHILD\n{}",
+                shim.report()
+            );
+        }
     }
+    let mut served = start(0, 0);
+    let ready = served.err.find(
+        |l| l.contains("first worker ready"),
+        Instant::now() + 30 * SEC,
+    );
+    assert!(ready.is_some(), "never ready\n{}", served.report());
+    assert_eq!(
+        npm_calls(),
+        1,
+        "one install for {FUNCTIONS} functions\n{}",
+        served.report()
+    );
+    served.signal(libc::SIGTERM);
+    served.expect_exit(0, 10 * SEC);
+    let ready = served.err.text().matches("dependencies ready").count();
+    assert_eq!(ready, 1, "successful steps\n{}", served.report());
 }
