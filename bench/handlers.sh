@@ -166,15 +166,6 @@ parse_wrk() {
   [[ $W_P50 =~ ^[0-9]+$ && $W_P99 =~ ^[0-9]+$ && $W_RPS =~ ^[0-9]+$ && $W_OK_RPS =~ ^[0-9]+$ ]] || return 1
 }
 
-# run_wrk OUTFILE THREADS CONNS SECONDS URL: bounded in time; returns wrk's status.
-run_wrk() {
-  local out=$1 threads=$2 conns=$3 secs=$4 url=$5 rc=0
-  timeout -k 5 $((secs + 30)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 5s --latency \
-    -s "$LUA" "$url" >"$out" 2>&1 &
-  wait $! || rc=$?
-  return "$rc"
-}
-
 # median of the arguments (integers), printed as an integer
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) exit 1; if (NR % 2) print a[(NR + 1) / 2]; else printf "%.0f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ms() { [[ -n ${1:-} ]] && awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }' || printf 'n/a'; } # µs -> "12.3"

@@ -89,3 +89,13 @@ to_us() {
     else if (u == "m") m = 60000000; else if (u == "h") m = 3600000000; else exit 1
     printf "%.0f", n * m }'
 }
+
+# run_wrk OUTFILE THREADS CONNS SECONDS URL: bounded in time; returns wrk's status
+# (LUA: the script's wrk-report.lua).
+run_wrk() {
+  local out=$1 threads=$2 conns=$3 secs=$4 url=$5 rc=0
+  timeout -k 5 $((secs + 30)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 5s --latency \
+    -s "$LUA" "$url" >"$out" 2>&1 &
+  wait $! || rc=$?
+  return "$rc"
+}

@@ -118,15 +118,6 @@ parse_wrk() {
   [[ $W_P50 =~ ^[0-9]+$ && $W_P99 =~ ^[0-9]+$ && $W_RPS =~ ^[0-9]+$ ]] || return 1
 }
 
-# run_wrk OUTFILE THREADS CONNS SECONDS URL: bounded in time; returns wrk's status.
-run_wrk() {
-  local out=$1 threads=$2 conns=$3 secs=$4 url=$5 rc=0
-  timeout -k 5 $((secs + 30)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 5s --latency \
-    -s "$LUA" "$url" >"$out" 2>&1 &
-  wait $! || rc=$?
-  return "$rc"
-}
-
 FAILED=0
 declare -A M=() # M[label,conns,target,field]
 measure() { # LABEL CONNS THREADS TARGET URL
