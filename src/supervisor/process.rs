@@ -103,23 +103,14 @@ pub fn spawn(reaper: &Reaper, spec: Spec<'_>) -> io::Result<Child> {
     };
     let (mut child, exit) = reaper.spawn(&mut command)?;
     let pid = child.id() as i32;
-    if let Some(out) = child.stdout.take() {
-        relay(
-            OwnedFd::from(out),
-            "stdout",
-            spec.worker_id,
-            pid,
-            spec.tail.clone(),
-        );
-    }
-    if let Some(err) = child.stderr.take() {
-        relay(
-            OwnedFd::from(err),
-            "stderr",
-            spec.worker_id,
-            pid,
-            spec.tail.clone(),
-        );
+    let streams = [
+        (child.stdout.take().map(OwnedFd::from), "stdout"),
+        (child.stderr.take().map(OwnedFd::from), "stderr"),
+    ];
+    for (fd, stream) in streams {
+        if let Some(fd) = fd {
+            relay(fd, stream, spec.worker_id, pid, spec.tail.clone());
+        }
     }
     Ok(Child {
         pid,
