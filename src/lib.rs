@@ -4,13 +4,16 @@
 //! resolves what to launch ([`runtime`]), starts the signal thread and the single reaper
 //! ([`supervisor`]), and either runs a plain init or serves HTTP ([`server`]) in front of a worker.
 
+pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod event;
 pub mod exit;
 pub mod install;
+pub mod invoke;
 pub mod local;
 pub mod logging;
+pub mod readiness;
 pub mod runtime;
 pub mod server;
 pub mod supervisor;
@@ -125,24 +128,26 @@ fn serve(
                 let concurrency = config
                     .concurrency
                     .unwrap_or(config::DEFAULT_PROXY_CONCURRENCY);
-                let app = server::App::new(
+                let name = proxied_name(config, &target);
+                let readiness = Arc::new(readiness::Readiness::new());
+                let in_flight = readiness::InFlight::new(concurrency);
+                let upstream = backend::http::Upstream::new(
+                    name.clone(),
+                    readiness.clone(),
+                    config.trigger != Trigger::Http,
                     config.function_timeout,
                     config.max_body_size,
-                    concurrency,
-                    server::Backend::proxy(config.trigger),
+                    in_flight.clone(),
+                );
+                let app = server::App::new(
+                    readiness,
+                    in_flight,
+                    config.function_timeout,
+                    config.max_body_size,
+                    server::Backend::Http(upstream),
+                    routes(config, None),
                 );
                 start_server(app.clone());
-                let name = config.function_name.clone().or_else(|| {
-                    let folder = config.function_path.as_deref()?;
-                    Some(runtime::folder_name(folder))
-                });
-                let name = name.unwrap_or_else(|| {
-                    let program = target
-                        .argv
-                        .first()
-                        .map(|p| p.to_string_lossy().into_owned());
-                    program.unwrap_or_default()
-                });
                 start_tickers(
                     config,
                     &app,
@@ -204,25 +209,26 @@ async fn run_handlers(
         .functions
         .iter()
         .zip(&pools)
-        .map(|(t, pool)| server::handler::Function {
+        .map(|(t, pool)| backend::workers::Function {
             name: t.name.clone(),
             pool: pool.clone(),
             timeout: t.timeout,
             memory_mb: t.memory_mb.or(memory_limit),
         })
         .collect();
-    let handlers = server::handler::Handlers {
+    let readiness = Arc::new(readiness::Readiness::new());
+    let workers = backend::workers::Workers {
         functions,
-        router: service.router.clone(),
-        format: config.http_event_format,
-        trigger: config.trigger,
         function_version: config.function_version.clone(),
+        readiness: readiness.clone(),
     };
     let app = server::App::new(
+        readiness,
+        readiness::InFlight::new(usize::MAX),
         config.function_timeout,
         config.max_body_size,
-        usize::MAX,
-        server::Backend::Handlers(handlers),
+        server::Backend::Workers(workers),
+        routes(config, service.router.clone()),
     );
     start_server(app.clone());
     let mut tickers = schedule(config, &service.functions[0].name);
@@ -262,6 +268,30 @@ async fn run_handlers(
     }
     .run()
     .await
+}
+
+/// How the HTTP front end turns requests into invocations.
+fn routes(config: &Config, router: Option<config::fyml::Router>) -> server::handler::Routes {
+    server::handler::Routes {
+        router,
+        format: config.http_event_format,
+        trigger: config.trigger,
+    }
+}
+
+/// The proxied function's name: FUNCTION_NAME, else its folder's, else the program's.
+fn proxied_name(config: &Config, target: &runtime::ProxyTarget) -> String {
+    let name = config.function_name.clone().or_else(|| {
+        let folder = config.function_path.as_deref()?;
+        Some(runtime::folder_name(folder))
+    });
+    name.unwrap_or_else(|| {
+        let program = target
+            .argv
+            .first()
+            .map(|p| p.to_string_lossy().into_owned());
+        program.unwrap_or_default()
+    })
 }
 
 /// A timer that invokes one function (the first, unless f.yml says otherwise).
@@ -305,7 +335,7 @@ fn start_tickers(
             let target = target.clone();
             Box::pin(async move {
                 target
-                    .deliver(function, "timer", event, serde_json::json!({}))
+                    .deliver(function, invoke::Kind::Timer, event, Default::default())
                     .await
             })
         });

@@ -25,6 +25,23 @@ pub enum Failure {
     NotFound(String),
 }
 
+impl From<crate::invoke::Failed> for Failure {
+    fn from(failed: crate::invoke::Failed) -> Failure {
+        use crate::invoke::Failed;
+        match failed {
+            Failed::Timeout => Failure::Timeout,
+            Failed::WorkerExited => Failure::WorkerExited,
+            Failed::InvalidResponse(why) => Failure::InvalidResponse(why),
+            Failed::Upstream(why) => Failure::Upstream(why),
+            Failed::Throttled => Failure::Throttled,
+            Failed::TooLarge(limit) => Failure::TooLarge(limit),
+            Failed::NotReady => Failure::NotReady,
+            Failed::Draining => Failure::Draining,
+            Failed::NoSuchFunction(why) => Failure::NotFound(why),
+        }
+    }
+}
+
 impl From<super::state::Unavailable> for Failure {
     fn from(why: super::state::Unavailable) -> Failure {
         match why {

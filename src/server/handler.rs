@@ -2,66 +2,49 @@
 //! worker from the pool, and the result or error back as an HTTP response.
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::errors::Failure;
 use super::{full, json, App, Body, Call};
+use crate::backend::workers::epoch_ms;
 use crate::config::fyml::{Matched, Router};
 use crate::config::{EventFormat, Trigger};
 use crate::event::{self, HttpRequest};
-use crate::worker::{InvokeError, Pool, Reply};
+use crate::invoke::{Invocation, Kind, Outcome};
 
-/// The functions served and how requests find them.
-pub struct Handlers {
-    /// The first is the one `/invoke` reaches without a name.
-    pub functions: Vec<Function>,
+/// How requests become invocations: the trigger, the event format and f.yml's routes.
+pub struct Routes {
     /// f.yml's routes; `None`: the first function serves every path.
     pub router: Option<Router>,
     pub format: EventFormat,
     pub trigger: Trigger,
-    pub function_version: String,
-}
-
-/// One function's workers and what its context says.
-pub struct Function {
-    pub name: String,
-    pub pool: Arc<Pool>,
-    pub timeout: std::time::Duration,
-    pub memory_mb: Option<u64>,
 }
 
 const AWS_INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
 
-pub async fn invoke(
-    app: &App,
-    handlers: &Handlers,
-    request: Request<Incoming>,
-    remote: IpAddr,
-) -> Response<Body> {
+pub async fn invoke(app: &App, request: Request<Incoming>, remote: IpAddr) -> Response<Body> {
     let call = Call::start(app, &request);
     // Unlimited here (each pool queues and throttles), counted for fnshim_in_flight.
     let _counted = app.in_flight.try_acquire();
-    let result = run(app, handlers, request, remote, &call).await;
+    let result = run(app, request, remote, &call).await;
     call.finish(app, result)
 }
 
 async fn run(
     app: &App,
-    handlers: &Handlers,
     request: Request<Incoming>,
     remote: IpAddr,
     call: &Call,
 ) -> Result<Response<Body>, Failure> {
+    let routes = &app.routes;
     let (method, path) = (request.method(), request.uri().path());
-    let route = route(handlers.trigger, method, path);
-    let (function, matched) = pick(handlers, &route, method, path)?;
+    let route = route(routes.trigger, method, path);
+    let (function, matched) = pick(app, &route, method, path)?;
     let raw_event = matches!(route, Route::Invoke(_));
     let (parts, body) = request.into_parts();
     let body = read_body(app, &parts.headers, body).await?;
@@ -79,77 +62,28 @@ async fn run(
                 time_epoch_ms: epoch_ms(),
                 route: matched.as_ref(),
             };
-            ("http", event::http_event(&request, handlers.format))
+            (Kind::Http, event::http_event(&request, routes.format))
         }
     };
-    app.readiness
-        .wait_ready(function.timeout)
-        .await
-        .map_err(Failure::from)?;
-    let deadline = call.started + function.timeout;
-    let deadline_ms = epoch_ms()
-        + function
-            .timeout
-            .saturating_sub(call.started.elapsed())
-            .as_millis() as u64;
-    let context = json!({
-        "requestId": call.id(),
-        "functionName": function.name,
-        "functionVersion": handlers.function_version,
-        "memoryLimitInMB": function.memory_mb,
-        "deadlineMs": deadline_ms,
-        "triggerType": kind,
-    });
-    let reply = function
-        .pool
-        .invoke(kind, call.id(), event, context, deadline)
-        .await
-        .map_err(|error| match error {
-            InvokeError::Throttled => Failure::Throttled,
-            InvokeError::Unavailable => Failure::NotReady,
-            InvokeError::Timeout => Failure::Timeout,
-            InvokeError::WorkerExited => Failure::WorkerExited,
-        })?;
-    match reply {
-        Reply::Error(error) => Err(Failure::Unhandled {
+    let timeout = app
+        .backend
+        .timeout(function)
+        .unwrap_or(app.function_timeout);
+    let invocation = Invocation {
+        function,
+        kind,
+        request_id: call.id().to_owned(),
+        event,
+        context: Default::default(),
+        deadline: call.started + timeout,
+    };
+    match app.backend.invoke(invocation).await? {
+        Outcome::Error(error) => Err(Failure::Unhandled {
             error,
             fc_caller: parts.headers.contains_key("x-fc-request-id"),
         }),
-        Reply::Result(result) if kind == "http" => http_response(result),
-        Reply::Result(result) => Ok(json(StatusCode::OK, result.to_string())),
-    }
-}
-
-/// A shim-made event (a timer tick) to a function's worker; the handler's error becomes `Err`.
-pub async fn deliver(
-    handlers: &Handlers,
-    function: usize,
-    kind: &'static str,
-    request_id: &str,
-    event: Value,
-    mut context: Value,
-    started: tokio::time::Instant,
-) -> Result<(), String> {
-    let function = handlers.functions.get(function).ok_or("no such function")?;
-    let deadline = started + function.timeout;
-    context["requestId"] = json!(request_id);
-    context["functionName"] = json!(function.name);
-    context["functionVersion"] = json!(handlers.function_version);
-    context["memoryLimitInMB"] = json!(function.memory_mb);
-    context["deadlineMs"] = json!(epoch_ms() + function.timeout.as_millis() as u64);
-    context["triggerType"] = json!(kind);
-    match function
-        .pool
-        .invoke(kind, request_id, event, context, deadline)
-        .await
-    {
-        Ok(Reply::Result(_)) => Ok(()),
-        Ok(Reply::Error(error)) => Err(format!(
-            "the handler threw {}: {}",
-            error["errorType"].as_str().unwrap_or("Error"),
-            error["errorMessage"].as_str().unwrap_or("")
-        )),
-        Err(error) => Err(format!("{error:?}")),
+        Outcome::Result(result) if kind == Kind::Http => http_response(result),
+        Outcome::Result(result) => Ok(json(StatusCode::OK, result.to_string())),
     }
 }
 
@@ -183,43 +117,23 @@ fn route<'a>(trigger: Trigger, method: &Method, path: &'a str) -> Route<'a> {
 }
 
 /// The function a request goes to, with the f.yml route it matched.
-fn pick<'h>(
-    handlers: &'h Handlers,
+fn pick(
+    app: &App,
     route: &Route<'_>,
     method: &Method,
     path: &str,
-) -> Result<(&'h Function, Option<Matched>), Failure> {
-    let first = || &handlers.functions[0];
-    match (route, &handlers.router) {
+) -> Result<(usize, Option<Matched>), Failure> {
+    match (route, &app.routes.router) {
         (Route::NotFound, _) => Err(Failure::events_only()),
-        (Route::Invoke(None), _) | (Route::Http, None) => Ok((first(), None)),
-        (Route::Invoke(Some(name)), _) => handlers
-            .functions
-            .iter()
-            .find(|f| f.name == *name)
-            .map(|f| (f, None))
-            .ok_or_else(|| {
-                Failure::NotFound(format!(
-                    "no function named {name:?}; this container serves {}",
-                    names(handlers)
-                ))
-            }),
+        (Route::Invoke(None), _) | (Route::Http, None) => Ok((0, None)),
+        (Route::Invoke(Some(name)), _) => Ok((app.backend.function_named(name)?, None)),
         (Route::Http, Some(router)) => match router.route(method.as_str(), path) {
-            Some(matched) => Ok((&handlers.functions[matched.function], Some(matched))),
+            Some(matched) => Ok((matched.function, Some(matched))),
             None => Err(Failure::NotFound(format!(
                 "no function in f.yml serves {method} {path}"
             ))),
         },
     }
-}
-
-fn names(handlers: &Handlers) -> String {
-    handlers
-        .functions
-        .iter()
-        .map(|f| f.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 async fn read_body(app: &App, headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, Failure> {
@@ -241,17 +155,17 @@ async fn read_body(app: &App, headers: &http::HeaderMap, body: Incoming) -> Resu
     }
 }
 
-fn invoke_event(headers: &http::HeaderMap, body: &[u8]) -> Result<(&'static str, Value), Failure> {
+fn invoke_event(headers: &http::HeaderMap, body: &[u8]) -> Result<(Kind, Value), Failure> {
     if let Some(cloudevent) = event::cloudevent(headers, body) {
         return cloudevent
-            .map(|e| ("cloudevent", e))
+            .map(|e| (Kind::CloudEvent, e))
             .map_err(|e| Failure::BadRequest(e.0));
     }
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     event::raw_event(content_type, body)
-        .map(|e| ("event", e))
+        .map(|e| (Kind::Event, e))
         .map_err(|e| Failure::BadRequest(e.0))
 }
 
@@ -270,15 +184,10 @@ fn http_response(result: Value) -> Result<Response<Body>, Failure> {
     Ok(response)
 }
 
-fn epoch_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn routes_follow_the_trigger_type() {

@@ -9,7 +9,7 @@ pub mod handler;
 pub mod metrics;
 mod proxy;
 mod request_id;
-pub mod state;
+pub use crate::readiness as state;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -17,82 +17,57 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::backend::http::{FC_REQUEST_ID, REQUEST_ID};
+pub use crate::backend::{Backend, Body, BoxError};
 use crate::exit::StartError;
+use crate::invoke::{Invocation, Kind, Outcome};
 use metrics::Metrics;
 use state::{InFlight, Readiness};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
-/// Bodies sent to a proxied server: a client's request (bounded by MAX_BODY_SIZE), or one the
-/// shim makes itself (a timer event).
-type UpstreamBody = http_body_util::Either<http_body_util::Limited<Incoming>, Full<Bytes>>;
-
 /// What every request handler shares.
 pub struct App {
-    pub readiness: Readiness,
+    pub readiness: Arc<Readiness>,
     pub metrics: Metrics,
+    /// Invocations in flight (the proxied server's FUNCTION_CONCURRENCY limit).
     pub in_flight: Arc<InFlight>,
     /// Open client connections; the drain waits for this to reach zero.
     pub connections: Arc<InFlight>,
     pub function_timeout: Duration,
     pub max_body_size: u64,
     ids: request_id::RequestIds,
-    backend: Backend,
-}
-
-/// Where invocations go: a proxied server, or the pool of handler workers.
-pub enum Backend {
-    /// With an event or schedule trigger only `POST /` and `/invoke` are forwarded.
-    Proxy {
-        client: Client<HttpConnector, UpstreamBody>,
-        events_only: bool,
-    },
-    Handlers(handler::Handlers),
-}
-
-impl Backend {
-    /// A pooled HTTP/1.1 client to the worker's private port, with TCP_NODELAY.
-    pub fn proxy(trigger: crate::config::Trigger) -> Backend {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_timer(TokioTimer::new())
-            .build(connector);
-        Backend::Proxy {
-            client,
-            events_only: trigger != crate::config::Trigger::Http,
-        }
-    }
+    pub(crate) backend: Backend,
+    /// How HTTP requests become events for a back end that does not speak HTTP.
+    pub(crate) routes: handler::Routes,
 }
 
 impl App {
+    /// `readiness` and `in_flight` are the ones the back end was built with.
     pub fn new(
+        readiness: Arc<Readiness>,
+        in_flight: Arc<InFlight>,
         function_timeout: Duration,
         max_body_size: u64,
-        concurrency: usize,
         backend: Backend,
+        routes: handler::Routes,
     ) -> Arc<App> {
         Arc::new(App {
-            readiness: Readiness::new(),
+            readiness,
             metrics: Metrics::default(),
-            in_flight: InFlight::new(concurrency),
+            in_flight,
             connections: InFlight::new(usize::MAX),
             function_timeout,
             max_body_size,
             ids: request_id::RequestIds::new(),
             backend,
+            routes,
         })
     }
 }
@@ -205,37 +180,45 @@ async fn handle(app: &App, request: http::Request<Incoming>, remote: IpAddr) -> 
     if let Some(response) = admin::route(app, &request) {
         return response;
     }
-    match &app.backend {
-        Backend::Proxy {
-            client,
-            events_only,
-        } => proxy::invoke(app, client, *events_only, request, remote).await,
-        Backend::Handlers(handlers) => handler::invoke(app, handlers, request, remote).await,
+    match app.backend.http() {
+        Some(upstream) => proxy::invoke(app, upstream, request, remote).await,
+        None => handler::invoke(app, request, remote).await,
     }
 }
 
 impl App {
-    /// Delivers an event the shim makes itself (a schedule tick) to the function: to a handler
-    /// worker, or as `POST /invoke` to a proxied server. `Err` says why it failed.
-    /// `function` picks one of several handler functions (f.yml); a proxied server is one.
+    /// Delivers an event the shim makes itself (a timer tick) to function `function` of the
+    /// back end; `Err` says why it failed.
     pub async fn deliver(
         &self,
         function: usize,
-        kind: &'static str,
+        kind: Kind,
         event: serde_json::Value,
-        context: serde_json::Value,
+        context: serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), String> {
         let request_id = self.ids.next();
         let id = request_id.to_str().unwrap_or_default().to_owned();
         let started = tokio::time::Instant::now();
-        let result = match &self.backend {
-            Backend::Handlers(handlers) => {
-                handler::deliver(handlers, function, kind, &id, event, context, started).await
-            }
-            Backend::Proxy { client, .. } => {
-                let deadline = started + self.function_timeout;
-                proxy::deliver(self, client, &request_id, event, deadline).await
-            }
+        let timeout = self
+            .backend
+            .timeout(function)
+            .unwrap_or(self.function_timeout);
+        let invocation = Invocation {
+            function,
+            kind,
+            request_id: id.clone(),
+            event,
+            context,
+            deadline: started + timeout,
+        };
+        let result = match self.backend.invoke(invocation).await {
+            Ok(Outcome::Result(_)) => Ok(()),
+            Ok(Outcome::Error(error)) => Err(format!(
+                "the handler threw {}: {}",
+                error["errorType"].as_str().unwrap_or("Error"),
+                error["errorMessage"].as_str().unwrap_or("")
+            )),
+            Err(failed) => Err(failed.describe()),
         };
         let outcome = match &result {
             Ok(()) => metrics::Outcome::Success,
@@ -245,9 +228,6 @@ impl App {
         result.map_err(|why| format!("{why} (request id {id})"))
     }
 }
-
-pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-pub(crate) static FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
 
 /// One invocation from arrival to answer: its request id and its start, so that both backends
 /// log one line and record one metrics sample in the same way.

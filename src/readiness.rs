@@ -1,4 +1,4 @@
-//! What requests share with the supervisor: the worker's readiness and address, and the
+//! What front ends, back ends and the supervisor share: the worker's readiness and address, and the
 //! in-flight count that enforces FUNCTION_CONCURRENCY and tells the drain when it is done.
 
 use std::net::SocketAddr;

@@ -1,0 +1,417 @@
+//! The proxied-server back end: a custom `bootstrap` or `fnshim -- CMD` serving HTTP on a
+//! private port. A client's request is forwarded as it is (limits, the worker's address,
+//! hop-by-hop headers, the streamed answer); any other invocation is `POST /invoke`.
+
+use std::cell::RefCell;
+use std::error::Error as _;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery};
+use http::{Request, Response, Uri};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::time::{timeout_at, Instant};
+
+use super::{Body, BoxError};
+use crate::invoke::{Failed, Invocation, Outcome};
+use crate::readiness::{InFlight, Permit, Readiness};
+
+/// Bodies sent to the server: a client's request (bounded by MAX_BODY_SIZE), or one the shim
+/// makes itself (an event).
+type UpstreamBody = http_body_util::Either<Limited<Incoming>, Full<Bytes>>;
+
+pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
+
+type Client = hyper_util::client::legacy::Client<HttpConnector, UpstreamBody>;
+
+/// The path AWS's local emulator (RIE) invokes; it is forwarded as `/invoke`.
+const AWS_INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
+static FC_TIMEOUT: HeaderName = HeaderName::from_static("x-fc-function-timeout");
+static FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// The proxied server (a custom `bootstrap` or `fnshim -- CMD` with PORT): requests are
+/// forwarded to it as they are; invocations that are not HTTP requests reach it as
+/// `POST /invoke`.
+pub struct Upstream {
+    /// The function's name (FUNCTION_NAME, the folder's or the program's).
+    name: String,
+    client: Client,
+    readiness: Arc<Readiness>,
+    /// With an event or schedule trigger `POST /` is an event too (forwarded as `/invoke`).
+    events_only: bool,
+    function_timeout: Duration,
+    max_body_size: u64,
+    /// FUNCTION_CONCURRENCY: requests in flight to the server at once.
+    in_flight: Arc<InFlight>,
+}
+
+impl Upstream {
+    /// A pooled HTTP/1.1 client to the worker's private port, with TCP_NODELAY.
+    pub fn new(
+        name: String,
+        readiness: Arc<Readiness>,
+        events_only: bool,
+        function_timeout: Duration,
+        max_body_size: u64,
+        in_flight: Arc<InFlight>,
+    ) -> Upstream {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Upstream {
+            name,
+            client,
+            readiness,
+            events_only,
+            function_timeout,
+            max_body_size,
+            in_flight,
+        }
+    }
+
+    /// Forwards a client's request as it is and streams the answer back (the proxy path: no
+    /// event is built, nothing is copied).
+    pub async fn forward(
+        &self,
+        request: Request<Incoming>,
+        remote: IpAddr,
+        request_id: &HeaderValue,
+        started: Instant,
+    ) -> Result<Response<Body>, Failed> {
+        if content_length(request.headers()).is_some_and(|len| len > self.max_body_size) {
+            return Err(Failed::TooLarge(self.max_body_size));
+        }
+        let permit = self.in_flight.try_acquire().ok_or(Failed::Throttled)?;
+        let deadline = started + self.function_timeout;
+        let (addr, generation) = self.readiness.wait_ready(self.function_timeout).await?;
+        let addr = addr.ok_or(Failed::NotReady)?;
+        let upstream = self.upstream_request(request, addr, remote, request_id);
+        let response = match timeout_at(deadline, self.client.request(upstream)).await {
+            Err(_) => return Err(Failed::Timeout),
+            Ok(Err(error)) => return Err(self.classify(&error, generation).await),
+            Ok(Ok(response)) => response,
+        };
+        let (mut parts, body) = response.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(
+            parts,
+            Tracked {
+                inner: body,
+                _permit: permit,
+            }
+            .boxed_unsync(),
+        ))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.function_timeout
+    }
+
+    /// With an event or schedule trigger, the routes that carry events.
+    pub fn is_served(&self, method: &http::Method, path: &str) -> bool {
+        !self.events_only || is_event_route(method, path)
+    }
+}
+
+impl Upstream {
+    fn upstream_request(
+        &self,
+        request: Request<Incoming>,
+        addr: SocketAddr,
+        remote: IpAddr,
+        request_id: &HeaderValue,
+    ) -> Request<UpstreamBody> {
+        let (mut parts, body) = request.into_parts();
+        let path_and_query = match parts.uri.path_and_query() {
+            // Events reach a bootstrap at /invoke, as in Function Compute; `POST /` is one only
+            // with an event or schedule trigger (otherwise an event route never gets here as `/`).
+            Some(pq) if pq.path() == AWS_INVOKE_PATH || (pq.path() == "/" && self.events_only) => {
+                let invoke = match pq.query() {
+                    Some(query) => format!("/invoke?{query}"),
+                    None => "/invoke".to_string(),
+                };
+                invoke.parse().ok()
+            }
+            Some(pq) => Some(pq.clone()),
+            None => None,
+        };
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(http::uri::Scheme::HTTP);
+        uri.authority = Some(authority(addr));
+        uri.path_and_query = path_and_query.or_else(|| Some(PathAndQuery::from_static("/")));
+        parts.uri = Uri::from_parts(uri).unwrap_or_default();
+        let headers = &mut parts.headers;
+        strip_hop_by_hop(headers);
+        self.identify(headers, request_id);
+        append_forwarded_for(headers, remote);
+        let limit = usize::try_from(self.max_body_size).unwrap_or(usize::MAX);
+        Request::from_parts(
+            parts,
+            http_body_util::Either::Left(Limited::new(body, limit)),
+        )
+    }
+
+    /// The request id (both spellings) and the timeout, as Function Compute passes them.
+    fn identify(&self, headers: &mut HeaderMap, request_id: &HeaderValue) {
+        headers.insert(REQUEST_ID.clone(), request_id.clone());
+        headers.insert(FC_REQUEST_ID.clone(), request_id.clone());
+        headers.insert(
+            FC_TIMEOUT.clone(),
+            HeaderValue::from(self.function_timeout.as_secs().max(1)),
+        );
+    }
+
+    /// An invocation that is not a client's HTTP request (a timer tick, an event) as
+    /// `POST /invoke` with a JSON body. A 2xx answer's body is the result (JSON when it
+    /// parses); any other status is the function's error.
+    pub async fn invoke(&self, invocation: Invocation) -> Result<Outcome, Failed> {
+        let limit = invocation
+            .deadline
+            .saturating_duration_since(Instant::now());
+        let (addr, generation) = self.readiness.wait_ready(limit).await?;
+        let addr = addr.ok_or(Failed::NotReady)?;
+        let request_id = HeaderValue::from_str(&invocation.request_id)
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+        let mut request = Request::post(format!("http://{addr}/invoke"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(http_body_util::Either::Right(http_body_util::Full::new(
+                Bytes::from(invocation.event.to_string()),
+            )))
+            .map_err(|e| Failed::Upstream(e.to_string()))?;
+        self.identify(request.headers_mut(), &request_id);
+        let response = match timeout_at(invocation.deadline, self.client.request(request)).await {
+            Err(_) => return Err(Failed::Timeout),
+            Ok(Err(error)) => return Err(self.classify(&error, generation).await),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        let body = timeout_at(invocation.deadline, response.into_body().collect())
+            .await
+            .map_err(|_| Failed::Timeout)?
+            .map_err(|error| Failed::Upstream(error_chain(&error)))?
+            .to_bytes();
+        Ok(answer(status, &body))
+    }
+
+    /// Tells a body over MAX_BODY_SIZE, a worker that died, and a reply that is not HTTP apart.
+    async fn classify(&self, error: &hyper_util::client::legacy::Error, generation: u64) -> Failed {
+        let mut source = error.source();
+        while let Some(cause) = source {
+            if cause.is::<LengthLimitError>() {
+                return Failed::TooLarge(self.max_body_size);
+            }
+            if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
+                if hyper_error.is_parse() || hyper_error.is_parse_status() {
+                    return Failed::InvalidResponse(hyper_error.to_string());
+                }
+            }
+            source = cause.source();
+        }
+        match self
+            .readiness
+            .died(generation, Duration::from_millis(250))
+            .await
+        {
+            true => Failed::WorkerExited,
+            false => Failed::Upstream(error_chain(error)),
+        }
+    }
+}
+
+/// `POST /invoke`'s answer as the function's outcome.
+fn answer(status: http::StatusCode, body: &[u8]) -> Outcome {
+    let value = serde_json::from_slice(body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(body).into_owned()));
+    match status.is_success() {
+        true => Outcome::Result(value),
+        false => Outcome::Error(serde_json::json!({
+            "errorType": format!("HTTP{}", status.as_u16()),
+            "errorMessage": format!("POST /invoke answered {status}"),
+            "stackTrace": [],
+            "body": value,
+        })),
+    }
+}
+
+/// With an event or schedule trigger: `POST /`, `POST /invoke` and AWS's emulator path.
+fn is_event_route(method: &http::Method, path: &str) -> bool {
+    method == http::Method::POST && matches!(path, "/" | "/invoke" | AWS_INVOKE_PATH)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Connection-level headers are not forwarded (RFC 9110 §7.6.1), nor those `Connection` names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names first: most requests carry none, and a lookup per name costs.
+    let mut hop: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_hop_by_hop(name))
+        .cloned()
+        .collect();
+    if hop.is_empty() {
+        return;
+    }
+    let named = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
+    hop.extend(named.collect::<Vec<_>>());
+    for name in hop {
+        headers.remove(name);
+    }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authorization"
+            | "keep-alive"
+            | "proxy-connection"
+    )
+}
+
+thread_local! {
+    /// The upstream's authority and the last client's address as header values: both rarely
+    /// change, and formatting them cost more than the rest of the request head.
+    static AUTHORITY: RefCell<Option<(SocketAddr, Authority)>> = const { RefCell::new(None) };
+    static CLIENT: RefCell<Option<(IpAddr, HeaderValue)>> = const { RefCell::new(None) };
+}
+
+fn authority(addr: SocketAddr) -> Authority {
+    AUTHORITY.with_borrow_mut(|cached| match cached {
+        Some((known, authority)) if *known == addr => authority.clone(),
+        _ => {
+            let authority: Authority = addr
+                .to_string()
+                .parse()
+                .unwrap_or_else(|_| Authority::from_static("127.0.0.1"));
+            *cached = Some((addr, authority.clone()));
+            authority
+        }
+    })
+}
+
+fn append_forwarded_for(headers: &mut HeaderMap, remote: IpAddr) {
+    let remote = remote.to_canonical();
+    let ip = CLIENT.with_borrow_mut(|cached| match cached {
+        Some((known, value)) if *known == remote => Some(value.clone()),
+        _ => {
+            let value = HeaderValue::from_str(&remote.to_string()).ok()?;
+            *cached = Some((remote, value.clone()));
+            Some(value)
+        }
+    });
+    let Some(ip) = ip else { return };
+    let value = match headers.get(&FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(previous) => {
+            HeaderValue::from_str(&format!("{previous}, {}", ip.to_str().unwrap_or_default()))
+        }
+        None => Ok(ip),
+    };
+    if let Ok(value) = value {
+        headers.insert(FORWARDED_FOR.clone(), value);
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The worker's response body, holding the in-flight permit until it has been sent in full.
+struct Tracked {
+    inner: Incoming,
+    _permit: Permit,
+}
+
+impl HttpBody for Tracked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        headers.insert("x-kept", HeaderValue::from_static("yes"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers["x-kept"], "yes");
+    }
+
+    #[test]
+    fn forwarded_for_is_appended() {
+        let mut headers = HeaderMap::new();
+        append_forwarded_for(&mut headers, "::ffff:10.0.0.1".parse().unwrap());
+        assert_eq!(headers[&FORWARDED_FOR], "10.0.0.1");
+        append_forwarded_for(&mut headers, "127.0.0.1".parse().unwrap());
+        assert_eq!(headers[&FORWARDED_FOR], "10.0.0.1, 127.0.0.1");
+    }
+}

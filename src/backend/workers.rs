@@ -1,0 +1,90 @@
+//! The handler back end: each function's pool of warm workers (`worker::Pool`). An invocation
+//! gets the function's own context fields (name, version, memory, deadline) and goes to the
+//! least busy worker of that function.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::invoke::{Failed, Invocation, Outcome};
+use crate::readiness::Readiness;
+use crate::worker::{InvokeError, Pool, Reply};
+
+/// The functions served by handler workers; the first is the default one.
+pub struct Workers {
+    pub functions: Vec<Function>,
+    pub function_version: String,
+    pub readiness: Arc<Readiness>,
+}
+
+/// One function's workers and what its context says.
+pub struct Function {
+    pub name: String,
+    pub pool: Arc<Pool>,
+    pub timeout: Duration,
+    pub memory_mb: Option<u64>,
+}
+
+impl Workers {
+    /// The function's own timeout (front ends compute the invocation's deadline from it).
+    pub fn timeout(&self, function: usize) -> Option<Duration> {
+        self.functions.get(function).map(|f| f.timeout)
+    }
+
+    pub async fn invoke(&self, invocation: Invocation) -> Result<Outcome, Failed> {
+        let function = self
+            .functions
+            .get(invocation.function)
+            .ok_or_else(|| Failed::NoSuchFunction("no such function".into()))?;
+        let now = tokio::time::Instant::now();
+        self.readiness
+            .wait_ready(invocation.deadline.saturating_duration_since(now))
+            .await?;
+        let context = self.context(function, &invocation);
+        let reply = function
+            .pool
+            .invoke(
+                invocation.kind.as_str(),
+                &invocation.request_id,
+                invocation.event,
+                context,
+                invocation.deadline,
+            )
+            .await
+            .map_err(|error| match error {
+                InvokeError::Throttled => Failed::Throttled,
+                InvokeError::Unavailable => Failed::NotReady,
+                InvokeError::Timeout => Failed::Timeout,
+                InvokeError::WorkerExited => Failed::WorkerExited,
+            })?;
+        Ok(match reply {
+            Reply::Result(result) => Outcome::Result(result),
+            Reply::Error(error) => Outcome::Error(error),
+        })
+    }
+
+    /// The handler's context: the front end's fields, then the function's own.
+    fn context(&self, function: &Function, invocation: &Invocation) -> Value {
+        let left = invocation
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        let mut context = invocation.context.clone();
+        context.insert("requestId".into(), json!(invocation.request_id));
+        context.insert("functionName".into(), json!(function.name));
+        context.insert("functionVersion".into(), json!(self.function_version));
+        context.insert("memoryLimitInMB".into(), json!(function.memory_mb));
+        context.insert(
+            "deadlineMs".into(),
+            json!(epoch_ms() + left.as_millis() as u64),
+        );
+        context.insert("triggerType".into(), json!(invocation.kind.as_str()));
+        Value::Object(context)
+    }
+}
+
+pub(crate) fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,107 @@
+//! The invocation seam: one typed invocation between the *front ends* that receive work (the
+//! HTTP server on PORT, timers, `fnshim check`/`invoke`; next: a Lambda Runtime API client, an
+//! Azure custom handler) and the *back ends* that run it (`backend`: the handler worker pools
+//! and the proxied HTTP server; next: a Runtime API server for Lambda-style bootstraps).
+//!
+//! Architecture invariant: a front end builds an [`Invocation`] and gets an [`Outcome`] or a
+//! [`Failed`]; it knows nothing of workers or processes. A back end runs an [`Invocation`] and
+//! knows nothing of where it came from (no HTTP request, no route, no trigger). Pure data here.
+
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+/// What an event is, as the handler's `context.triggerType` and the worker protocol's `kind`
+/// say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An HTTP request as an API Gateway (v1 or v2) event; fetch-style handlers see a Request.
+    Http,
+    /// A raw event (`/invoke`'s body, a Lambda event of no HTTP shape).
+    Event,
+    /// A CloudEvent, as its JSON.
+    CloudEvent,
+    /// A timer tick `{triggerTime, triggerName, payload}`.
+    Timer,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Http => "http",
+            Kind::Event => "event",
+            Kind::CloudEvent => "cloudevent",
+            Kind::Timer => "timer",
+        }
+    }
+}
+
+/// One call of a function, from any front end to any back end.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Which of the back end's functions (f.yml declares several; otherwise 0).
+    pub function: usize,
+    pub kind: Kind,
+    pub request_id: String,
+    pub event: Value,
+    /// Context fields only the front end knows (a Lambda ARN, client context, trace id …); the
+    /// back end adds the function's own (name, version, memory, deadline).
+    pub context: Map<String, Value>,
+    /// When the caller stops waiting; the back end enforces it.
+    pub deadline: Instant,
+}
+
+/// What the function answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Its result (for `Kind::Http`, a result map with `statusCode`, or any value).
+    Result(Value),
+    /// It failed: `{errorType, errorMessage, stackTrace}`.
+    Error(Value),
+}
+
+/// Why an invocation got no answer from the function; each front end maps these to its own
+/// contract (HTTP statuses, a Runtime API error, a log line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failed {
+    Timeout,
+    /// The worker or server died while it held the invocation.
+    WorkerExited,
+    /// The answer was not a valid result or HTTP response.
+    InvalidResponse(String),
+    /// The proxied server failed in another way (refused, reset).
+    Upstream(String),
+    /// Every worker is busy and the wait queue is full.
+    Throttled,
+    /// A request body over MAX_BODY_SIZE.
+    TooLarge(u64),
+    NotReady,
+    Draining,
+    /// The invocation names a function the back end does not have.
+    NoSuchFunction(String),
+}
+
+impl Failed {
+    /// One line for a log or an error message.
+    pub fn describe(&self) -> String {
+        match self {
+            Failed::Timeout => "no answer within the function's timeout".into(),
+            Failed::WorkerExited => "the function's process exited".into(),
+            Failed::InvalidResponse(why) => format!("the function's answer is not valid: {why}"),
+            Failed::Upstream(why) => format!("the function's server failed: {why}"),
+            Failed::Throttled => "every worker is busy and the queue is full".into(),
+            Failed::TooLarge(limit) => format!("the body is over MAX_BODY_SIZE ({limit} bytes)"),
+            Failed::NotReady => "the function is not ready".into(),
+            Failed::Draining => "the function is shutting down".into(),
+            Failed::NoSuchFunction(why) => why.clone(),
+        }
+    }
+}
+
+impl From<crate::server::state::Unavailable> for Failed {
+    fn from(why: crate::server::state::Unavailable) -> Failed {
+        match why {
+            crate::server::state::Unavailable::Draining => Failed::Draining,
+            crate::server::state::Unavailable::NotReady => Failed::NotReady,
+        }
+    }
+}
