@@ -97,11 +97,11 @@ impl Failed {
     }
 }
 
-impl From<crate::server::state::Unavailable> for Failed {
-    fn from(why: crate::server::state::Unavailable) -> Failed {
+impl From<crate::readiness::Unavailable> for Failed {
+    fn from(why: crate::readiness::Unavailable) -> Failed {
         match why {
-            crate::server::state::Unavailable::Draining => Failed::Draining,
-            crate::server::state::Unavailable::NotReady => Failed::NotReady,
+            crate::readiness::Unavailable::Draining => Failed::Draining,
+            crate::readiness::Unavailable::NotReady => Failed::NotReady,
         }
     }
 }

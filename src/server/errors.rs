@@ -21,6 +21,8 @@ pub enum Failure {
         fc_caller: bool,
     },
     BadRequest(String),
+    /// The client did not send its whole body within the function's timeout.
+    BodyTimeout,
     /// No route: the reason names what is served instead.
     NotFound(String),
 }
@@ -67,9 +69,10 @@ impl Failure {
             Failure::Throttled => Outcome::Throttled,
             Failure::TooLarge(_) => Outcome::TooLarge,
             Failure::NotReady | Failure::Draining => Outcome::NotReady,
-            Failure::Unhandled { .. } | Failure::BadRequest(_) | Failure::NotFound(_) => {
-                Outcome::Error
-            }
+            Failure::Unhandled { .. }
+            | Failure::BadRequest(_)
+            | Failure::BodyTimeout
+            | Failure::NotFound(_) => Outcome::Error,
         }
     }
 
@@ -122,6 +125,11 @@ impl Failure {
                 String::new(),
             ),
             Failure::BadRequest(why) => (StatusCode::BAD_REQUEST, "InvalidEvent", why.clone()),
+            Failure::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                "the request body did not arrive within FUNCTION_TIMEOUT".into(),
+            ),
             Failure::NotFound(why) => (StatusCode::NOT_FOUND, "NotFound", why.clone()),
         }
     }

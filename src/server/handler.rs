@@ -32,14 +32,14 @@ pub async fn invoke(app: &App, request: Request<Incoming>, remote: IpAddr) -> Re
     // Unlimited here (each pool queues and throttles), counted for fnshim_in_flight.
     let _counted = app.in_flight.try_acquire();
     let result = run(app, request, remote, &call).await;
-    call.finish(app, result)
+    call.finish(result)
 }
 
 async fn run(
     app: &App,
     request: Request<Incoming>,
     remote: IpAddr,
-    call: &Call,
+    call: &Call<'_>,
 ) -> Result<Response<Body>, Failure> {
     let routes = &app.routes;
     let (method, path) = (request.method(), request.uri().path());
@@ -47,7 +47,14 @@ async fn run(
     let (function, matched) = pick(app, &route, method, path)?;
     let raw_event = matches!(route, Route::Invoke(_));
     let (parts, body) = request.into_parts();
-    let body = read_body(app, &parts.headers, body).await?;
+    let timeout = app
+        .backend
+        .timeout(function)
+        .unwrap_or(app.function_timeout);
+    let deadline = call.started + timeout;
+    let body = tokio::time::timeout_at(deadline, read_body(app, &parts.headers, body))
+        .await
+        .map_err(|_| Failure::BodyTimeout)??;
     let (kind, event) = match raw_event {
         true => invoke_event(&parts.headers, &body)?,
         false => {
@@ -65,17 +72,13 @@ async fn run(
             (Kind::Http, event::http_event(&request, routes.format))
         }
     };
-    let timeout = app
-        .backend
-        .timeout(function)
-        .unwrap_or(app.function_timeout);
     let invocation = Invocation {
         function,
         kind,
         request_id: call.id().to_owned(),
         event,
         context: Default::default(),
-        deadline: call.started + timeout,
+        deadline,
     };
     match app.backend.invoke(invocation).await? {
         Outcome::Error(error) => Err(Failure::Unhandled {

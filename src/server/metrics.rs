@@ -15,9 +15,11 @@ pub enum Outcome {
     Throttled,
     TooLarge,
     NotReady,
+    /// The client closed its connection before the answer was ready.
+    Abandoned,
 }
 
-const OUTCOMES: [(Outcome, &str); 8] = [
+const OUTCOMES: [(Outcome, &str); 9] = [
     (Outcome::Success, "success"),
     (Outcome::Error, "error"),
     (Outcome::Timeout, "timeout"),
@@ -26,6 +28,7 @@ const OUTCOMES: [(Outcome, &str); 8] = [
     (Outcome::Throttled, "throttled"),
     (Outcome::TooLarge, "too_large"),
     (Outcome::NotReady, "not_ready"),
+    (Outcome::Abandoned, "abandoned"),
 ];
 
 /// Upper bounds of the duration histogram, in seconds.
@@ -35,7 +38,7 @@ const BUCKETS: [f64; 12] = [
 
 #[derive(Default)]
 pub struct Metrics {
-    outcomes: [AtomicU64; 8],
+    outcomes: [AtomicU64; 9],
     buckets: [AtomicU64; 12],
     count: AtomicU64,
     sum_micros: AtomicU64,

@@ -109,13 +109,14 @@ pub async fn serve(
         Err(error) => return tracing::error!(%error, "cannot use the listening socket"),
     };
     let for_connections = stop.clone();
+    let mut failures = AcceptFailures::default();
     tokio::spawn(give_back_memory(app.clone()));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => connection(stream, remote, app.clone(), for_connections.clone()),
                 Err(error) => {
-                    tracing::warn!(%error, "accept failed");
+                    failures.note(&error);
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
@@ -123,6 +124,30 @@ pub async fn serve(
         }
     }
     tracing::info!("no longer accepting connections");
+}
+
+/// Accept errors (EMFILE at the descriptor limit repeats ~100 times a second) are logged at
+/// most once a second, with how many there were since the last line.
+#[derive(Default)]
+struct AcceptFailures {
+    logged: Option<tokio::time::Instant>,
+    since: u64,
+}
+
+impl AcceptFailures {
+    fn note(&mut self, error: &std::io::Error) {
+        self.since += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .logged
+            .is_some_and(|at| now - at < Duration::from_secs(1))
+        {
+            return;
+        }
+        tracing::warn!(%error, count = self.since, "accept failed");
+        self.logged = Some(now);
+        self.since = 0;
+    }
 }
 
 /// After a burst, once no connection is open, returns the heap's free pages to the system
@@ -229,22 +254,27 @@ impl App {
     }
 }
 
-/// One invocation from arrival to answer: its request id and its start, so that both backends
-/// log one line and record one metrics sample in the same way.
-pub(crate) struct Call {
+/// One invocation from arrival to answer: its request id and its start, so that both front
+/// ends log one line and record one metrics sample in the same way. A call dropped before
+/// `finish` (the client went away while the function ran) is logged and counted as abandoned.
+pub(crate) struct Call<'a> {
+    app: &'a App,
     pub request_id: HeaderValue,
     pub started: tokio::time::Instant,
     method: http::Method,
     path: String,
+    finished: bool,
 }
 
-impl Call {
-    pub fn start<B>(app: &App, request: &http::Request<B>) -> Call {
+impl<'a> Call<'a> {
+    pub fn start<B>(app: &'a App, request: &http::Request<B>) -> Call<'a> {
         Call {
+            app,
             request_id: given_request_id(request.headers()).unwrap_or_else(|| app.ids.next()),
             started: tokio::time::Instant::now(),
             method: request.method().clone(),
             path: request.uri().path().to_owned(),
+            finished: false,
         }
     }
 
@@ -253,11 +283,7 @@ impl Call {
     }
 
     /// Turns the result into the response: metrics, the invocation log line, `x-request-id`.
-    pub fn finish(
-        self,
-        app: &App,
-        result: Result<Response<Body>, errors::Failure>,
-    ) -> Response<Body> {
+    pub fn finish(mut self, result: Result<Response<Body>, errors::Failure>) -> Response<Body> {
         let (mut response, outcome) = match result {
             Ok(response) if response.status().is_server_error() => {
                 (response, metrics::Outcome::Error)
@@ -265,20 +291,36 @@ impl Call {
             Ok(response) => (response, metrics::Outcome::Success),
             Err(failure) => (failure.response(self.id()), failure.outcome()),
         };
+        self.record(outcome, response.status().as_u16());
+        response
+            .headers_mut()
+            .insert(REQUEST_ID.clone(), self.request_id.clone());
+        response
+    }
+
+    fn record(&mut self, outcome: metrics::Outcome, status: u16) {
+        self.finished = true;
         let elapsed = self.started.elapsed();
-        app.metrics.record(outcome, elapsed);
+        self.app.metrics.record(outcome, elapsed);
         tracing::info!(
             request_id = self.id(),
             method = self.method.as_str(),
             path = self.path,
-            status = response.status().as_u16(),
+            status,
             duration_us = elapsed.as_micros() as u64,
             "invocation"
         );
-        response
-            .headers_mut()
-            .insert(REQUEST_ID.clone(), self.request_id);
-        response
+    }
+}
+
+/// 499, as nginx logs a request whose client closed the connection first.
+const CLIENT_CLOSED: u16 = 499;
+
+impl Drop for Call<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.record(metrics::Outcome::Abandoned, CLIENT_CLOSED);
+        }
     }
 }
 
@@ -287,7 +329,10 @@ pub(crate) fn given_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
     let given = headers
         .get(&REQUEST_ID)
         .or_else(|| headers.get(&FC_REQUEST_ID))?;
-    (!given.is_empty() && given.len() <= 200).then(|| given.clone())
+    // An id that is not visible ASCII (`to_str` fails) would reach the context and the log as
+    // an empty string: the caller's id is replaced by a new one instead.
+    let usable = !given.is_empty() && given.len() <= 200 && given.to_str().is_ok();
+    usable.then(|| given.clone())
 }
 
 pub(crate) fn json(status: StatusCode, body: String) -> Response<Body> {

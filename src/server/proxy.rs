@@ -18,11 +18,11 @@ pub async fn invoke(
 ) -> Response<Body> {
     let call = Call::start(app, &request);
     if !upstream.is_served(request.method(), request.uri().path()) {
-        return call.finish(app, Err(Failure::events_only()));
+        return call.finish(Err(Failure::events_only()));
     }
     let result = upstream
         .forward(request, remote, &call.request_id, call.started)
         .await
         .map_err(Failure::from);
-    call.finish(app, result)
+    call.finish(result)
 }

@@ -46,6 +46,7 @@ mod init;
 mod invoke;
 mod local;
 mod probe;
+mod requests;
 mod responses;
 mod schedule;
 mod shapes;

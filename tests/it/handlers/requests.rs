@@ -1,0 +1,45 @@
+//! What the HTTP front end does with unlucky requests in handler mode: a body that stalls, a
+//! request id that is not text, a client that leaves before its answer.
+
+use super::*;
+
+#[test]
+fn a_stalled_body_is_408_within_the_function_timeout() {
+    let served = serve_probe(Lang::Node, &[("FUNCTION_TIMEOUT", "1s")]);
+    let mut conn = Conn::connect(served.port()).unwrap();
+    conn.set_read_timeout(Duration::from_secs(15));
+    let started = Instant::now();
+    conn.write_raw(b"POST /invoke HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
+    let r = conn
+        .read_response("POST")
+        .unwrap_or_else(|e| panic!("no answer to a stalled body: {e}{served}"));
+    let took = started.elapsed();
+    assert_error(&r, 408, "RequestTimeout", &served);
+    assert!(
+        took < Duration::from_secs(10),
+        "answered after {took:?}{served}"
+    );
+    let r = invoke(&served, &json!({"after": 1}));
+    assert_eq!(
+        ok_json(&r, &served)["event"],
+        json!({"after": 1}),
+        "{r}{served}"
+    );
+}
+
+#[test]
+fn a_request_id_that_is_not_text_is_replaced() {
+    let served = serve_probe(Lang::Node, &[]);
+    let mut conn = Conn::connect(served.port()).unwrap();
+    let mut raw = b"POST /invoke HTTP/1.1\r\nHost: x\r\nx-request-id: caf\xe9\r\n".to_vec();
+    raw.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    conn.write_raw(&raw).unwrap();
+    let r = conn.read_response("POST").unwrap();
+    let body = ok_json(&r, &served);
+    let given = r.header("x-request-id").unwrap_or_default().to_owned();
+    assert!(!given.is_empty(), "a new id is made{r}{served}");
+    assert_eq!(body["context"]["requestId"], given, "{r}{served}");
+    let line = served.wait_log(Duration::from_secs(5), |l| l["message"] == "invocation");
+    assert_eq!(line.unwrap()["request_id"], given, "{served}");
+}
