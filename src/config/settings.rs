@@ -124,7 +124,7 @@ pub static SETTINGS: &[Setting] = &[
         "detected: `bootstrap`, `main.dart`, `bin/main.dart`, `index.js`, `index.mjs`, `index.cjs`, `index.ts`, `main.ts`, `main.py`, `handler.py`, `index.py`",
         "entry file, relative to FUNCTION_PATH"),
     any("FUNCTION_HANDLER", Kind::Text, "`handler`",
-        "exported handler name, or `file.export` (index.handler) naming the entry too"),
+        "exported handler name, or file.export (index.handler) naming the entry too"),
     any("FUNCTION_RUNTIME", Kind::Choice(RUNTIMES),
         "from the entry's extension; no known extension = custom",
         "the language of the function"),
