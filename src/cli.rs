@@ -1,6 +1,9 @@
 //! Command-line syntax only (no environment, no files): options, and the command after `--`.
 
 use std::ffi::OsString;
+use std::fmt;
+
+use crate::config::SETTINGS;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {
@@ -96,7 +99,13 @@ fn run(command: Vec<OsString>) -> Action {
 pub const USAGE: &str = "usage: fnshim [-h|--help] [-V|--version] [--] [CMD ARGS...]
        fnshim check | fnshim invoke [--event FILE|-] [--http METHOD PATH] | fnshim health [--live]";
 
-pub const HELP: &str = "\
+/// `fnshim --help`: the usage, then every setting of [`SETTINGS`] (name, what it does, the
+/// values it takes, its default), then routes and exit codes.
+pub const HELP: Help = Help;
+
+pub struct Help;
+
+const HELP_HEAD: &str = "\
 fnshim - the ENTRYPOINT and PID 1 of serverless function containers
 
 usage:
@@ -112,35 +121,47 @@ usage:
   fnshim --help | --version
 
 environment (every invalid value is reported, then exit 64):
-  FUNCTION_PATH          folder holding the function code (required without CMD)
-  FUNCTION_ENTRY         entry file, relative to FUNCTION_PATH (default: detected, `bootstrap` first)
-  FUNCTION_HANDLER       exported handler name (default handler)
-  FUNCTION_RUNTIME       dart | node | deno | python | custom (default: from the entry)
-  TRIGGER_TYPE           http | event | schedule (default http)
-  PORT                   listen port on all interfaces, 0 = any (default 8080; unset with CMD = plain init)
-  LOG_LEVEL              debug | info | warn | error (default info)
-  LOG_FORMAT             json | text (default json unless stdout is a terminal); logs go to stderr
-  FUNCTION_TIMEOUT       per-invocation limit, e.g. 500ms, 30s, 2m (default 30s)
-  INIT_TIMEOUT           limit for the worker to start listening (default 30s)
-  INSTALL_TIMEOUT        limit for dependency install and build (default 10m)
-  FUNCTION_CONCURRENCY   invocations in flight before 429 (default 256 for custom and CMD)
-  FUNCTION_WORKERS       worker processes (default 1)
-  MAX_BODY_SIZE          largest request body, e.g. 6MB (1 MB = 1 MiB) (default 6MB)
-  SHUTDOWN_TIMEOUT       drain + stop budget after SIGTERM (default 8s)
-  SCHEDULE               cron or @every for TRIGGER_TYPE=schedule
-  SCHEDULE_PAYLOAD       payload of each timer event
-  HTTP_EVENT_FORMAT      v1 | v2 (default v1)
-  DART_VERSION           expected Dart SDK version
-  PUB_MIRROR, NPM_MIRROR, PIP_MIRROR   package mirrors
-  INSTALL_DEPS           auto | always | never (default auto)
-  DART_AOT               true | false (default false)
-  RUNTIME_CONFIG         YAML file with the same settings
-  FUNCTION_NAME, FUNCTION_VERSION, MEMORY_SIZE   reported to the function
+";
 
+const HELP_TAIL: &str = "
 routes: /_/health, /_/ready, /_/metrics are the shim's own; everything else goes to the function.
 exit codes: 0 clean shutdown, 64 bad configuration, 65 function could not be loaded,
   69 runtime unavailable; with CMD, the command's own code (128+N for signal N, 126/127 exec).
 ";
+
+/// Where the settings' descriptions start, and where their lines end.
+const NAME_WIDTH: usize = 25;
+const LINE_WIDTH: usize = 100;
+
+impl fmt::Display for Help {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(HELP_HEAD)?;
+        for setting in SETTINGS.iter().filter(|s| s.documented()) {
+            let default = setting.default.replace('`', "");
+            let text = match setting.kind.syntax() {
+                Some(syntax) => format!("{} ({syntax}; default: {default})", setting.about),
+                None => format!("{} (default: {default})", setting.about),
+            };
+            write_wrapped(f, setting.name, &text)?;
+        }
+        f.write_str(HELP_TAIL)
+    }
+}
+
+/// `  NAME   text`, the text wrapped at word boundaries under its first line.
+fn write_wrapped(f: &mut fmt::Formatter<'_>, name: &str, text: &str) -> fmt::Result {
+    let mut line = format!("  {name:<width$}", width = NAME_WIDTH - 3);
+    for word in text.split(' ') {
+        let fresh = line.len() < NAME_WIDTH;
+        if !fresh && line.len() + 1 + word.len() > LINE_WIDTH {
+            writeln!(f, "{line}")?;
+            line = " ".repeat(NAME_WIDTH - 1);
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    writeln!(f, "{line}")
+}
 
 #[cfg(test)]
 mod tests {
@@ -203,5 +224,25 @@ mod tests {
             command: Some(args(&["echo", "-n"])),
         };
         assert_eq!(parse(args(&["--", "echo", "-n"])), Ok(dash_in_command));
+    }
+
+    #[test]
+    fn help_prints_the_table_of_settings() {
+        let help = HELP.to_string();
+        for setting in SETTINGS {
+            let line = help
+                .lines()
+                .find(|line| line.starts_with(&format!("  {} ", setting.name)));
+            assert_eq!(line.is_some(), setting.documented(), "{}", setting.name);
+        }
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("FUNCTION_TIMEOUT time until the function's response headers (500ms, 30s, 2m or seconds; default: 30s)"), "{help}");
+        let settings = help
+            .strip_prefix(HELP_HEAD)
+            .and_then(|rest| rest.strip_suffix(HELP_TAIL))
+            .expect("the settings stand between the usage and the routes");
+        assert!(settings
+            .lines()
+            .all(|line| line.chars().count() <= LINE_WIDTH));
     }
 }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use fnshim::config::Env;
+use fnshim::config::{self, Env};
 
 /// The whole check, connect to last byte: under the images' `HEALTHCHECK --timeout=3s`.
 const BOUND: Duration = Duration::from_secs(2);
@@ -31,15 +31,13 @@ pub fn run(env: &dyn Env, live: bool) -> i32 {
     }
 }
 
-/// PORT as fnshim itself reads it (default 8080); 0 cannot be probed.
+/// PORT as fnshim itself reads it (config's parser and default); 0 cannot be probed.
 fn port(env: &dyn Env) -> Result<u16, String> {
-    let Some(value) = env.get("PORT").filter(|v| !v.trim().is_empty()) else {
-        return Ok(8080);
-    };
-    match value.trim().parse::<u16>() {
-        Ok(0) => Err("PORT=0 (a random port) cannot be probed: set PORT".into()),
-        Ok(port) => Ok(port),
-        Err(_) => Err(format!("PORT={value:?} is not a port number")),
+    match config::port(env) {
+        Ok(None) => Ok(config::DEFAULT_PORT),
+        Ok(Some(0)) => Err("PORT=0 (a random port) cannot be probed: set PORT".into()),
+        Ok(Some(port)) => Ok(port),
+        Err(error) => Err(error.to_string()),
     }
 }
 

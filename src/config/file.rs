@@ -13,37 +13,11 @@ use super::{ConfigError, Env};
 /// Where the runtime images put the file; read when it exists and RUNTIME_CONFIG is unset.
 pub const DEFAULT_PATH: &str = "/app/runtime/config.yaml";
 
-/// Every setting a file may hold: the variables of SPEC §2 (upper case here).
-pub const KNOWN: [&str; 28] = [
-    "FUNCTION_PATH",
-    "FUNCTION_ENTRY",
-    "FUNCTION_HANDLER",
-    "FUNCTION_RUNTIME",
-    "TRIGGER_TYPE",
-    "PORT",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "FUNCTION_TIMEOUT",
-    "INIT_TIMEOUT",
-    "INSTALL_TIMEOUT",
-    "FUNCTION_CONCURRENCY",
-    "FUNCTION_WORKERS",
-    "MAX_BODY_SIZE",
-    "SHUTDOWN_TIMEOUT",
-    "SCHEDULE",
-    "SCHEDULE_PAYLOAD",
-    "HTTP_EVENT_FORMAT",
-    "DART_VERSION",
-    "PUB_MIRROR",
-    "NPM_MIRROR",
-    "PIP_MIRROR",
-    "INSTALL_DEPS",
-    "DART_AOT",
-    "FUNCTION_NAME",
-    "FUNCTION_VERSION",
-    "MEMORY_SIZE",
-    "CACHE_DIR",
-];
+/// Whether a file may hold the setting `name` (upper case): the table's settings that are
+/// not for the environment alone.
+fn known(name: &str) -> bool {
+    super::settings::get(name).is_some_and(|setting| setting.in_file())
+}
 
 /// The environment, with the file's settings under it.
 pub struct Layered<'a> {
@@ -113,7 +87,7 @@ pub fn parse(text: &str, path: &Path) -> Result<HashMap<String, String>, Vec<Con
             continue;
         };
         let name = key.to_ascii_uppercase();
-        if !KNOWN.contains(&name.as_str()) {
+        if !known(&name) {
             errors.push(bad(
                 path,
                 format!("unknown key {key:?} (keys are the variables of SPEC §2 in lower case)"),
@@ -212,6 +186,20 @@ mod tests {
         assert!(parsed("- a\n- b\n").unwrap_err()[0]
             .reason
             .contains("mapping"));
+    }
+
+    #[test]
+    fn keys_are_the_settings_a_file_may_hold() {
+        let files = super::super::SETTINGS.iter().filter(|s| s.in_file());
+        assert_eq!(files.clone().count(), 28);
+        for setting in files {
+            let key = setting.name.to_ascii_lowercase();
+            assert!(parsed(&format!("{key}: x\n")).is_ok(), "{key}");
+        }
+        for key in ["tz", "runtime_config", "path", "tmpdir"] {
+            let errors = parsed(&format!("{key}: x\n")).unwrap_err();
+            assert!(errors[0].reason.contains("unknown key"), "{}", errors[0]);
+        }
     }
 
     #[test]

@@ -6,8 +6,10 @@
 mod file;
 pub mod fyml;
 mod parse;
+pub mod settings;
 
 pub use file::{layered, Layered};
+pub use settings::{Setting, SETTINGS};
 
 pub(crate) use parse::duration as parse_duration;
 
@@ -127,7 +129,7 @@ pub struct Config {
     pub memory_size: Option<u64>,
     /// Writable work folder: adapters, the worker socket, later dependencies and builds.
     pub cache_dir: PathBuf,
-    /// TZ: only checked (SCHEDULE is evaluated in UTC).
+    /// TZ: the zone cron fields are read in (checked at start when something is scheduled).
     pub tz: Option<String>,
     /// PATH, to find language runtimes (`node`, `deno`, `python3`, `dart`).
     pub search_path: Option<String>,
@@ -138,16 +140,16 @@ pub struct Config {
 /// Default in-flight limit for a proxied server (custom and command modes).
 pub const DEFAULT_PROXY_CONCURRENCY: usize = 256;
 
+/// The port served when PORT is unset (and no command makes it a plain init).
+pub const DEFAULT_PORT: u16 = 8080;
+
 impl Config {
-    /// Parses every variable of SPEC §2; on failure returns all the errors, not just the first.
+    /// Parses every variable of [`SETTINGS`]; on failure returns all the errors, not just the first.
     pub fn from_env(
         env: &dyn Env,
         command: Option<Vec<OsString>>,
     ) -> Result<Config, Vec<ConfigError>> {
-        let mut r = Reader {
-            env,
-            errors: Vec::new(),
-        };
+        let mut r = Reader::new(env);
         let config = Config {
             function_path: r.text("FUNCTION_PATH").map(PathBuf::from),
             function_entry: r.text("FUNCTION_ENTRY").map(PathBuf::from),
@@ -159,12 +161,7 @@ impl Config {
                 .parsed("TRIGGER_TYPE", parse_trigger)
                 .unwrap_or(Trigger::Http),
             port: r.parsed("PORT", parse::port),
-            log: LogSettings {
-                level: r
-                    .parsed("LOG_LEVEL", parse_level)
-                    .unwrap_or(tracing::Level::INFO),
-                format: r.parsed("LOG_FORMAT", parse_log_format),
-            },
+            log: r.log(),
             function_timeout: r.duration("FUNCTION_TIMEOUT", 30),
             init_timeout: r.duration("INIT_TIMEOUT", 30),
             install_timeout: r.duration("INSTALL_TIMEOUT", 600),
@@ -193,9 +190,7 @@ impl Config {
             memory_size: r
                 .parsed("MEMORY_SIZE", parse::size)
                 .map(|bytes| bytes.div_ceil(1 << 20)),
-            cache_dir: r.text("CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| {
-                PathBuf::from(r.text("TMPDIR").unwrap_or_else(|| "/tmp".into())).join("fnshim")
-            }),
+            cache_dir: r.cache_dir(),
             search_path: r.text("PATH"),
             tz: r.text("TZ"),
             command,
@@ -211,6 +206,16 @@ impl Config {
     /// The SIGTERM-to-SIGKILL grace inside the shutdown budget: min(2 s, SHUTDOWN_TIMEOUT / 2).
     pub fn kill_grace(&self) -> Duration {
         (self.shutdown_timeout / 2).min(Duration::from_secs(2))
+    }
+}
+
+/// PORT alone, read as [`Config::from_env`] reads it (`fnshim health` needs nothing else).
+pub fn port(env: &dyn Env) -> Result<Option<u16>, ConfigError> {
+    let mut r = Reader::new(env);
+    let port = r.parsed("PORT", parse::port);
+    match r.errors.pop() {
+        Some(error) => Err(error),
+        None => Ok(port),
     }
 }
 
@@ -231,8 +236,17 @@ struct Reader<'a> {
     errors: Vec<ConfigError>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    fn new(env: &'a dyn Env) -> Self {
+        Reader {
+            env,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The value of a setting of the table; an empty value counts as unset.
     fn text(&self, key: &str) -> Option<String> {
+        debug_assert!(settings::get(key).is_some(), "{key} is not in SETTINGS");
         self.env.get(key).filter(|v| !v.trim().is_empty())
     }
 
@@ -256,6 +270,22 @@ impl Reader<'_> {
             .unwrap_or(Duration::from_secs(default_secs))
     }
 
+    fn log(&mut self) -> LogSettings {
+        LogSettings {
+            level: self
+                .parsed("LOG_LEVEL", parse_level)
+                .unwrap_or(tracing::Level::INFO),
+            format: self.parsed("LOG_FORMAT", parse_log_format),
+        }
+    }
+
+    fn cache_dir(&self) -> PathBuf {
+        let cache_dir = self.text("CACHE_DIR").map(PathBuf::from);
+        cache_dir.unwrap_or_else(|| {
+            PathBuf::from(self.text("TMPDIR").unwrap_or_else(|| "/tmp".into())).join("fnshim")
+        })
+    }
+
     fn check_schedule(&mut self, config: &Config) {
         if config.trigger == Trigger::Schedule
             && config.schedule.is_none()
@@ -271,54 +301,48 @@ impl Reader<'_> {
 }
 
 fn parse_runtime(value: &str) -> Result<Runtime, String> {
-    Ok(
-        match parse::one_of(value, &["dart", "node", "deno", "python", "custom"])? {
-            "dart" => Runtime::Dart,
-            "node" => Runtime::Node,
-            "deno" => Runtime::Deno,
-            "python" => Runtime::Python,
-            _ => Runtime::Custom,
-        },
-    )
+    Ok(match parse::one_of(value, settings::RUNTIMES)? {
+        "dart" => Runtime::Dart,
+        "node" => Runtime::Node,
+        "deno" => Runtime::Deno,
+        "python" => Runtime::Python,
+        _ => Runtime::Custom,
+    })
 }
 
 fn parse_trigger(value: &str) -> Result<Trigger, String> {
-    Ok(
-        match parse::one_of(value, &["http", "event", "schedule"])? {
-            "http" => Trigger::Http,
-            "event" => Trigger::Event,
-            _ => Trigger::Schedule,
-        },
-    )
+    Ok(match parse::one_of(value, settings::TRIGGERS)? {
+        "http" => Trigger::Http,
+        "event" => Trigger::Event,
+        _ => Trigger::Schedule,
+    })
 }
 
 fn parse_level(value: &str) -> Result<tracing::Level, String> {
-    Ok(
-        match parse::one_of(value, &["debug", "info", "warn", "error"])? {
-            "debug" => tracing::Level::DEBUG,
-            "info" => tracing::Level::INFO,
-            "warn" => tracing::Level::WARN,
-            _ => tracing::Level::ERROR,
-        },
-    )
+    Ok(match parse::one_of(value, settings::LEVELS)? {
+        "debug" => tracing::Level::DEBUG,
+        "info" => tracing::Level::INFO,
+        "warn" => tracing::Level::WARN,
+        _ => tracing::Level::ERROR,
+    })
 }
 
 fn parse_log_format(value: &str) -> Result<LogFormat, String> {
-    Ok(match parse::one_of(value, &["json", "text"])? {
+    Ok(match parse::one_of(value, settings::LOG_FORMATS)? {
         "json" => LogFormat::Json,
         _ => LogFormat::Text,
     })
 }
 
 fn parse_event_format(value: &str) -> Result<EventFormat, String> {
-    Ok(match parse::one_of(value, &["v1", "v2"])? {
+    Ok(match parse::one_of(value, settings::EVENT_FORMATS)? {
         "v1" => EventFormat::V1,
         _ => EventFormat::V2,
     })
 }
 
 fn parse_install_deps(value: &str) -> Result<InstallDeps, String> {
-    Ok(match parse::one_of(value, &["auto", "always", "never"])? {
+    Ok(match parse::one_of(value, settings::INSTALL_MODES)? {
         "auto" => InstallDeps::Auto,
         "always" => InstallDeps::Always,
         _ => InstallDeps::Never,

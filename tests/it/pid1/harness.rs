@@ -17,11 +17,6 @@ pub const SHIM: &str = env!("CARGO_BIN_EXE_fnshim");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pid1");
 const WATCHDOG: Duration = Duration::from_secs(40);
 const POLL: Duration = Duration::from_millis(5);
-/// Every variable the shim reads: cleared so the caller's environment cannot change a mode.
-const SHIM_KEYS: &str = "PORT FUNCTION_PATH FUNCTION_ENTRY FUNCTION_HANDLER FUNCTION_RUNTIME \
-    TRIGGER_TYPE LOG_LEVEL LOG_FORMAT FUNCTION_TIMEOUT INIT_TIMEOUT INSTALL_TIMEOUT \
-    SHUTDOWN_TIMEOUT FUNCTION_CONCURRENCY FUNCTION_WORKERS MAX_BODY_SIZE \
-    HTTP_EVENT_FORMAT INSTALL_DEPS DART_AOT";
 
 pub fn fixture(name: &str) -> String {
     format!("{FIXTURES}/{name}")
@@ -119,8 +114,10 @@ impl Spec {
                 Ok(())
             })
         };
-        for key in SHIM_KEYS.split_whitespace() {
-            cmd.env_remove(key);
+        // Every fnshim setting is cleared, so the caller's environment cannot change a mode
+        // (PATH and TMPDIR, the process's own, stay).
+        for setting in fnshim::config::SETTINGS.iter().filter(|s| s.documented()) {
+            cmd.env_remove(setting.name);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.cwd {

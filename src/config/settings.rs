@@ -1,0 +1,317 @@
+//! The one table of settings: every variable `Config::from_env` reads, with the kind of value
+//! it takes, where it may come from, its default as users see it, and one line on what it does.
+//! RUNTIME_CONFIG's keys, `fnshim --help`, `fnshim health` and the PID 1 tests' clean
+//! environment are taken from here, and a test holds README.md's table to it.
+
+use super::parse;
+
+/// What a setting's value looks like, and so which parser of `parse.rs` reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Any text: a path, a name, a version, a URL.
+    Text,
+    Duration,
+    Size,
+    Port,
+    /// A whole number of at least 1.
+    Count,
+    Bool,
+    /// One of these words, in any case.
+    Choice(&'static [&'static str]),
+    /// Cron fields or `@every`.
+    Schedule,
+}
+
+impl Kind {
+    /// Checks `value` with the parser `Config::from_env` uses for this kind.
+    pub fn check(self, value: &str) -> Result<(), String> {
+        match self {
+            Kind::Text => Ok(()),
+            Kind::Duration => parse::duration(value).map(drop),
+            Kind::Size => parse::size(value).map(drop),
+            Kind::Port => parse::port(value).map(drop),
+            Kind::Count => parse::positive(value).map(drop),
+            Kind::Bool => parse::boolean(value).map(drop),
+            Kind::Choice(words) => parse::one_of(value, words).map(drop),
+            Kind::Schedule => crate::trigger::cron::Schedule::parse(value).map(drop),
+        }
+    }
+
+    /// The values it takes, as `--help` shows them; `None` for free text.
+    pub fn syntax(self) -> Option<String> {
+        Some(match self {
+            Kind::Text => return None,
+            Kind::Duration => "500ms, 30s, 2m or seconds".into(),
+            Kind::Size => "6MB, 512KB or bytes; 1 MB = 1 MiB".into(),
+            Kind::Port => "0 to 65535".into(),
+            Kind::Count => "1 or more".into(),
+            Kind::Bool => "true | false".into(),
+            Kind::Choice(words) => words.join(" | "),
+            Kind::Schedule => "cron (5 or 6 fields) or @every 30s".into(),
+        })
+    }
+}
+
+/// Where a setting may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The environment, or RUNTIME_CONFIG's file under it.
+    Anywhere,
+    /// The environment only: RUNTIME_CONFIG names the file itself, and TZ is also the zone of
+    /// the C library and of the workers, which inherit the environment, not the file.
+    Environment,
+    /// The process's own environment (PATH, TMPDIR), not a fnshim setting: undocumented, not
+    /// a file key, and left as inherited when tests clean the environment.
+    Inherited,
+}
+
+/// One variable `Config::from_env` reads.
+#[derive(Debug)]
+pub struct Setting {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub source: Source,
+    /// The default as README.md shows it (Markdown: code in backticks).
+    pub default: &'static str,
+    /// One line for `fnshim --help`.
+    pub about: &'static str,
+}
+
+impl Setting {
+    /// A fnshim setting (in README.md and `--help`), not the process's own environment.
+    pub fn documented(&self) -> bool {
+        self.source != Source::Inherited
+    }
+
+    /// Whether RUNTIME_CONFIG may hold it (under its name in lower case).
+    pub fn in_file(&self) -> bool {
+        self.source == Source::Anywhere
+    }
+}
+
+pub(crate) const RUNTIMES: &[&str] = &["dart", "node", "deno", "python", "custom"];
+pub(crate) const TRIGGERS: &[&str] = &["http", "event", "schedule"];
+pub(crate) const LEVELS: &[&str] = &["debug", "info", "warn", "error"];
+pub(crate) const LOG_FORMATS: &[&str] = &["json", "text"];
+pub(crate) const EVENT_FORMATS: &[&str] = &["v1", "v2"];
+pub(crate) const INSTALL_MODES: &[&str] = &["auto", "always", "never"];
+
+const fn any(
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    about: &'static str,
+) -> Setting {
+    Setting {
+        name,
+        kind,
+        source: Source::Anywhere,
+        default,
+        about,
+    }
+}
+
+const fn from(source: Source, setting: Setting) -> Setting {
+    Setting { source, ..setting }
+}
+
+/// Every setting, in the order of README.md's table.
+#[rustfmt::skip]
+pub static SETTINGS: &[Setting] = &[
+    any("FUNCTION_PATH", Kind::Text, "required unless a command follows `--`",
+        "folder holding the function code"),
+    any("FUNCTION_ENTRY", Kind::Text,
+        "detected: `bootstrap`, `main.dart`, `bin/main.dart`, `index.js`, `index.mjs`, `index.cjs`, `index.ts`, `main.ts`, `main.py`, `handler.py`, `index.py`",
+        "entry file, relative to FUNCTION_PATH"),
+    any("FUNCTION_HANDLER", Kind::Text, "`handler`",
+        "exported handler name, or file.export (index.handler) naming the entry too"),
+    any("FUNCTION_RUNTIME", Kind::Choice(RUNTIMES),
+        "from the entry's extension; no known extension = custom",
+        "the language of the function"),
+    any("TRIGGER_TYPE", Kind::Choice(TRIGGERS), "`http`",
+        "what requests are: HTTP events, raw events (POST / and /invoke), or SCHEDULE's timer"),
+    any("PORT", Kind::Port, "`8080`; with a command, unset = plain init",
+        "listen port on all interfaces, 0 = any free one"),
+    any("LOG_LEVEL", Kind::Choice(LEVELS), "`info`", "the least severe log lines kept"),
+    any("LOG_FORMAT", Kind::Choice(LOG_FORMATS), "`json` when stdout is not a terminal",
+        "how the log lines on stderr are written"),
+    any("FUNCTION_TIMEOUT", Kind::Duration, "`30s`", "time until the function's response headers"),
+    any("INIT_TIMEOUT", Kind::Duration, "`30s`", "time for a worker to load and start listening"),
+    any("INSTALL_TIMEOUT", Kind::Duration, "`10m`",
+        "limit for each dependency install or build step"),
+    any("FUNCTION_CONCURRENCY", Kind::Count,
+        "64 for node/deno/dart, 1 for python, 256 for custom and command modes",
+        "invocations in flight before 429 (per worker for handlers)"),
+    any("FUNCTION_WORKERS", Kind::Count, "`1` (python: number of CPUs)",
+        "worker processes (handler runtimes; a bootstrap runs once)"),
+    any("MAX_BODY_SIZE", Kind::Size, "`6MB`", "largest request body"),
+    any("SHUTDOWN_TIMEOUT", Kind::Duration, "`8s` (under Docker's 10 s)",
+        "whole drain + stop budget after SIGTERM"),
+    any("SCHEDULE", Kind::Schedule, "required then", "the timer of TRIGGER_TYPE=schedule"),
+    from(Source::Environment, any("TZ", Kind::Text, "UTC",
+        "the zone cron fields are read in: a zoneinfo name (Asia/Shanghai) or a POSIX rule (CST-8)")),
+    any("SCHEDULE_PAYLOAD", Kind::Text, "empty", "the payload of each timer event"),
+    any("HTTP_EVENT_FORMAT", Kind::Choice(EVENT_FORMATS), "`v1`",
+        "the HTTP event's shape (handler runtimes)"),
+    any("DART_VERSION", Kind::Text, "unset = any",
+        "the Dart SDK the function expects (3.5 accepts any 3.5.x)"),
+    any("DART_AOT", Kind::Bool, "`false`",
+        "compile the Dart worker once with dart compile exe (cached) and run that"),
+    any("PUB_MIRROR", Kind::Text, "unset", "package mirror for dart pub get"),
+    any("NPM_MIRROR", Kind::Text, "unset", "package registry for npm"),
+    any("PIP_MIRROR", Kind::Text, "unset", "package index for pip"),
+    any("INSTALL_DEPS", Kind::Choice(INSTALL_MODES), "`auto`",
+        "install dependencies when their stamp differs, at every start, or never"),
+    from(Source::Environment, any("RUNTIME_CONFIG", Kind::Text,
+        "`/app/runtime/config.yaml` when it exists",
+        "a YAML file of these settings under lower-case keys; the environment wins")),
+    any("CACHE_DIR", Kind::Text, "`$TMPDIR/fnshim` (`/tmp/fnshim`)",
+        "fnshim's writable work folder: adapters, socket, dependencies, builds, copies"),
+    any("FUNCTION_NAME", Kind::Text, "folder name", "the function's name, reported to it"),
+    any("FUNCTION_VERSION", Kind::Text, "`$LATEST`", "the function's version, reported to it"),
+    any("MEMORY_SIZE", Kind::Size, "cgroup limit", "the memory figure reported to the function"),
+    from(Source::Inherited, any("TMPDIR", Kind::Text, "`/tmp`", "where CACHE_DIR goes by default")),
+    from(Source::Inherited, any("PATH", Kind::Text, "unset",
+        "where the language runtimes and installers are found")),
+];
+
+/// The setting of that name.
+pub fn get(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|setting| setting.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Env};
+    use std::cell::RefCell;
+    use std::collections::{BTreeSet, HashMap};
+
+    const README: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+
+    /// README.md's table of variables: each row's names and default cells.
+    fn readme_rows() -> Vec<(Vec<String>, String)> {
+        let section = README
+            .split("\n## Configuration\n")
+            .nth(1)
+            .expect("README.md has a Configuration section");
+        let section = section.split("\n## ").next().unwrap();
+        section
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .map(|line| {
+                let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+                let names = cells[0]
+                    .split(", ")
+                    .map(|name| name.trim().trim_matches('`').to_string())
+                    .collect();
+                (names, cells[cells.len() - 1].trim().to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn names_are_unique_and_upper_case() {
+        let names: BTreeSet<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        assert_eq!(names.len(), SETTINGS.len(), "a name twice in SETTINGS");
+        for name in names {
+            assert!(
+                name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+                "{name}"
+            );
+        }
+    }
+
+    /// A row naming several settings holds one default for all, or one each (", " apart).
+    #[test]
+    fn readme_documents_every_setting_with_its_default() {
+        let mut documented = BTreeSet::new();
+        for (names, default) in readme_rows() {
+            let defaults: Vec<&str> = default.split(", ").collect();
+            for (i, name) in names.iter().enumerate() {
+                let setting = get(name)
+                    .filter(|s| s.documented())
+                    .unwrap_or_else(|| panic!("README.md documents {name}, not a setting"));
+                let expected = match defaults.len() == names.len() && names.len() > 1 {
+                    true => defaults[i],
+                    false => default.as_str(),
+                };
+                assert_eq!(setting.default, expected, "the default of {name}");
+                assert!(documented.insert(name.clone()), "{name} twice in README.md");
+            }
+        }
+        let missing: Vec<&str> = SETTINGS
+            .iter()
+            .filter(|s| s.documented() && !documented.contains(s.name))
+            .map(|s| s.name)
+            .collect();
+        assert!(missing.is_empty(), "README.md lacks {missing:?}");
+    }
+
+    /// Remembers every key asked for.
+    struct Recording(RefCell<BTreeSet<String>>);
+
+    impl Env for Recording {
+        fn get(&self, key: &str) -> Option<String> {
+            self.0.borrow_mut().insert(key.to_string());
+            None
+        }
+    }
+
+    #[test]
+    fn from_env_reads_exactly_the_table() {
+        let env = Recording(RefCell::new(BTreeSet::new()));
+        Config::from_env(&env, None).unwrap();
+        let read = env.0.into_inner();
+        let table: BTreeSet<String> = SETTINGS.iter().map(|s| s.name.to_string()).collect();
+        assert_eq!(read, table);
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, Vec<crate::config::ConfigError>> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_env(&env, None)
+    }
+
+    /// A default shown as one value (`30s`) is what an unset variable means.
+    #[test]
+    fn shown_defaults_are_the_defaults() {
+        let unset = format!("{:?}", config(&[]).unwrap());
+        let mut checked = 0;
+        for setting in SETTINGS {
+            let Some(value) = setting
+                .default
+                .strip_prefix('`')
+                .and_then(|rest| rest.strip_suffix('`'))
+                .filter(|value| !value.contains('`'))
+            else {
+                continue;
+            };
+            assert_eq!(setting.kind.check(value), Ok(()), "{}", setting.name);
+            let set = format!("{:?}", config(&[(setting.name, value)]).unwrap());
+            assert_eq!(set, unset, "{}={value}", setting.name);
+            checked += 1;
+        }
+        assert!(checked >= 10, "{checked}");
+    }
+
+    /// The kind of each setting refuses what `from_env` refuses.
+    #[test]
+    fn kinds_check_as_from_env_parses() {
+        for setting in SETTINGS {
+            for value in ["bogus!", "0", "7"] {
+                let refused = config(&[(setting.name, value)])
+                    .err()
+                    .is_some_and(|errors| errors.iter().any(|e| e.key == setting.name));
+                assert_eq!(
+                    refused,
+                    setting.kind.check(value).is_err(),
+                    "{}={value}",
+                    setting.name
+                );
+            }
+        }
+    }
+}
