@@ -297,7 +297,7 @@ fn proxied_name(config: &Config, target: &runtime::ProxyTarget) -> String {
 /// A timer that invokes one function (the first, unless f.yml says otherwise).
 struct Tick {
     function: usize,
-    schedule: trigger::cron::Schedule,
+    schedule: config::cron::Schedule,
     name: String,
     payload: String,
 }

@@ -105,7 +105,7 @@ fn content_type(body: &[u8]) -> &'static str {
 /// When a schedule fires next, in UTC, with the zone its fields are read in.
 fn next_firing(
     config: &crate::config::Config,
-    schedule: &crate::trigger::cron::Schedule,
+    schedule: &crate::config::cron::Schedule,
 ) -> String {
     let tz = config.tz.as_deref().unwrap_or("UTC");
     let Ok(zone) = crate::trigger::schedule::zone(tz) else {
@@ -117,7 +117,7 @@ fn next_firing(
     match schedule.next_in_zone(now, now, &*zone) {
         Some(next) => format!(
             "{} (fields read in {tz})",
-            crate::trigger::cron::iso8601(next)
+            crate::config::cron::iso8601(next)
         ),
         None => "never".into(),
     }

@@ -330,7 +330,7 @@ fn timestamp(out: &mut String, now: SystemTime) {
     SECOND.with_borrow_mut(|(cached, text)| {
         if *cached != seconds {
             let (year, month, day) =
-                crate::trigger::cron::civil_from_days(seconds.div_euclid(86_400));
+                crate::config::cron::civil_from_days(seconds.div_euclid(86_400));
             let of_day = seconds.rem_euclid(86_400);
             text.clear();
             let _ = write!(

@@ -9,7 +9,7 @@ use yaml_rust2::{yaml::Hash, Yaml};
 
 use super::file::{load_yaml, scalar_text};
 use super::parse;
-use crate::trigger::cron::Schedule;
+use crate::config::cron::Schedule;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {

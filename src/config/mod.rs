@@ -3,6 +3,7 @@
 //! Architecture invariant: this is the only module that reads environment variables; everything
 //! else receives a [`Config`]. Tests pass a `HashMap` instead of touching the process environment.
 
+pub mod cron;
 mod file;
 pub mod fyml;
 mod parse;
@@ -11,7 +12,6 @@ pub mod settings;
 pub use file::{layered, Layered};
 pub use settings::{Setting, SETTINGS};
 
-pub(crate) use parse::duration as parse_duration;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -114,7 +114,7 @@ pub struct Config {
     pub concurrency: Option<usize>,
     pub workers: Option<usize>,
     pub max_body_size: u64,
-    pub schedule: Option<crate::trigger::cron::Schedule>,
+    pub schedule: Option<crate::config::cron::Schedule>,
     pub schedule_payload: String,
     pub http_event_format: EventFormat,
     pub dart_version: Option<String>,
@@ -169,7 +169,7 @@ impl Config {
             concurrency: r.parsed("FUNCTION_CONCURRENCY", parse::positive),
             workers: r.parsed("FUNCTION_WORKERS", parse::positive),
             max_body_size: r.parsed("MAX_BODY_SIZE", parse::size).unwrap_or(6 << 20),
-            schedule: r.parsed("SCHEDULE", crate::trigger::cron::Schedule::parse),
+            schedule: r.parsed("SCHEDULE", crate::config::cron::Schedule::parse),
             schedule_payload: r.text("SCHEDULE_PAYLOAD").unwrap_or_default(),
             http_event_format: r
                 .parsed("HTTP_EVENT_FORMAT", parse_event_format)

@@ -33,7 +33,7 @@ impl Kind {
             Kind::Count => parse::positive(value).map(drop),
             Kind::Bool => parse::boolean(value).map(drop),
             Kind::Choice(words) => parse::one_of(value, words).map(drop),
-            Kind::Schedule => crate::trigger::cron::Schedule::parse(value).map(drop),
+            Kind::Schedule => crate::config::cron::Schedule::parse(value).map(drop),
         }
     }
 

@@ -1,5 +1,4 @@
 //! Triggers other than HTTP requests: the schedule (SCHEDULE) that invokes the function with
 //! timer events.
 
-pub mod cron;
 pub mod schedule;

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use super::cron::{iso8601, Schedule};
+use crate::config::cron::{iso8601, Schedule};
 use crate::server::App;
 
 /// A time zone as its offset from UTC, in seconds, at each instant (seconds since the epoch).

@@ -34,7 +34,7 @@ impl Schedule {
     pub fn parse(text: &str) -> Result<Schedule, String> {
         let text = text.trim();
         if let Some(every) = text.strip_prefix("@every") {
-            let every = crate::config::parse_duration(every.trim())?;
+            let every = super::parse::duration(every.trim())?;
             return Ok(Schedule::Every(every));
         }
         let expanded = match text {
