@@ -4,6 +4,8 @@
 //! resolves what to launch ([`runtime`]), starts the signal thread and the single reaper
 //! ([`supervisor`]), and either runs a plain init or serves HTTP ([`server`]) in front of a worker.
 
+#[cfg(test)]
+mod architecture;
 pub mod backend;
 pub mod cli;
 pub mod config;

@@ -103,10 +103,7 @@ fn content_type(body: &[u8]) -> &'static str {
 }
 
 /// When a schedule fires next, in UTC, with the zone its fields are read in.
-fn next_firing(
-    config: &crate::config::Config,
-    schedule: &crate::config::cron::Schedule,
-) -> String {
+fn next_firing(config: &crate::config::Config, schedule: &crate::config::cron::Schedule) -> String {
     let tz = config.tz.as_deref().unwrap_or("UTC");
     let Ok(zone) = crate::trigger::schedule::zone(tz) else {
         return format!("unknown (TZ={tz} cannot be read)");

@@ -12,7 +12,6 @@ pub mod settings;
 pub use file::{layered, Layered};
 pub use settings::{Setting, SETTINGS};
 
-
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;

@@ -11,6 +11,9 @@ use super::file::{load_yaml, scalar_text};
 use super::parse;
 use crate::config::cron::Schedule;
 
+mod router;
+pub use router::{Matched, Router};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {
     pub service: Option<String>,
@@ -146,52 +149,16 @@ fn function(
         "{} {handler:?} must be `file.export`",
         at("handler")
     ))?;
-    let text = scalar_text;
-    let duration = |field: &str| -> Result<Option<Duration>, String> {
-        own(field)
-            .map(|v| {
-                text(v)
-                    .ok_or(format!("{} must be a duration", at(field)))
-                    .and_then(|t| parse::duration(&t).map_err(|e| format!("{}: {e}", at(field))))
-            })
-            .transpose()
+    let value = |field: &str, what: &'static str| Field {
+        value: own(field),
+        at: at(field),
+        what,
     };
-    let memory_mb = own("memorySize")
-        .map(|v| {
-            text(v)
-                .ok_or(format!("{} must be a size", at("memorySize")))
-                .and_then(|t| memory(&t).map_err(|e| format!("{}: {e}", at("memorySize"))))
-        })
-        .transpose()?;
-    let concurrency = own("concurrency")
-        .map(|v| {
-            text(v)
-                .ok_or(format!("{} must be a number", at("concurrency")))
-                .and_then(|t| {
-                    parse::positive(&t).map_err(|e| format!("{}: {e}", at("concurrency")))
-                })
-        })
-        .transpose()?;
-    let mut environment: Vec<(String, String)> = Vec::new();
-    for source in [
-        provider.and_then(|p| p.get(&key("environment"))),
-        body.get(&key("environment")),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        for (k, v) in source
-            .as_hash()
-            .ok_or(format!("{} must be a mapping", at("environment")))?
-        {
-            let (k, v) = (
-                k.as_str().unwrap_or_default().to_owned(),
-                text(v).unwrap_or_default(),
-            );
-            environment.retain(|(existing, _)| *existing != k);
-            environment.push((k, v));
-        }
-    }
+    let timeout = value("timeout", "a duration").parse(parse::duration)?;
+    let init_timeout = value("initTimeout", "a duration").parse(parse::duration)?;
+    let memory_mb = value("memorySize", "a size").parse(memory)?;
+    let concurrency = value("concurrency", "a number").parse(parse::positive)?;
+    let environment = environment(&at("environment"), provider, body)?;
     for (k, _) in body {
         let k = k.as_str().unwrap_or_default();
         if CLOUD_ONLY.contains(&k) {
@@ -203,14 +170,57 @@ fn function(
         name: name.to_owned(),
         file: file.to_owned(),
         export: export.to_owned(),
-        timeout: duration("timeout")?,
-        init_timeout: duration("initTimeout")?,
+        timeout,
+        init_timeout,
         memory_mb,
         concurrency,
         environment,
         routes,
         timers,
     })
+}
+
+/// An optional scalar of a function (or the provider's default), where it is, what it must be.
+struct Field<'a> {
+    value: Option<&'a Yaml>,
+    at: String,
+    what: &'static str,
+}
+
+impl Field<'_> {
+    fn parse<T>(self, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, String> {
+        let Some(value) = self.value else {
+            return Ok(None);
+        };
+        let text = scalar_text(value).ok_or(format!("{} must be {}", self.at, self.what))?;
+        parse(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", self.at))
+    }
+}
+
+/// The provider's environment with the function's own merged over it, in order.
+fn environment(
+    at: &str,
+    provider: Option<&Hash>,
+    body: &Hash,
+) -> Result<Vec<(String, String)>, String> {
+    let mut environment: Vec<(String, String)> = Vec::new();
+    let sources = [
+        provider.and_then(|p| p.get(&key("environment"))),
+        body.get(&key("environment")),
+    ];
+    for source in sources.into_iter().flatten() {
+        for (k, v) in source.as_hash().ok_or(format!("{at} must be a mapping"))? {
+            let (k, v) = (
+                k.as_str().unwrap_or_default().to_owned(),
+                scalar_text(v).unwrap_or_default(),
+            );
+            environment.retain(|(existing, _)| *existing != k);
+            environment.push((k, v));
+        }
+    }
+    Ok(environment)
 }
 
 /// f.yml sizes are megabytes as a bare number (`memorySize: 512`), or with a unit.
@@ -308,159 +318,11 @@ fn timer(name: &str, at: &str, spec: &Yaml) -> Result<Timer, String> {
     })
 }
 
-/// Picks the function for a request: literal segments beat `:param`, which beats `*`; among
-/// equals, the order of the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Router {
-    routes: Vec<Pattern>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Pattern {
-    segments: Vec<Segment>,
-    methods: Option<Vec<String>>,
-    function: usize,
-    resource: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
-    Literal(String),
-    Param(String),
-    Rest,
-}
-
-/// The function a request goes to, the route as API Gateway names resources
-/// (`/users/{id}`, `/{proxy+}`), and the path parameters it captured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Matched {
-    pub function: usize,
-    pub resource: String,
-    pub params: Vec<(String, String)>,
-}
-
-impl Router {
-    pub fn new(functions: &[FunctionDef]) -> Router {
-        let mut routes: Vec<Pattern> = functions
-            .iter()
-            .enumerate()
-            .flat_map(|(function, f)| {
-                f.routes.iter().map(move |r| {
-                    let segments = segments(&r.path);
-                    Pattern {
-                        resource: resource(&segments),
-                        segments,
-                        methods: r.methods.clone(),
-                        function,
-                    }
-                })
-            })
-            .collect();
-        routes.sort_by_key(|p| std::cmp::Reverse(specificity(&p.segments)));
-        Router { routes }
-    }
-
-    pub fn route(&self, method: &str, path: &str) -> Option<Matched> {
-        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        self.routes.iter().find_map(|pattern| {
-            if pattern
-                .methods
-                .as_ref()
-                .is_some_and(|m| !m.iter().any(|m| m == method))
-            {
-                return None;
-            }
-            matches(&pattern.segments, &parts).map(|params| Matched {
-                function: pattern.function,
-                resource: pattern.resource.clone(),
-                params,
-            })
-        })
-    }
-}
-
-impl Router {
-    /// The routes of one function, as `fnshim check` prints them.
-    pub fn describe(&self, function: usize) -> String {
-        let routes: Vec<String> = self
-            .routes
-            .iter()
-            .filter(|p| p.function == function)
-            .map(|p| match &p.methods {
-                Some(methods) => format!("{} {}", methods.join(","), p.resource),
-                None => format!("ANY {}", p.resource),
-            })
-            .collect();
-        match routes.is_empty() {
-            true => "none".into(),
-            false => routes.join(", "),
-        }
-    }
-}
-
-fn resource(segments: &[Segment]) -> String {
-    let mut text = String::new();
-    for segment in segments {
-        text.push('/');
-        match segment {
-            Segment::Literal(literal) => text.push_str(literal),
-            Segment::Param(name) => text.push_str(&format!("{{{name}}}")),
-            Segment::Rest => text.push_str("{proxy+}"),
-        }
-    }
-    if text.is_empty() {
-        text.push('/');
-    }
-    text
-}
-
-fn segments(path: &str) -> Vec<Segment> {
-    path.split('/')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p {
-            "*" => Segment::Rest,
-            _ if p.starts_with(':') => Segment::Param(p[1..].to_owned()),
-            _ => Segment::Literal(p.to_owned()),
-        })
-        .collect()
-}
-
-fn specificity(pattern: &[Segment]) -> (usize, usize, bool) {
-    let literals = pattern
-        .iter()
-        .filter(|s| matches!(s, Segment::Literal(_)))
-        .count();
-    let params = pattern
-        .iter()
-        .filter(|s| matches!(s, Segment::Param(_)))
-        .count();
-    (literals, params, !pattern.contains(&Segment::Rest))
-}
-
-fn matches(pattern: &[Segment], parts: &[&str]) -> Option<Vec<(String, String)>> {
-    let mut params = Vec::new();
-    for (i, segment) in pattern.iter().enumerate() {
-        match segment {
-            Segment::Rest => {
-                params.push((
-                    "proxy".to_owned(),
-                    parts.get(i..).unwrap_or_default().join("/"),
-                ));
-                return Some(params);
-            }
-            Segment::Literal(text) if parts.get(i) == Some(&text.as_str()) => {}
-            Segment::Param(name) => params.push((name.clone(), (*parts.get(i)?).to_owned())),
-            Segment::Literal(_) => return None,
-        }
-    }
-    (parts.len() == pattern.len()).then_some(params)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SEED: &str = "service: serverless-hello-world
+    pub(super) const SEED: &str = "service: serverless-hello-world
 provider:
   name: aliyun
   runtime: nodejs10
@@ -556,43 +418,6 @@ layers:
             "{:?}",
             d.cloud_only
         );
-    }
-
-    #[test]
-    fn routing_prefers_literals_then_params_then_wildcards() {
-        let d = parse(SEED).unwrap();
-        let router = Router::new(&d.functions);
-        let route = |method, path| {
-            router
-                .route(method, path)
-                .map(|m| (m.function, m.params, m.resource))
-        };
-        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        assert_eq!(route("GET", "/foo"), Some((0, vec![], "/foo".into())));
-        assert_eq!(
-            route("DELETE", "/foo"),
-            Some((2, owned(&[("proxy", "foo")]), "/{proxy+}".into()))
-        );
-        assert_eq!(
-            route("GET", "/users/42"),
-            Some((1, owned(&[("id", "42")]), "/users/{id}".into()))
-        );
-        assert_eq!(
-            route("POST", "/users/42"),
-            Some((2, owned(&[("proxy", "users/42")]), "/{proxy+}".into()))
-        );
-        assert_eq!(
-            route("GET", "/a/b/c"),
-            Some((2, owned(&[("proxy", "a/b/c")]), "/{proxy+}".into()))
-        );
-        let only_foo = Router::new(&d.functions[..1]);
-        assert_eq!(only_foo.route("GET", "/bar"), None);
-        assert_eq!(only_foo.route("GET", "/foo/extra"), None);
     }
 
     #[test]
