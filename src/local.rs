@@ -103,6 +103,46 @@ fn content_type(body: &[u8]) -> &'static str {
 }
 
 /// When a schedule fires next, in UTC, with the zone its fields are read in.
+/// One handler function of the service: its routes, timers, limits and worker command.
+fn describe_function(
+    config: &crate::config::Config,
+    service: &crate::runtime::Service,
+    index: usize,
+) -> String {
+    let t = &service.functions[index];
+    let routes = match &service.router {
+        Some(router) => router.describe(index),
+        None => "every path".into(),
+    };
+    let timers: Vec<String> = service
+        .timers
+        .iter()
+        .filter(|(function, _)| *function == index)
+        .map(|(_, timer)| {
+            format!(
+                "{} (next {})",
+                timer.name,
+                next_firing(config, &timer.schedule)
+            )
+        })
+        .collect();
+    format!(
+        "{}mode: handler\nfunction: {}\nruntime: {:?}\nentry: {}\nhandler: {}\nroutes: {routes}\ntimers: {}\nworkers: {}\nconcurrency per worker: {}\ntimeout: {}\ninit timeout: {}\nenvironment: {}\nworker command: {}",
+        if index > 0 { "\n" } else { "" },
+        t.name,
+        t.runtime,
+        t.entry.display(),
+        t.handler,
+        if timers.is_empty() { "none".into() } else { timers.join(", ") },
+        t.workers,
+        t.concurrency,
+        humantime::format_duration(t.timeout),
+        humantime::format_duration(t.init_timeout),
+        t.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" "),
+        t.argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    )
+}
+
 fn next_firing(config: &crate::config::Config, schedule: &crate::config::cron::Schedule) -> String {
     let tz = config.tz.as_deref().unwrap_or("UTC");
     let Ok(zone) = crate::trigger::schedule::zone(tz) else {
@@ -124,43 +164,22 @@ fn next_firing(config: &crate::config::Config, schedule: &crate::config::cron::S
 pub fn describe(config: &crate::config::Config, launch: &crate::runtime::Launch) -> String {
     use crate::runtime::Launch;
     let what = match launch {
-        Launch::Handlers(service) => service
-            .functions
-            .iter()
-            .enumerate()
-            .map(|(index, t)| {
-                let routes = match &service.router {
-                    Some(router) => router.describe(index),
-                    None => "every path".into(),
-                };
-                let timers: Vec<String> = service
-                    .timers
-                    .iter()
-                    .filter(|(function, _)| *function == index)
-                    .map(|(_, timer)| format!("{} (next {})", timer.name, next_firing(config, &timer.schedule)))
-                    .collect();
-                format!(
-                    "{}mode: handler\nfunction: {}\nruntime: {:?}\nentry: {}\nhandler: {}\nroutes: {routes}\ntimers: {}\nworkers: {}\nconcurrency per worker: {}\ntimeout: {}\ninit timeout: {}\nenvironment: {}\nworker command: {}",
-                    if index > 0 { "\n" } else { "" },
-                    t.name,
-                    t.runtime,
-                    t.entry.display(),
-                    t.handler,
-                    if timers.is_empty() { "none".into() } else { timers.join(", ") },
-                    t.workers,
-                    t.concurrency,
-                    humantime::format_duration(t.timeout),
-                    humantime::format_duration(t.init_timeout),
-                    t.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" "),
-                    t.argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
-                )
-            })
+        Launch::Handlers(service) => (0..service.functions.len())
+            .map(|index| describe_function(config, service, index))
             .collect::<Vec<_>>()
             .join("\n"),
         Launch::Proxy(t) => format!(
             "mode: {}\ncommand: {}",
-            if t.command_mode { "command with PORT (proxied)" } else { "custom bootstrap (proxied)" },
-            t.argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+            if t.command_mode {
+                "command with PORT (proxied)"
+            } else {
+                "custom bootstrap (proxied)"
+            },
+            t.argv
+                .iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
         Launch::Init { argv } => format!("mode: plain init\ncommand: {argv:?}"),
     };
