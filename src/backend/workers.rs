@@ -61,6 +61,7 @@ impl Workers {
         Ok(match reply {
             Reply::Result(result) => Outcome::Result(result),
             Reply::Error(error) => Outcome::Error(error),
+            Reply::Invalid(why) => return Err(Failed::InvalidResponse(why)),
         })
     }
 

@@ -15,7 +15,13 @@ use tokio::sync::{mpsc, oneshot};
 pub enum Reply {
     Result(Value),
     Error(Value),
+    /// The worker's answer could not be read (not JSON, or nested deeper than the parser's
+    /// limit of 128 levels).
+    Invalid(String),
 }
+
+/// How much of a line that is not JSON is logged (it may be megabytes, or hold secrets).
+const SHOWN: usize = 200;
 
 /// Lifecycle messages the supervisor waits for.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,9 +154,9 @@ impl Connection {
     }
 
     fn dispatch(&self, line: &[u8], lifecycle: &mpsc::UnboundedSender<Lifecycle>) {
-        let Ok(mut message) = serde_json::from_slice::<Value>(line) else {
-            tracing::warn!(worker = self.worker, line = %String::from_utf8_lossy(line), "worker sent a line that is not JSON");
-            return;
+        let mut message = match serde_json::from_slice::<Value>(line) {
+            Ok(message) => message,
+            Err(error) => return self.unreadable(line, &error),
         };
         let id = message["id"].as_str().unwrap_or_default().to_owned();
         match message["type"].as_str().unwrap_or_default() {
@@ -178,6 +184,16 @@ impl Connection {
         }
     }
 
+    /// A line that does not parse: the invocation it names (the adapters write `id` before the
+    /// result) is answered at once instead of waiting for its timeout; the log shows the start.
+    fn unreadable(&self, line: &[u8], error: &serde_json::Error) {
+        let shown = String::from_utf8_lossy(&line[..line.len().min(SHOWN)]);
+        tracing::warn!(worker = self.worker, bytes = line.len(), start = %shown, %error, "worker sent a line that is not JSON");
+        if let Some(id) = leading_id(line) {
+            self.answer(&id, Reply::Invalid(error.to_string()));
+        }
+    }
+
     fn answer(&self, id: &str, reply: Reply) {
         match lock(&self.pending).remove(id) {
             Some((tx, _)) => {
@@ -190,6 +206,17 @@ impl Connection {
             ),
         }
     }
+}
+
+/// The `"id": "…"` near the start of a protocol line, read without parsing the rest.
+fn leading_id(line: &[u8]) -> Option<String> {
+    let head = &line[..line.len().min(SHOWN)];
+    let key = b"\"id\"";
+    let after = head.windows(key.len()).position(|w| w == key)? + key.len();
+    let value = head[after..].iter().position(|b| !b" \t:".contains(b))? + after;
+    let quoted = head.get(value).filter(|b| **b == b'"').map(|_| value + 1)?;
+    let length = head[quoted..].iter().position(|b| *b == b'"')?;
+    String::from_utf8(head[quoted..quoted + length].to_vec()).ok()
 }
 
 fn log_line(worker: u32, request_id: &str, message: &Value) {
@@ -209,4 +236,24 @@ async fn write_lines(mut writer: OwnedWriteHalf, mut lines: mpsc::UnboundedRecei
         }
     }
     let _ = writer.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_of_an_unreadable_line_is_found_without_parsing_it() {
+        let deep = format!(
+            "{{\"type\":\"result\",\"id\":\"17\",\"result\":{}}}",
+            "[".repeat(200)
+        );
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
+        assert_eq!(leading_id(deep.as_bytes()).as_deref(), Some("17"));
+        assert_eq!(leading_id(b"garbage"), None);
+        assert_eq!(
+            leading_id(br#"{"type": "result", "id": "4", "result": [[["#).as_deref(),
+            Some("4")
+        );
+    }
 }

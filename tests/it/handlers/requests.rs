@@ -43,3 +43,36 @@ fn a_request_id_that_is_not_text_is_replaced() {
     let line = served.wait_log(Duration::from_secs(5), |l| l["message"] == "invocation");
     assert_eq!(line.unwrap()["request_id"], given, "{served}");
 }
+
+#[test]
+fn a_result_nested_too_deep_is_a_prompt_502() {
+    let handlers = [
+        (
+            "index.js",
+            "exports.handler = async () => { let v = 1; for (let i = 0; i < 300; i++) v = [v]; return v; };",
+        ),
+        (
+            "main.py",
+            "def handler(event, context):\n    v = 1\n    for _ in range(300):\n        v = [v]\n    return v\n",
+        ),
+    ];
+    for (entry, source) in handlers {
+        let served = serve(&[(entry, source)], &[("FUNCTION_TIMEOUT", "20s")]);
+        let started = Instant::now();
+        let r = invoke(&served, &json!({}));
+        assert_error(&r, 502, "InvalidResponse", &served);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{entry}: answered after {:?}, not at once{served}",
+            started.elapsed()
+        );
+        let logged = served.wait_log(Duration::from_secs(5), |l| {
+            l["message"] == "worker sent a line that is not JSON"
+        });
+        let logged = logged.unwrap_or_else(|| panic!("{entry}: no warning{served}"));
+        assert!(
+            logged["start"].as_str().is_some_and(|s| s.len() <= 200),
+            "{entry}: the log shows a bounded start{served}"
+        );
+    }
+}
