@@ -92,13 +92,12 @@ pub(crate) async fn run(
                 killed: false,
             }
         }
-        Drained::Over => {
-            let asked = (stop.signal, false);
-            stop_workers(controls, workers, &groups, asked, kill_at).await
-        }
-        Drained::Forced => {
-            let asked = (stop.signal, true);
-            stop_workers(controls, workers, &groups, asked, kill_at).await
+        over => {
+            let stop = Stop {
+                forced: matches!(over, Drained::Forced),
+                ..stop
+            };
+            stop_workers(controls, workers, &groups, stop, kill_at).await
         }
     };
     leftovers::stop_all(how.reaper, workers.main_group(), how.grace).await;
@@ -109,19 +108,20 @@ pub(crate) async fn run(
     code
 }
 
-/// Waits until no client connection is open, `until`, or the workers end; signals are passed on.
+/// Waits until no client connection is open, `drain_until`, or the workers end; signals are
+/// passed on meanwhile.
 async fn drain(
     app: &App,
     controls: &mut Controls,
     workers: &mut impl Workers,
     groups: &Groups,
-    until_: Instant,
+    drain_until: Instant,
 ) -> Drained {
     let connections = app.connections.clone();
     let drained = async {
         tokio::select! {
             status = workers.exited() => Some(status),
-            idle = timeout_at(until_, connections.idle()) => {
+            idle = timeout_at(drain_until, connections.idle()) => {
                 if idle.is_err() {
                     tracing::warn!(in_flight = app.in_flight.current(), "drain deadline reached");
                 }
@@ -136,19 +136,19 @@ async fn drain(
     }
 }
 
-/// Asks the workers to stop with `signal` and waits until they are gone: SIGKILL at `kill_at`,
-/// or at once when `forced` or on a further stop.
+/// Asks the workers to stop with the stop's signal and waits until they are gone: SIGKILL at
+/// `kill_at`, or at once when the stop is forced or another one arrives.
 async fn stop_workers(
     controls: &mut Controls,
     workers: &mut impl Workers,
     groups: &Groups,
-    (signal, forced): (c_int, bool),
+    stop: Stop,
     kill_at: Instant,
 ) -> Outcome {
     // Asked first, so that a handler slot whose worker dies of the SIGKILL does not restart it.
-    workers.stop(signal);
-    let mut killed = forced && second_stop(groups);
-    let mut deadline_passed = forced;
+    workers.stop(stop.signal);
+    let mut killed = stop.forced && second_stop(groups);
+    let mut deadline_passed = stop.forced;
     loop {
         tokio::select! {
             status = workers.gone() => return Outcome { status, on_their_own: false, killed },
