@@ -11,6 +11,8 @@ pub const LOAD: i32 = 65;
 pub const UNAVAILABLE: i32 = 69;
 pub const CANNOT_EXECUTE: i32 = 126;
 pub const NOT_FOUND: i32 = 127;
+/// Custom and handler modes: a worker had to be SIGKILLed (as a shell reports a SIGKILLed child).
+pub const KILLED: i32 = 128 + libc::SIGKILL;
 
 /// Why fnshim could not start serving; each variant knows its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -67,5 +69,6 @@ mod tests {
             source: io::Error::from(io::ErrorKind::AddrInUse),
         };
         assert_eq!(bind.exit_code(), 64);
+        assert_eq!(KILLED, 137);
     }
 }

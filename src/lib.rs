@@ -27,20 +27,22 @@ use std::sync::Arc;
 use config::{Config, ConfigError, Trigger};
 use exit::StartError;
 use runtime::Launch;
+use supervisor::control::{ControlSender, Controls};
 use supervisor::handlers::{Group, HandlerOptions, HandlerSupervisor};
 use supervisor::init::{self, InitOptions};
 use supervisor::proxy::{ProxyOptions, Supervisor};
 use supervisor::reaper::Reaper;
 use supervisor::signals;
 
-/// Runs fnshim to completion and returns the process exit code. Signals must already be blocked.
-pub fn run(config: Config) -> i32 {
-    run_job(config, None)
+/// Runs fnshim until `controls` stop it and returns the process exit code. `main` passes
+/// [`Controls::from_signals`] (signals must already be blocked); a test injects its own stops.
+pub fn run(config: Config, controls: Controls) -> i32 {
+    run_job(config, None, controls)
 }
 
-/// Runs fnshim, optionally for one local job (`check`, `invoke`) instead of serving until a
-/// signal; returns the exit code.
-pub fn run_job(mut config: Config, job: Option<local::Job>) -> i32 {
+/// Runs fnshim, optionally for one local job (`check`, `invoke`) that stops it when done instead
+/// of serving until `controls` do; returns the exit code.
+pub fn run_job(mut config: Config, job: Option<local::Job>, controls: Controls) -> i32 {
     if job.is_some() {
         config.port = Some(0);
     }
@@ -53,14 +55,11 @@ pub fn run_job(mut config: Config, job: Option<local::Job>) -> i32 {
     if !supervisor::become_subreaper() {
         tracing::warn!("cannot become a child subreaper: orphans of the function are reaped by the host's init");
     }
-    let (stop, events) = match signals::start(reaper.clone()) {
-        Ok(channel) => channel,
-        Err(error) => {
-            return report(&StartError::Unavailable(format!(
-                "cannot start the signal thread: {error}"
-            )))
-        }
-    };
+    if let Err(error) = signals::start(reaper.clone(), controls.signal_feed()) {
+        return report(&StartError::Unavailable(format!(
+            "cannot start the signal thread: {error}"
+        )));
+    }
     match launch {
         Launch::Init { argv } => {
             let options = InitOptions {
@@ -72,13 +71,16 @@ pub fn run_job(mut config: Config, job: Option<local::Job>) -> i32 {
                 .enable_all()
                 .build();
             match runtime {
-                Ok(runtime) => runtime.block_on(init::run(&reaper, options, events)),
+                Ok(runtime) => runtime.block_on(init::run(&reaper, options, controls)),
                 Err(error) => report(&StartError::Unavailable(format!(
                     "cannot start the async runtime: {error}"
                 ))),
             }
         }
-        served => serve(&config, served, reaper, events, job.map(|job| (job, stop))),
+        served => {
+            let job = job.map(|job| (job, controls.sender()));
+            serve(&config, served, reaper, controls, job)
+        }
     }
 }
 
@@ -87,8 +89,8 @@ fn serve(
     config: &Config,
     launch: Launch,
     reaper: Arc<Reaper>,
-    events: tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
-    job: Option<(local::Job, tokio::sync::mpsc::UnboundedSender<libc::c_int>)>,
+    controls: Controls,
+    job: Option<(local::Job, ControlSender)>,
 ) -> i32 {
     let port = config.port.unwrap_or(8080);
     let bound_to = match job {
@@ -167,13 +169,13 @@ fn serve(
                     app,
                     options,
                     stop_server,
-                    events,
+                    controls,
                 }
                 .run()
                 .await
             }
             Launch::Handlers(target) => {
-                run_handlers(config, target, reaper, events, stop_server, start_server).await
+                run_handlers(config, target, reaper, controls, stop_server, start_server).await
             }
             Launch::Init { .. } => unreachable!("a plain init does not serve HTTP"),
         };
@@ -189,7 +191,7 @@ async fn run_handlers(
     config: &Config,
     service: runtime::Service,
     reaper: Arc<Reaper>,
-    events: tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
+    mut controls: Controls,
     stop_server: tokio::sync::watch::Sender<bool>,
     start_server: impl FnOnce(Arc<server::App>),
 ) -> Result<i32, StartError> {
@@ -241,11 +243,11 @@ async fn run_handlers(
         payload: timer.payload.clone(),
     }));
     start_tickers(config, &app, tickers, stop_server.subscribe());
-    let mut events = events;
     let mut groups = Vec::new();
     let mut installed = Vec::new();
     for (target, pool) in service.functions.into_iter().zip(pools) {
-        let prepared = prepare_workers(config, &reaper, &app, target, &mut events, &mut installed);
+        let prepared =
+            prepare_workers(config, &reaper, &app, target, &mut controls, &mut installed);
         let target = match prepared.await {
             Ok(target) => target,
             Err(install::StepError::Failed(error)) => return Err(error),
@@ -266,7 +268,7 @@ async fn run_handlers(
         app,
         options,
         stop_server,
-        events,
+        controls,
     }
     .run()
     .await
@@ -384,7 +386,7 @@ async fn prepare_workers(
     reaper: &Reaper,
     app: &server::App,
     target: runtime::HandlerTarget,
-    events: &mut tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
+    events: &mut Controls,
     installed: &mut Vec<Installed>,
 ) -> Result<runtime::HandlerTarget, install::StepError> {
     let settings = install::DepsSettings {

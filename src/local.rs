@@ -6,13 +6,12 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::server::App;
+use crate::supervisor::control::ControlSender;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::mpsc::UnboundedSender;
-
-use crate::server::App;
 
 /// What a local run does once the function is ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +27,7 @@ pub enum Job {
 /// Where the job's outcome goes: its exit code, and the stop it sends when done.
 pub struct Finish {
     pub code: Arc<AtomicI32>,
-    pub stop: UnboundedSender<libc::c_int>,
+    pub stop: ControlSender,
 }
 
 /// Waits until the function is ready, does the job, then stops fnshim.
@@ -57,7 +56,7 @@ pub async fn run(
         },
     };
     finish.code.store(code, Ordering::Release);
-    let _ = finish.stop.send(libc::SIGTERM);
+    finish.stop.stop();
 }
 
 /// Sends one request to the local server and prints the response body on stdout (the status

@@ -1,7 +1,8 @@
 //! The fnshim binary: block signals first, then command line, logging, configuration, run.
 
 use fnshim::config::{self, Config, ProcessEnv};
-use fnshim::{cli, exit, local, logging, supervisor};
+use fnshim::supervisor::{self, control::Controls};
+use fnshim::{cli, exit, local, logging};
 
 mod health;
 
@@ -31,7 +32,9 @@ fn main() {
     let (env, file_errors) = config::layered(&ProcessEnv);
     logging::init(config::log_settings(&env));
     let code = match Config::from_env(&env, command) {
-        Ok(config) if file_errors.is_empty() => fnshim::run_job(config, job),
+        Ok(config) if file_errors.is_empty() => {
+            fnshim::run_job(config, job, Controls::from_signals())
+        }
         Ok(_) => {
             fnshim::report_config(&file_errors);
             exit::USAGE

@@ -5,11 +5,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use libc::c_int;
-use tokio::sync::mpsc::UnboundedReceiver;
-
 use super::{file_part, fnv, io_failure, run, Step, StepError};
 use crate::runtime::HandlerTarget;
+use crate::supervisor::control::Controls;
 use crate::supervisor::reaper::Reaper;
 
 /// `DART_AOT=true`: compiles the generated worker with `dart compile exe` once per version of
@@ -19,7 +17,7 @@ pub async fn dart_aot(
     cache: &Path,
     mut target: HandlerTarget,
     limit: Duration,
-    events: &mut UnboundedReceiver<c_int>,
+    events: &mut Controls,
 ) -> Result<HandlerTarget, StepError> {
     let (dart, source) = match (target.argv.first(), target.argv.last()) {
         (Some(dart), Some(source)) => (dart.clone(), PathBuf::from(source)),

@@ -7,14 +7,13 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use libc::c_int;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use super::{file_part, fnv, io_failure, run, Step, StepError};
 use crate::config::{InstallDeps, Runtime};
 use crate::exit::StartError;
 use crate::runtime::HandlerTarget;
+use crate::supervisor::control::Controls;
 use crate::supervisor::reaper::Reaper;
 
 /// What the install needs from the configuration.
@@ -34,7 +33,7 @@ pub async fn install_dependencies(
     reaper: &Reaper,
     settings: &DepsSettings<'_>,
     target: HandlerTarget,
-    events: &mut UnboundedReceiver<c_int>,
+    events: &mut Controls,
     announce: impl Fn(String),
 ) -> Result<HandlerTarget, StepError> {
     let Some(manifest) = manifest(&target) else {
@@ -91,7 +90,7 @@ enum Tool {
 struct Install<'a, F: Fn(String)> {
     reaper: &'a Reaper,
     settings: &'a DepsSettings<'a>,
-    events: &'a mut UnboundedReceiver<c_int>,
+    events: &'a mut Controls,
     announce: &'a F,
 }
 

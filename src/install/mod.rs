@@ -15,20 +15,20 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use libc::c_int;
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::timeout;
+use tokio::time::Instant;
 
-use crate::exit::StartError;
-use crate::supervisor::process::{self, Spec, Tail};
+use crate::exit::{self, StartError};
+use crate::supervisor::control::{Controls, Stop};
+use crate::supervisor::lifecycle::{run_child, Ended};
+use crate::supervisor::process::{self, Child, Spec, Tail};
 use crate::supervisor::reaper::Reaper;
 
 /// Why a step did not complete.
 #[derive(Debug)]
 pub enum StepError {
     Failed(StartError),
-    /// A stop signal arrived; the step was killed.
-    Stopped(c_int),
+    /// A stop arrived; the step was killed.
+    Stopped(Stop),
 }
 
 /// One command run to completion before serving.
@@ -39,68 +39,79 @@ pub struct Step<'a> {
     pub env: Vec<(&'static str, String)>,
 }
 
+/// Runs `step` until it exits, INSTALL_TIMEOUT (`limit`) passes or a stop arrives; signals
+/// are passed on to it meanwhile. A step that passes the limit or is stopped is SIGKILLed.
 pub async fn run(
     reaper: &Reaper,
     step: Step<'_>,
     limit: Duration,
-    events: &mut UnboundedReceiver<c_int>,
+    controls: &mut Controls,
 ) -> Result<(), StepError> {
     let command = shell_words(&step.argv);
     let tail = Tail::default();
+    let mut child = spawn(reaper, &step, &command, &tail)?;
+    tracing::info!(pid = child.pid, command, "{}", step.what);
+    let status = match run_child(&mut child, controls, Some(Instant::now() + limit)).await {
+        Ended::Exited(status) => status,
+        Ended::Deadline => {
+            kill(&mut child).await;
+            let limit = humantime::format_duration(limit);
+            let why = format!(
+                "{}: `{command}` did not finish within INSTALL_TIMEOUT ({limit}){}",
+                step.what,
+                last_lines(&tail)
+            );
+            return Err(failed(why));
+        }
+        Ended::Stop(stop) => {
+            kill(&mut child).await;
+            return Err(StepError::Stopped(stop));
+        }
+    };
+    // The relay tasks may still hold the last lines: give them a moment to land in the tail.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    match status.code() {
+        exit::OK => Ok(()),
+        _ => Err(failed(format!(
+            "{}: `{command}` failed ({status}){}",
+            step.what,
+            last_lines(&tail)
+        ))),
+    }
+}
+
+fn failed(why: String) -> StepError {
+    StepError::Failed(StartError::Unavailable(why))
+}
+
+/// Starts the step as a child of the reaper, its output to the log and to `tail`.
+fn spawn(reaper: &Reaper, step: &Step<'_>, command: &str, tail: &Tail) -> Result<Child, StepError> {
     let spec = Spec {
         argv: &step.argv,
         cwd: Some(step.cwd),
         env: step
             .env
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect(),
         capture_output: true,
         take_terminal: false,
         worker_id: 0,
         tail: Some(tail.clone()),
     };
-    let fail = |why: String| StepError::Failed(StartError::Unavailable(why));
-    let mut child = process::spawn(reaper, spec).map_err(|error| match error.kind() {
-        std::io::ErrorKind::NotFound => fail(format!(
+    process::spawn(reaper, spec).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => failed(format!(
             "{}: {} is not installed (not found on PATH)",
             step.what,
             program(&step.argv)
         )),
-        _ => fail(format!("{}: cannot run `{command}`: {error}", step.what)),
-    })?;
-    tracing::info!(pid = child.pid, command, "{}", step.what);
-    let status = loop {
-        tokio::select! {
-            finished = timeout(limit, child.wait()) => match finished {
-                Ok(status) => break status,
-                Err(_) => {
-                    child.signal(libc::SIGKILL);
-                    child.wait().await;
-                    let limit = humantime::format_duration(limit);
-                    return Err(fail(format!("{}: `{command}` did not finish within INSTALL_TIMEOUT ({limit}){}", step.what, last_lines(&tail))));
-                }
-            },
-            Some(sig) = events.recv() => match sig {
-                libc::SIGTERM | libc::SIGINT => {
-                    child.signal(libc::SIGKILL);
-                    child.wait().await;
-                    return Err(StepError::Stopped(sig));
-                }
-                other => child.signal(other),
-            },
-        }
-    };
-    // The relay tasks may still hold the last lines: give them a moment to land in the tail.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    match status.code() {
-        0 => Ok(()),
-        _ => Err(fail(format!(
-            "{}: `{command}` failed ({status}){}",
-            step.what,
-            last_lines(&tail)
-        ))),
-    }
+        _ => failed(format!("{}: cannot run `{command}`: {error}", step.what)),
+    })
+}
+
+async fn kill(child: &mut Child) {
+    child.signal(libc::SIGKILL);
+    child.wait().await;
 }
 
 fn last_lines(tail: &Tail) -> String {

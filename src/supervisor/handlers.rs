@@ -1,10 +1,9 @@
 //! The lifecycle of handler workers: one task per worker slot starts its process, waits for the
 //! protocol handshake (`hello`, then `ready` or `init_error`), attaches it to the pool and
-//! restarts it with backoff when it dies; the coordinator passes signals on and runs the
-//! shutdown (not ready, drain, close the workers' sockets, SIGKILL at the deadline, reap all).
+//! restarts it with backoff when it dies; the coordinator passes signals on, and a stop runs the
+//! shutdown sequence (`shutdown::run`), in which each slot closes its worker's socket.
 
 use std::ffi::OsString;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,12 +11,14 @@ use libc::c_int;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tokio::time::{sleep, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
+use super::control::{Control, ControlSender, Controls, Stop, TERMINATE};
+use super::lifecycle::{pause, until, wait_child, Backoff, Groups};
 use super::process::{self, Child, Spec};
-use super::reaper::Reaper;
-use super::{leftovers, signals};
-use crate::exit::{self, StartError};
+use super::reaper::{Reaper, WaitStatus};
+use super::shutdown::{self, Shutdown, Workers};
+use crate::exit::StartError;
 use crate::runtime::HandlerTarget;
 use crate::server::state::Upstream;
 use crate::server::App;
@@ -47,13 +48,43 @@ struct Shared {
     /// Every worker slot of every function: its group and its place in that group's pool.
     /// A slot's index here, plus one, is its worker id.
     slots: Vec<(usize, usize)>,
-    pids: Vec<AtomicI32>,
+    /// Each slot's worker, by slot index.
+    groups: Groups,
 }
 
 impl Shared {
+    fn new(reaper: Arc<Reaper>, hub: Arc<Hub>, app: Arc<App>, options: HandlerOptions) -> Shared {
+        let slots: Vec<(usize, usize)> = options
+            .groups
+            .iter()
+            .enumerate()
+            .flat_map(|(group, g)| (0..g.target.workers).map(move |place| (group, place)))
+            .collect();
+        let groups = Groups::new(slots.len());
+        Shared {
+            reaper,
+            hub,
+            app,
+            options,
+            slots,
+            groups,
+        }
+    }
+
     fn group(&self, index: usize) -> (&Group, usize) {
         let (group, place) = self.slots[index];
         (&self.options.groups[group], place)
+    }
+
+    /// Ready as soon as one worker of every function is (a cold start serves without waiting
+    /// for the others), and afterwards while each function has one up.
+    fn every_function_ready(&self, ready: &[bool]) -> bool {
+        (0..self.options.groups.len()).all(|group| {
+            self.slots
+                .iter()
+                .zip(ready)
+                .any(|(&(g, _), &up)| g == group && up)
+        })
     }
 }
 
@@ -65,16 +96,13 @@ enum SlotEvent {
     Failed(String),
 }
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
 pub struct HandlerSupervisor {
     pub reaper: Arc<Reaper>,
     pub hub: Arc<Hub>,
     pub app: Arc<App>,
     pub options: HandlerOptions,
     pub stop_server: watch::Sender<bool>,
-    pub events: mpsc::UnboundedReceiver<c_int>,
+    pub controls: Controls,
 }
 
 impl HandlerSupervisor {
@@ -85,241 +113,230 @@ impl HandlerSupervisor {
             app,
             options,
             stop_server,
-            mut events,
+            mut controls,
         } = self;
-        let all: Vec<(usize, usize)> = options
-            .groups
-            .iter()
-            .enumerate()
-            .flat_map(|(group, g)| (0..g.target.workers).map(move |place| (group, place)))
-            .collect();
-        let workers = all.len();
-        let pids = (0..workers).map(|_| AtomicI32::new(0)).collect();
-        let shared = Arc::new(Shared {
-            reaper,
-            hub,
-            app,
-            options,
-            slots: all,
-            pids,
-        });
-        let (stop_tx, stop_rx) = watch::channel(None);
+        let shared = Arc::new(Shared::new(reaper, hub, app, options));
         let (report_tx, mut reports) = mpsc::unbounded_channel();
-        let mut slots = JoinSet::new();
-        for index in 0..workers {
-            slots.spawn(slot(
-                shared.clone(),
-                index,
-                stop_rx.clone(),
-                report_tx.clone(),
-            ));
-        }
-        let mut ready = vec![false; workers];
-        let mut started = false;
+        let mut slots = Slots::start(&shared, report_tx);
+        let mut ready = Ready {
+            up: vec![false; shared.slots.len()],
+            started: false,
+        };
         loop {
             tokio::select! {
-                Some(report) = reports.recv() => match report {
-                    SlotEvent::Failed(why) => {
-                        stop_tx.send_replace(Some(Instant::now()));
-                        while slots.join_next().await.is_some() {}
+                Some(report) = reports.recv() => {
+                    if let Err(why) = ready.track(&shared, report) {
+                        slots.tell(libc::SIGKILL);
+                        slots.gone().await;
                         return Err(StartError::Load(why));
                     }
-                    SlotEvent::Ready(index) => ready[index] = true,
-                    SlotEvent::Down(index, reason) => {
-                        ready[index] = false;
-                        if started && !every_function_ready(&shared, &ready) {
-                            shared.app.readiness.set(Upstream::Down { reason, generation: 1 });
-                        }
-                    }
-                },
-                Some(sig) = events.recv() => match sig {
-                    libc::SIGTERM | libc::SIGINT => {
-                        let stopping = Stopping { stop: stop_tx, slots, stop_server, events };
-                        return Ok(shutdown(&shared, sig, stopping).await);
-                    }
-                    other => forward(&shared, other),
-                },
-            }
-            // Ready as soon as one worker of every function is (a cold start serves without
-            // waiting for the others), and afterwards while each function has one up.
-            if every_function_ready(&shared, &ready) {
-                if !started {
-                    let runtime = shared.options.groups[0].target.runtime;
-                    tracing::info!(
-                        workers,
-                        ?runtime,
-                        functions = shared.options.groups.len(),
-                        "first worker ready"
-                    );
                 }
-                started = true;
-                shared.app.readiness.set(Upstream::Ready {
-                    addr: None,
-                    generation: 1,
-                });
+                control = controls.recv() => match control {
+                    Control::Stop(stop) => {
+                        let code = shut_down(&shared, &stop_server, &mut controls, stop, slots);
+                        return Ok(code.await);
+                    }
+                    Control::Forward(sig) => shared.groups.signal(sig),
+                },
             }
         }
     }
 }
 
-fn every_function_ready(shared: &Shared, ready: &[bool]) -> bool {
-    (0..shared.options.groups.len()).all(|group| {
-        shared
-            .slots
-            .iter()
-            .zip(ready)
-            .any(|(&(g, _), &up)| g == group && up)
-    })
+/// Which slots have a ready worker, and whether fnshim has served yet.
+struct Ready {
+    up: Vec<bool>,
+    started: bool,
 }
 
-/// What the shutdown takes over from the running coordinator.
-struct Stopping {
-    stop: watch::Sender<Option<Instant>>,
-    slots: JoinSet<bool>,
-    stop_server: watch::Sender<bool>,
-    events: mpsc::UnboundedReceiver<c_int>,
-}
-
-async fn shutdown(shared: &Shared, sig: c_int, mut stopping: Stopping) -> i32 {
-    let begun = Instant::now();
-    let kill_at = begun + shared.options.shutdown_timeout;
-    let app = &shared.app;
-    tracing::info!(
-        signal = signals::name(sig),
-        in_flight = app.in_flight.current(),
-        "shutting down"
-    );
-    app.readiness.set(Upstream::Draining);
-    stopping.stop_server.send_replace(true);
-    let drain_until = kill_at - shared.options.grace;
-    let forced = super::drain(app, &mut stopping.events, drain_until, |s| {
-        forward(shared, s)
-    })
-    .await;
-    stopping
-        .stop
-        .send_replace(Some(if forced { Instant::now() } else { kill_at }));
-    let mut killed = forced;
-    while let Some(result) = stopping.slots.join_next().await {
-        killed |= result.unwrap_or(true);
+impl Ready {
+    /// Updates readiness from a slot's report; the first start's failure is returned.
+    fn track(&mut self, shared: &Shared, report: SlotEvent) -> Result<(), String> {
+        match report {
+            SlotEvent::Failed(why) => return Err(why),
+            SlotEvent::Ready(index) => self.up[index] = true,
+            SlotEvent::Down(index, reason) => {
+                self.up[index] = false;
+                if self.started && !shared.every_function_ready(&self.up) {
+                    shared.app.readiness.set(Upstream::Down {
+                        reason,
+                        generation: 1,
+                    });
+                }
+            }
+        }
+        if shared.every_function_ready(&self.up) {
+            if !self.started {
+                tracing::info!(
+                    workers = shared.slots.len(),
+                    runtime = ?shared.options.groups[0].target.runtime,
+                    functions = shared.options.groups.len(),
+                    "first worker ready"
+                );
+            }
+            self.started = true;
+            shared.app.readiness.set(Upstream::Ready {
+                addr: None,
+                generation: 1,
+            });
+        }
+        Ok(())
     }
-    leftovers::stop_all(&shared.reaper, 0, shared.options.grace).await;
-    let code = if killed {
-        128 + libc::SIGKILL
-    } else {
-        exit::OK
+}
+
+async fn shut_down(
+    shared: &Shared,
+    stop_server: &watch::Sender<bool>,
+    controls: &mut Controls,
+    stop: Stop,
+    mut slots: Slots,
+) -> i32 {
+    let how = Shutdown {
+        app: &shared.app,
+        stop_server,
+        reaper: &shared.reaper,
+        timeout: shared.options.shutdown_timeout,
+        grace: shared.options.grace,
+        own_code: false,
     };
-    tracing::info!(
-        exit_code = code,
-        took_ms = begun.elapsed().as_millis() as u64,
-        "stopped"
-    );
-    code
+    shutdown::run(how, controls, stop, &mut slots).await
 }
 
-fn forward(shared: &Shared, sig: c_int) {
-    for pid in &shared.pids {
-        signals::kill_group(pid.load(Ordering::Acquire), sig);
+/// The slot tasks, each told to stop through its own [`Controls`].
+struct Slots {
+    groups: Groups,
+    tell: Vec<ControlSender>,
+    tasks: JoinSet<()>,
+}
+
+impl Slots {
+    fn start(shared: &Arc<Shared>, report: mpsc::UnboundedSender<SlotEvent>) -> Slots {
+        let mut tasks = JoinSet::new();
+        let mut tell = Vec::new();
+        for index in 0..shared.slots.len() {
+            let (tx, controls) = Controls::channel();
+            tell.push(tx);
+            tasks.spawn(slot(shared.clone(), index, controls, report.clone()));
+        }
+        let groups = shared.groups.clone();
+        Slots {
+            groups,
+            tell,
+            tasks,
+        }
+    }
+
+    /// Tells every slot to stop: it closes its worker's socket and sends it `signal`.
+    fn tell(&self, signal: c_int) {
+        for tell in &self.tell {
+            tell.send(Control::Stop(Stop {
+                signal,
+                forced: false,
+            }));
+        }
     }
 }
 
-/// One worker slot, for the life of fnshim. Returns whether its worker had to be SIGKILLed.
+impl Workers for Slots {
+    fn groups(&self) -> Groups {
+        self.groups.clone()
+    }
+
+    /// Slots restart their workers until they are told to stop, so the drain never ends early.
+    async fn exited(&mut self) -> WaitStatus {
+        std::future::pending().await
+    }
+
+    /// Handler workers get SIGTERM after their socket closes (languages/PROTOCOL.md), whichever
+    /// signal stopped fnshim.
+    fn stop(&mut self, _signal: c_int) {
+        self.tell(TERMINATE);
+    }
+
+    async fn gone(&mut self) -> Option<WaitStatus> {
+        while self.tasks.join_next().await.is_some() {}
+        None
+    }
+
+    fn main_group(&self) -> i32 {
+        0
+    }
+}
+
+/// One worker slot, for the life of fnshim: start, serve until the worker dies or a stop
+/// arrives, restart after the backoff.
 async fn slot(
     shared: Arc<Shared>,
     index: usize,
-    mut stop: watch::Receiver<Option<Instant>>,
+    mut controls: Controls,
     report: mpsc::UnboundedSender<SlotEvent>,
-) -> bool {
-    let mut backoff = FIRST_BACKOFF;
+) {
+    let mut backoff = Backoff::new();
     let mut first = true;
     loop {
         let started = Instant::now();
-        let outcome = tokio::select! {
-            outcome = start(&shared, index) => outcome,
-            _ = stopped(&mut stop) => return false,
+        let Ok(outcome) = until(start(&shared, index), &mut controls, |_| {}).await else {
+            return;
         };
-        let (mut child, connection) = match outcome {
-            Ok(running) => running,
+        match outcome {
+            Ok((child, connection)) => {
+                first = false;
+                shared.app.metrics.initialized(started.elapsed());
+                let served = serve(&shared, index, child, connection, &mut controls, &report);
+                match served.await {
+                    Some(healthy) => backoff.exited_after(healthy),
+                    None => return,
+                }
+            }
             Err(why) if first => {
                 let _ = report.send(SlotEvent::Failed(why));
-                return false;
+                return;
             }
             Err(why) => {
-                tracing::warn!(
-                    worker = index + 1,
-                    reason = why,
-                    "the restarted worker failed to start"
-                );
+                let worker = index + 1;
+                tracing::warn!(worker, reason = why, "the restarted worker failed to start");
                 let _ = report.send(SlotEvent::Down(index, why));
-                if pause(&mut stop, &mut backoff).await {
-                    return false;
-                }
-                continue;
             }
-        };
-        first = false;
-        shared.app.metrics.initialized(started.elapsed());
-        let (group, place) = shared.group(index);
-        group.pool.attach(place, Some(connection.clone()));
-        let _ = report.send(SlotEvent::Ready(index));
-        let stopped = tokio::select! {
-            status = child.wait() => Err(status),
-            kill_at = stopped(&mut stop) => Ok(kill_at),
-        };
-        group.pool.attach(place, None);
-        match stopped {
-            Ok(kill_at) => return stop_worker(&mut child, &connection, kill_at).await,
-            Err(status) => {
-                tracing::warn!(worker = index + 1, pid = child.pid, %status, "the worker exited; restarting it");
-                child.signal(libc::SIGKILL);
-                shared.app.metrics.worker_restarted();
-                let _ = report.send(SlotEvent::Down(
-                    index,
-                    format!("the worker exited ({status})"),
-                ));
-                if started.elapsed() > Duration::from_secs(10) {
-                    backoff = FIRST_BACKOFF;
-                }
-                if pause(&mut stop, &mut backoff).await {
-                    return false;
-                }
-            }
+        }
+        if pause(backoff.next_delay(), &mut controls).await.is_err() {
+            return;
         }
     }
 }
 
-/// Resolves with the SIGKILL deadline once the coordinator asks the slots to stop.
-async fn stopped(stop: &mut watch::Receiver<Option<Instant>>) -> Instant {
-    match stop.wait_for(Option::is_some).await {
-        Ok(deadline) => deadline.unwrap_or_else(Instant::now),
-        Err(_) => Instant::now(),
-    }
-}
-
-/// Waits out the backoff (then doubles it); true if a stop arrived meanwhile.
-async fn pause(stop: &mut watch::Receiver<Option<Instant>>, backoff: &mut Duration) -> bool {
-    let delay = *backoff;
-    *backoff = (*backoff * 2).min(MAX_BACKOFF);
-    tokio::select! {
-        _ = sleep(delay) => false,
-        _ = stopped(stop) => true,
-    }
-}
-
-/// Closes the worker's socket (it exits at end of file), then SIGKILL at `kill_at`.
-async fn stop_worker(child: &mut Child, connection: &Connection, kill_at: Instant) -> bool {
-    connection.close();
-    child.signal(libc::SIGTERM);
-    if timeout_at(kill_at, child.wait()).await.is_ok() {
-        return false;
-    }
-    tracing::warn!(
-        pid = child.pid,
-        "the worker outlived SHUTDOWN_TIMEOUT; sending SIGKILL"
-    );
+/// A ready worker in the pool until it dies (returns how long it was healthy) or a stop arrives
+/// (closes its socket, signals it and waits for it; the shutdown SIGKILLs at the deadline).
+async fn serve(
+    shared: &Shared,
+    index: usize,
+    mut child: Child,
+    connection: Arc<Connection>,
+    controls: &mut Controls,
+    report: &mpsc::UnboundedSender<SlotEvent>,
+) -> Option<Duration> {
+    let (group, place) = shared.group(index);
+    group.pool.attach(place, Some(connection.clone()));
+    let _ = report.send(SlotEvent::Ready(index));
+    let ready_at = Instant::now();
+    let ended = wait_child(&mut child, controls).await;
+    group.pool.attach(place, None);
+    let status = match ended {
+        Ok(status) => status,
+        Err(stop) => {
+            connection.close();
+            child.signal(stop.signal);
+            child.wait().await;
+            return None;
+        }
+    };
+    let (worker, pid) = (index + 1, child.pid);
+    tracing::warn!(worker, pid, %status, "the worker exited; restarting it");
     child.signal(libc::SIGKILL);
-    child.wait().await;
-    true
+    shared.groups.set(index, 0);
+    shared.app.metrics.worker_restarted();
+    let reason = format!("the worker exited ({status})");
+    let _ = report.send(SlotEvent::Down(index, reason));
+    Some(ready_at.elapsed())
 }
 
 /// Starts the worker of slot `index` and waits for `hello` and `ready` within INIT_TIMEOUT.
@@ -357,7 +374,7 @@ async fn start(shared: &Shared, index: usize) -> Result<(Child, Arc<Connection>)
     };
     let mut child = process::spawn(&shared.reaper, spec)
         .map_err(|e| format!("cannot start {}: {e}", program(&target.argv)))?;
-    shared.pids[index].store(child.pid, Ordering::Release);
+    shared.groups.set(index, child.pid);
     tracing::info!(worker, pid = child.pid, runtime = ?target.runtime, function = target.name, "worker started");
     let deadline = Instant::now() + target.init_timeout;
     let result = handshake(&mut child, arrival, worker, deadline).await;

@@ -4,13 +4,13 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use libc::c_int;
-use tokio::sync::mpsc;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 
+use super::control::{self, Controls};
+use super::leftovers;
+use super::lifecycle::{run_child, Ended};
 use super::process::{self, Spec};
 use super::reaper::Reaper;
-use super::{leftovers, signals};
 use crate::exit;
 
 pub struct InitOptions {
@@ -19,11 +19,10 @@ pub struct InitOptions {
     pub grace: Duration,
 }
 
-pub async fn run(
-    reaper: &Reaper,
-    options: InitOptions,
-    mut events: mpsc::UnboundedReceiver<c_int>,
-) -> i32 {
+/// A stop is passed on and starts the SHUTDOWN_TIMEOUT countdown to SIGKILL; a second stop
+/// kills at once; SIGINT alone is only passed on (`Controls::pass_interrupts_on`).
+pub async fn run(reaper: &Reaper, options: InitOptions, mut controls: Controls) -> i32 {
+    controls.pass_interrupts_on();
     let spec = Spec {
         argv: &options.argv,
         cwd: None,
@@ -49,13 +48,24 @@ pub async fn run(
     tracing::debug!(pid = child.pid, "command started");
     let mut kill_at: Option<Instant> = None;
     let status = loop {
-        tokio::select! {
-            status = child.wait() => break status,
-            Some(sig) = events.recv() => {
-                kill_at = on_signal(&child, sig, kill_at, options.shutdown_timeout);
+        match run_child(&mut child, &mut controls, kill_at).await {
+            Ended::Exited(status) => break status,
+            Ended::Stop(stop) if stop.forced => {
+                let signal = control::name(stop.signal);
+                tracing::warn!(signal, "second stop signal; sending SIGKILL");
+                child.signal(libc::SIGKILL);
             }
-            _ = sleep_until(kill_at.unwrap_or_else(Instant::now)), if kill_at.is_some() => {
-                tracing::warn!(pid = child.pid, "the command outlived SHUTDOWN_TIMEOUT; sending SIGKILL");
+            Ended::Stop(stop) => {
+                let signal = control::name(stop.signal);
+                tracing::info!(signal, "stopping the command");
+                child.signal(stop.signal);
+                kill_at = Some(Instant::now() + options.shutdown_timeout);
+            }
+            Ended::Deadline => {
+                tracing::warn!(
+                    pid = child.pid,
+                    "the command outlived SHUTDOWN_TIMEOUT; sending SIGKILL"
+                );
                 child.signal(libc::SIGKILL);
                 kill_at = None;
             }
@@ -64,34 +74,4 @@ pub async fn run(
     tracing::debug!(pid = child.pid, %status, "command exited");
     leftovers::stop_all(reaper, child.pid, options.grace).await;
     status.code()
-}
-
-/// TERM starts the SIGKILL countdown; a second TERM, or INT after it, kills at once; the rest
-/// are passed on unchanged. Returns the new countdown.
-fn on_signal(
-    child: &process::Child,
-    sig: c_int,
-    kill_at: Option<Instant>,
-    budget: Duration,
-) -> Option<Instant> {
-    let stopping = kill_at.is_some();
-    match sig {
-        libc::SIGTERM | libc::SIGINT if stopping => {
-            tracing::warn!(
-                signal = signals::name(sig),
-                "second stop signal; sending SIGKILL"
-            );
-            child.signal(libc::SIGKILL);
-            kill_at
-        }
-        libc::SIGTERM => {
-            tracing::info!(signal = "SIGTERM", "stopping the command");
-            child.signal(libc::SIGTERM);
-            Some(Instant::now() + budget)
-        }
-        other => {
-            child.signal(other);
-            kill_at
-        }
-    }
 }

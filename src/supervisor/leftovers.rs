@@ -10,6 +10,7 @@ use std::time::Duration;
 use libc::c_int;
 use tokio::time::{timeout_at, Instant};
 
+use super::control::TERMINATE;
 use super::reaper::Reaper;
 use super::signals;
 
@@ -21,7 +22,7 @@ pub async fn stop_all(reaper: &Reaper, main_group: i32, grace: Duration) {
         grace_ms = grace.as_millis() as u64,
         "stopping processes left behind"
     );
-    signal_all(main_group, libc::SIGTERM);
+    signal_all(main_group, TERMINATE);
     if wait_until_none(reaper, Instant::now() + grace).await {
         return;
     }

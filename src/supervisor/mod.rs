@@ -1,12 +1,20 @@
-//! Processes: the single reaper, signal handling, the plain-init loop, and the lifecycle of a
-//! proxied worker (start, readiness, restart with backoff, drain and stop).
+//! Processes: the single reaper, signal handling, and one lifecycle engine (`control`,
+//! `lifecycle`, `shutdown`) that the plain init, the proxied worker, the handler workers and the
+//! install steps are written with.
+//!
+//! Module dependencies run one way: `control` (what signals mean) ← `reaper` ← `signals` (the
+//! thread); `lifecycle` and `shutdown` build on those, and the modes build on them. `worker` still
+//! calls `signals::kill_group` while `handlers` uses `worker` (a cycle at the crate level).
 
+pub mod control;
 pub mod handlers;
 pub mod init;
 mod leftovers;
+pub(crate) mod lifecycle;
 pub mod process;
 pub mod proxy;
 pub mod reaper;
+mod shutdown;
 pub mod signals;
 
 /// Marks this process as a child subreaper when it is not PID 1, so orphans are reparented to
@@ -14,35 +22,4 @@ pub mod signals;
 pub fn become_subreaper() -> bool {
     // SAFETY: getpid/prctl with these arguments have no memory-safety preconditions.
     unsafe { libc::getpid() == 1 || libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
-}
-
-/// The drain of a shutdown: waits until no client connection is open, or `until`. Other signals
-/// are passed on through `forward`; a second stop signal ends the drain early and returns true
-/// (the caller then SIGKILLs its workers).
-pub(crate) async fn drain(
-    app: &crate::server::App,
-    events: &mut tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
-    until: tokio::time::Instant,
-    forward: impl Fn(libc::c_int),
-) -> bool {
-    let connections = app.connections.clone();
-    let drained = tokio::time::timeout_at(until, connections.idle());
-    tokio::pin!(drained);
-    loop {
-        tokio::select! {
-            result = &mut drained => {
-                if result.is_err() {
-                    tracing::warn!(in_flight = app.in_flight.current(), "drain deadline reached");
-                }
-                return false;
-            }
-            Some(sig) = events.recv() => match sig {
-                libc::SIGTERM | libc::SIGINT => {
-                    tracing::warn!("second stop signal; sending SIGKILL");
-                    return true;
-                }
-                other => forward(other),
-            },
-        }
-    }
 }

@@ -1,19 +1,21 @@
 //! The lifecycle of a proxied worker (custom `bootstrap` or `fnshim -- CMD` with PORT): start it
-//! on a private port, wait until it listens, restart it with backoff when it dies, and run the
-//! shutdown sequence (not ready, drain, signal the group, SIGKILL at the deadline, reap all).
+//! on a private port, wait until it listens, restart it with backoff when it dies; a stop runs
+//! the shutdown sequence (`shutdown::run`).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use libc::c_int;
-use tokio::sync::{mpsc, watch};
-use tokio::time::{sleep, sleep_until, timeout_at, Instant};
+use tokio::sync::watch;
+use tokio::time::{sleep, Instant};
 
+use super::control::{Controls, Stop};
+use super::lifecycle::{pause, until, wait_child, Backoff};
 use super::process::{self, Child, Spec};
 use super::reaper::{Reaper, WaitStatus};
-use super::{leftovers, signals};
-use crate::exit::{self, StartError};
+use super::shutdown::{self, OneWorker, Shutdown};
+use super::signals;
+use crate::exit::StartError;
 use crate::runtime::ProxyTarget;
 use crate::server::state::Upstream;
 use crate::server::App;
@@ -32,7 +34,7 @@ pub struct Supervisor<'a> {
     pub options: ProxyOptions,
     /// Turning this true makes the server close its listener and drain its connections.
     pub stop_server: watch::Sender<bool>,
-    pub events: mpsc::UnboundedReceiver<c_int>,
+    pub controls: Controls,
 }
 
 struct Worker {
@@ -44,49 +46,41 @@ struct Worker {
 enum Launched {
     Ready(Worker),
     Failed(String),
-    /// A stop signal arrived while the worker was starting.
-    Stopped(c_int, Option<Child>),
+    /// A stop arrived while the worker was starting.
+    Stopped(Stop, Option<Child>),
 }
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// A worker that served this long before dying restarts without the accumulated backoff.
-const STABLE_AFTER: Duration = Duration::from_secs(10);
+/// A stop that ends the restarts, with the worker it found (none between two starts).
+type Interrupted = (Stop, Option<Child>);
 
 impl Supervisor<'_> {
     pub async fn run(mut self) -> Result<i32, StartError> {
         let mut worker = match self.launch(1).await? {
             Launched::Ready(worker) => worker,
             Launched::Failed(why) => return Err(StartError::Load(why)),
-            Launched::Stopped(sig, child) => return Ok(self.shutdown(child, sig).await),
+            Launched::Stopped(stop, child) => return Ok(self.shutdown(child, stop).await),
         };
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new();
         loop {
-            tokio::select! {
-                status = worker.child.wait() => {
-                    if worker.ready_at.elapsed() >= STABLE_AFTER {
-                        backoff = FIRST_BACKOFF;
-                    }
-                    match self.replace(&worker, status, &mut backoff).await? {
-                        Ok(next) => worker = next,
-                        Err((sig, child)) => return Ok(self.shutdown(child, sig).await),
-                    }
-                }
-                Some(sig) = self.events.recv() => match sig {
-                    libc::SIGTERM | libc::SIGINT => return Ok(self.shutdown(Some(worker.child), sig).await),
-                    other => worker.child.signal(other),
-                },
+            let status = match wait_child(&mut worker.child, &mut self.controls).await {
+                Ok(status) => status,
+                Err(stop) => return Ok(self.shutdown(Some(worker.child), stop).await),
+            };
+            backoff.exited_after(worker.ready_at.elapsed());
+            match self.replace(&worker, status, &mut backoff).await? {
+                Ok(next) => worker = next,
+                Err((stop, child)) => return Ok(self.shutdown(child, stop).await),
             }
         }
     }
 
-    /// Restarts a dead worker until one is ready, or a stop signal arrives.
+    /// Restarts a dead worker until one is ready, or a stop arrives.
     async fn replace(
         &mut self,
         dead: &Worker,
         status: WaitStatus,
-        backoff: &mut Duration,
-    ) -> Result<Result<Worker, (c_int, Option<Child>)>, StartError> {
+        backoff: &mut Backoff,
+    ) -> Result<Result<Worker, Interrupted>, StartError> {
         tracing::warn!(pid = dead.child.pid, %status, "the worker exited; restarting it");
         dead.child.signal(libc::SIGKILL);
         self.app.metrics.worker_restarted();
@@ -97,14 +91,13 @@ impl Supervisor<'_> {
                 reason: reason.clone(),
                 generation,
             });
-            if let Some(sig) = self.pause(*backoff).await {
-                return Ok(Err((sig, None)));
+            if let Err(stop) = pause(backoff.next_delay(), &mut self.controls).await {
+                return Ok(Err((stop, None)));
             }
-            *backoff = (*backoff * 2).min(MAX_BACKOFF);
             generation += 1;
             match self.launch(generation).await? {
                 Launched::Ready(worker) => return Ok(Ok(worker)),
-                Launched::Stopped(sig, child) => return Ok(Err((sig, child))),
+                Launched::Stopped(stop, child) => return Ok(Err((stop, child))),
                 Launched::Failed(why) => {
                     tracing::warn!(reason = why, "the restarted worker failed to start");
                     reason = why;
@@ -113,28 +106,39 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Sleeps for `delay`, passing signals on; returns a stop signal if one arrives.
-    async fn pause(&mut self, delay: Duration) -> Option<c_int> {
-        let until = Instant::now() + delay;
-        loop {
-            tokio::select! {
-                _ = sleep_until(until) => return None,
-                Some(sig) = self.events.recv() => {
-                    if matches!(sig, libc::SIGTERM | libc::SIGINT) {
-                        return Some(sig);
-                    }
-                }
+    /// Spawns a worker on a fresh private port and waits until it accepts connections.
+    async fn launch(&mut self, generation: u64) -> Result<Launched, StartError> {
+        let started = Instant::now();
+        let (mut child, port) = match self.spawn(generation)? {
+            Ok(spawned) => spawned,
+            Err(why) => return Ok(Launched::Failed(why)),
+        };
+        self.app.readiness.set(Upstream::Starting {
+            reason: "waiting for the worker to listen".into(),
+        });
+        let pid = child.pid;
+        let limit = self.options.init_timeout;
+        let listening = wait_listening(&mut child, port, limit);
+        let forward = |sig| signals::kill_group(pid, sig);
+        match until(listening, &mut self.controls, forward).await {
+            Err(stop) => Ok(Launched::Stopped(stop, Some(child))),
+            Ok(Err(why)) => {
+                child.signal(libc::SIGKILL);
+                Ok(Launched::Failed(why))
             }
+            Ok(Ok(addr)) => Ok(Launched::Ready(
+                self.ready(child, addr, generation, started),
+            )),
         }
     }
 
-    /// Spawns a worker on a fresh private port and waits until it accepts connections.
-    async fn launch(&mut self, generation: u64) -> Result<Launched, StartError> {
+    /// Starts the worker's process on a free private port. A command that cannot be executed is
+    /// fatal on the first start in command mode (126/127); otherwise a failed start.
+    fn spawn(&self, generation: u64) -> Result<Result<(Child, u16), String>, StartError> {
         let target = &self.options.target;
-        let started = Instant::now();
         let port = match free_port() {
             Ok(port) => port,
-            Err(error) => return Ok(Launched::Failed(format!("no free private port: {error}"))),
+            Err(error) => return Ok(Err(format!("no free private port: {error}"))),
         };
         let spec = Spec {
             argv: &target.argv,
@@ -148,164 +152,51 @@ impl Supervisor<'_> {
             worker_id: 1,
             tail: None,
         };
-        let mut child = match process::spawn(self.reaper, spec) {
+        let program = target.argv.first().cloned().unwrap_or_default();
+        let child = match process::spawn(self.reaper, spec) {
             Ok(child) => child,
             Err(source) if generation == 1 && target.command_mode => {
-                let path = target.argv.first().cloned().unwrap_or_default().into();
+                let path = program.into();
                 return Err(StartError::Exec { path, source });
             }
             Err(error) => {
-                let path = target
-                    .argv
-                    .first()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                return Ok(Launched::Failed(format!("cannot execute {path}: {error}")));
+                let path = program.to_string_lossy().into_owned();
+                return Ok(Err(format!("cannot execute {path}: {error}")));
             }
         };
-        tracing::info!(
-            pid = child.pid,
-            private_port = port,
+        let pid = child.pid;
+        tracing::info!(pid, private_port = port, generation, "worker started");
+        Ok(Ok((child, port)))
+    }
+
+    /// Publishes a worker that listens at `addr`.
+    fn ready(&self, child: Child, addr: SocketAddr, generation: u64, started: Instant) -> Worker {
+        let took = started.elapsed();
+        self.app.metrics.initialized(took);
+        self.app.readiness.set(Upstream::Ready {
+            addr: Some(addr),
             generation,
-            "worker started"
-        );
-        self.app.readiness.set(Upstream::Starting {
-            reason: "waiting for the worker to listen".into(),
         });
-        let listening = {
-            let pid = child.pid;
-            let wait = wait_listening(&mut child, port, self.options.init_timeout);
-            tokio::pin!(wait);
-            loop {
-                tokio::select! {
-                    result = &mut wait => break Ok(result),
-                    Some(sig) = self.events.recv() => match sig {
-                        libc::SIGTERM | libc::SIGINT => break Err(sig),
-                        other => signals::kill_group(pid, other),
-                    },
-                }
-            }
-        };
-        match listening {
-            Err(sig) => Ok(Launched::Stopped(sig, Some(child))),
-            Ok(Err(why)) => {
-                child.signal(libc::SIGKILL);
-                Ok(Launched::Failed(why))
-            }
-            Ok(Ok(addr)) => {
-                let took = started.elapsed();
-                self.app.metrics.initialized(took);
-                self.app.readiness.set(Upstream::Ready {
-                    addr: Some(addr),
-                    generation,
-                });
-                tracing::info!(
-                    pid = child.pid,
-                    init_ms = took.as_millis() as u64,
-                    "worker ready"
-                );
-                Ok(Launched::Ready(Worker {
-                    child,
-                    generation,
-                    ready_at: Instant::now(),
-                }))
-            }
+        let init_ms = took.as_millis() as u64;
+        tracing::info!(pid = child.pid, init_ms, "worker ready");
+        Worker {
+            child,
+            generation,
+            ready_at: Instant::now(),
         }
     }
 
     /// The shutdown sequence of SPEC §7; returns the exit code.
-    async fn shutdown(mut self, child: Option<Child>, sig: c_int) -> i32 {
-        let started = Instant::now();
-        let kill_at = started + self.options.shutdown_timeout;
-        let drain_until = kill_at - self.options.grace;
-        tracing::info!(
-            signal = signals::name(sig),
-            in_flight = self.app.in_flight.current(),
-            "shutting down"
-        );
-        self.app.readiness.set(Upstream::Draining);
-        self.stop_server.send_replace(true);
-        let Some(mut child) = child else {
-            self.drain(drain_until).await;
-            leftovers::stop_all(self.reaper, 0, self.options.grace).await;
-            return exit::OK;
+    async fn shutdown(mut self, child: Option<Child>, stop: Stop) -> i32 {
+        let how = Shutdown {
+            app: &self.app,
+            stop_server: &self.stop_server,
+            reaper: self.reaper,
+            timeout: self.options.shutdown_timeout,
+            grace: self.options.grace,
+            own_code: self.options.target.command_mode,
         };
-        let mut killed = false;
-        let pid = child.pid;
-        let early = tokio::select! {
-            status = child.wait() => Some(status),
-            forced = self.drain_alongside(pid, drain_until) => { killed = forced; None }
-        };
-        let status = match early {
-            Some(status) => {
-                tracing::warn!(%status, "the worker exited during the drain");
-                status
-            }
-            None => {
-                if !killed {
-                    child.signal(sig);
-                }
-                let (status, forced) = self.stop(&mut child, kill_at, killed).await;
-                killed = forced;
-                status
-            }
-        };
-        let code = self.exit_code(status, early.is_some(), killed);
-        leftovers::stop_all(self.reaper, child.pid, self.options.grace).await;
-        tracing::info!(%status, exit_code = code, took_ms = started.elapsed().as_millis() as u64, "stopped");
-        code
-    }
-
-    /// The drain, with signals passed on to the worker's group; SIGKILL on a second signal.
-    async fn drain_alongside(&mut self, pid: i32, until: Instant) -> bool {
-        let forced = super::drain(&self.app, &mut self.events, until, |sig| {
-            signals::kill_group(pid, sig)
-        })
-        .await;
-        if forced {
-            signals::kill_group(pid, libc::SIGKILL);
-        }
-        forced
-    }
-
-    async fn drain(&mut self, until: Instant) {
-        let _ = timeout_at(until, self.app.connections.idle()).await;
-    }
-
-    /// After the stop signal: wait for the worker, SIGKILL at `kill_at` or on a second signal.
-    async fn stop(
-        &mut self,
-        child: &mut Child,
-        kill_at: Instant,
-        mut killed: bool,
-    ) -> (WaitStatus, bool) {
-        loop {
-            tokio::select! {
-                status = child.wait() => return (status, killed),
-                _ = sleep_until(kill_at), if !killed => {
-                    tracing::warn!(pid = child.pid, "the worker outlived SHUTDOWN_TIMEOUT; sending SIGKILL");
-                    child.signal(libc::SIGKILL);
-                    killed = true;
-                }
-                Some(sig) = self.events.recv() => {
-                    let stop = matches!(sig, libc::SIGTERM | libc::SIGINT);
-                    child.signal(if stop { libc::SIGKILL } else { sig });
-                    killed |= stop;
-                }
-            }
-        }
-    }
-
-    /// Command mode reports the child's own code; custom mode 0 for a worker that stopped when
-    /// asked, its own code if it died on its own, 137 if it had to be killed.
-    fn exit_code(&self, status: WaitStatus, died_on_its_own: bool, killed: bool) -> i32 {
-        if self.options.target.command_mode || died_on_its_own {
-            return status.code();
-        }
-        match killed {
-            true => 128 + libc::SIGKILL,
-            false => exit::OK,
-        }
+        shutdown::run(how, &mut self.controls, stop, &mut OneWorker(child)).await
     }
 }
 

@@ -36,7 +36,7 @@ impl WaitStatus {
 impl std::fmt::Display for WaitStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.signal() {
-            Some(sig) => write!(f, "killed by {} ({sig})", super::signals::name(sig)),
+            Some(sig) => write!(f, "killed by {} ({sig})", super::control::name(sig)),
             None => write!(f, "exit code {}", self.code()),
         }
     }
@@ -114,17 +114,15 @@ impl Reaper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::supervisor::control::TERMINATE;
 
     #[test]
     fn codes_follow_the_shell_convention() {
         assert_eq!(WaitStatus(42 << 8).code(), 42);
         assert_eq!(WaitStatus(0).code(), 0);
-        assert_eq!(WaitStatus(libc::SIGTERM).code(), 143);
+        assert_eq!(WaitStatus(TERMINATE).code(), 143);
         assert_eq!(WaitStatus(libc::SIGKILL).code(), 137);
-        assert_eq!(
-            WaitStatus(libc::SIGTERM).to_string(),
-            "killed by SIGTERM (15)"
-        );
+        assert_eq!(WaitStatus(TERMINATE).to_string(), "killed by SIGTERM (15)");
         assert_eq!(WaitStatus(3 << 8).to_string(), "exit code 3");
     }
 }

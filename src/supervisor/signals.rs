@@ -2,33 +2,27 @@
 //!
 //! Architecture invariant: signals are blocked in `main` before any thread exists, so every
 //! thread inherits the mask and only `sigwaitinfo` here ever sees them; nothing installs handlers.
+//! What a signal means is decided once, by [`Control::from_signal`].
 
 use std::io;
 use std::sync::Arc;
 
 use libc::c_int;
-use tokio::sync::mpsc;
 
+use super::control::{Control, ControlSender, FORWARDED, TERMINATE};
 use super::reaper::Reaper;
 
-/// Signals passed on to the worker's process group as they arrive (SPEC §7, plus CONT).
-pub const FORWARDED: [c_int; 7] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCONT,
-];
+fn handled() -> impl Iterator<Item = c_int> {
+    FORWARDED.into_iter().chain([TERMINATE, libc::SIGCHLD])
+}
 
 fn handled_set() -> libc::sigset_t {
     // SAFETY: sigemptyset/sigaddset only write into the local set.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in FORWARDED.iter().chain(&[libc::SIGTERM, libc::SIGCHLD]) {
-            libc::sigaddset(&mut set, *sig);
+        for sig in handled() {
+            libc::sigaddset(&mut set, sig);
         }
         set
     }
@@ -42,20 +36,16 @@ pub fn block() {
     // SAFETY: plain libc calls on a valid, initialised set; no handlers are installed.
     unsafe {
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        for sig in FORWARDED.iter().chain(&[libc::SIGTERM, libc::SIGCHLD]) {
-            libc::signal(*sig, libc::SIG_DFL);
+        for sig in handled() {
+            libc::signal(sig, libc::SIG_DFL);
         }
     }
 }
 
-/// Starts the signal thread. SIGCHLD makes it reap; every other signal is sent to the returned
-/// channel, which the supervisor reads (the sender lets fnshim stop itself the same way, after
-/// a local `check` or `invoke`). The thread lives as long as the process.
-pub fn start(
-    reaper: Arc<Reaper>,
-) -> io::Result<(mpsc::UnboundedSender<c_int>, mpsc::UnboundedReceiver<c_int>)> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let inject = tx.clone();
+/// Starts the signal thread. SIGCHLD makes it reap; every other signal is decoded into a
+/// [`Control`] and sent to `feed` (dropped when there is none: controls injected by a test). The
+/// thread lives as long as the process.
+pub fn start(reaper: Arc<Reaper>, feed: Option<ControlSender>) -> io::Result<()> {
     let set = handled_set();
     std::thread::Builder::new()
         .name("signals".into())
@@ -64,35 +54,17 @@ pub fn start(
             loop {
                 // SAFETY: `set` is valid; a null siginfo pointer is allowed.
                 let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
-                match sig {
-                    -1 => continue, // EINTR
-                    libc::SIGCHLD => {
+                match (sig, &feed) {
+                    (-1, _) => continue, // EINTR
+                    (libc::SIGCHLD, _) => {
                         reaper.reap();
                     }
-                    _ => {
-                        let _ = tx.send(sig);
-                    }
+                    (sig, Some(feed)) => feed.send(Control::from_signal(sig)),
+                    (sig, None) => tracing::debug!(sig, "signal ignored: controls are injected"),
                 }
             }
         })?;
-    Ok((inject, rx))
-}
-
-/// The conventional name of a signal, for log lines.
-pub fn name(sig: c_int) -> &'static str {
-    match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGCHLD => "SIGCHLD",
-        libc::SIGCONT => "SIGCONT",
-        libc::SIGWINCH => "SIGWINCH",
-        _ => "signal",
-    }
+    Ok(())
 }
 
 /// Sends `sig` to a whole process group. ESRCH (the group is gone) is not an error worth a word.
