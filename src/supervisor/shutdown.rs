@@ -221,6 +221,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::backend::http::Upstream as Proxied;
+    use crate::server::handler::Routes;
     use crate::server::{App, Backend};
     use crate::supervisor::control::{ControlSender, TERMINATE};
     use crate::supervisor::lifecycle::tests::{reaper, sh};
@@ -233,10 +235,26 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let backend = Backend::proxy(crate::config::Trigger::Http);
+        let readiness = Arc::new(crate::readiness::Readiness::new());
+        let in_flight = crate::readiness::InFlight::new(1);
+        let timeout = Duration::from_secs(1);
+        let upstream = Proxied::new(
+            "test".into(),
+            readiness.clone(),
+            false,
+            timeout,
+            1024,
+            in_flight.clone(),
+        );
+        let routes = Routes {
+            router: None,
+            format: crate::config::EventFormat::V1,
+            trigger: crate::config::Trigger::Http,
+        };
+        let backend = Backend::Http(upstream);
         let (tx, controls) = Controls::channel();
         Fixture {
-            app: App::new(Duration::from_secs(1), 1024, 1, backend),
+            app: App::new(readiness, in_flight, timeout, 1024, backend, routes),
             stop_server: watch::channel(false).0,
             tx,
             controls,
