@@ -248,7 +248,6 @@ async fn run_handlers(
     let options = HandlerOptions {
         groups,
         event_format: config.http_event_format,
-        dart_version: config.dart_version.clone(),
         shutdown_timeout: config.shutdown_timeout,
         grace: config.kill_grace(),
     };
@@ -355,15 +354,6 @@ async fn prepare_workers(
     events: &mut tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
     installed: &mut Vec<Installed>,
 ) -> Result<runtime::HandlerTarget, install::StepError> {
-    let settings = install::DepsSettings {
-        mode: config.install_deps,
-        cache: &config.cache_dir,
-        limit: config.install_timeout,
-        search_path: config.search_path.as_deref(),
-        npm_mirror: config.npm_mirror.as_deref(),
-        pip_mirror: config.pip_mirror.as_deref(),
-        pub_mirror: config.pub_mirror.as_deref(),
-    };
     let announce = |reason: String| {
         app.readiness
             .set(server::state::Upstream::Starting { reason })
@@ -376,7 +366,7 @@ async fn prepare_workers(
         None => {
             let (runtime, from, own) = (target.runtime, target.folder.clone(), target.env.len());
             let target =
-                install::install_dependencies(reaper, &settings, target, events, announce).await?;
+                install::install_dependencies(reaper, config, target, events, announce).await?;
             installed.push(Installed {
                 runtime,
                 from,
@@ -387,19 +377,15 @@ async fn prepare_workers(
         }
     };
     runtime::refresh_argv(&config.cache_dir, &mut target).map_err(install::StepError::Failed)?;
-    match (target.runtime, config.dart_aot) {
-        (config::Runtime::Dart, true) => {
-            announce("building the Dart worker (dart compile exe)".into());
-            install::dart_aot(
-                reaper,
-                &config.cache_dir,
-                target,
-                config.install_timeout,
-                events,
-            )
-            .await
+    let aot = runtime::languages::of(target.runtime).and_then(|l| Some((l, l.aot.as_ref()?)));
+    match (aot, config.dart_aot) {
+        (Some((language, aot)), true) => {
+            announce(aot.announce.into());
+            let cache = &config.cache_dir;
+            let limit = config.install_timeout;
+            install::build_aot(reaper, cache, language, aot, target, limit, events).await
         }
-        (_, true) => {
+        (None, true) => {
             tracing::warn!("DART_AOT applies to Dart functions only; ignoring it");
             Ok(target)
         }

@@ -2,14 +2,14 @@
 //! one reaper, bounded by INSTALL_TIMEOUT, with its output streamed to the log (worker 0); a
 //! failure names the command, its exit status and the last lines it wrote (exit 69).
 //!
-//! The steps: dependency install (`deps`: npm, pip, deno, pub) and the Dart AOT build
-//! (`dart`), each cached so that a restart with unchanged inputs skips it.
+//! The steps: dependency install (`deps`: npm, pip, deno, pub) and the DART_AOT build (`aot`),
+//! each as the language table says, each cached so that a restart with unchanged inputs skips it.
 
-mod dart;
+mod aot;
 mod deps;
 
-pub use dart::dart_aot;
-pub use deps::{install_dependencies, DepsSettings};
+pub use aot::build_aot;
+pub use deps::install_dependencies;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
