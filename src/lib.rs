@@ -122,48 +122,7 @@ fn serve(
         };
         let result = match launch {
             Launch::Proxy(target) => {
-                let concurrency = config
-                    .concurrency
-                    .unwrap_or(config::DEFAULT_PROXY_CONCURRENCY);
-                let app = server::App::new(
-                    config.function_timeout,
-                    config.max_body_size,
-                    concurrency,
-                    server::Backend::proxy(config.trigger),
-                );
-                start_server(app.clone());
-                let name = config.function_name.clone().or_else(|| {
-                    let folder = config.function_path.as_deref()?;
-                    Some(runtime::folder_name(folder))
-                });
-                let name = name.unwrap_or_else(|| {
-                    let program = target
-                        .argv
-                        .first()
-                        .map(|p| p.to_string_lossy().into_owned());
-                    program.unwrap_or_default()
-                });
-                start_tickers(
-                    config,
-                    &app,
-                    schedule(config, &name),
-                    stop_server.subscribe(),
-                );
-                let options = ProxyOptions {
-                    target,
-                    init_timeout: config.init_timeout,
-                    shutdown_timeout: config.shutdown_timeout,
-                    grace: config.kill_grace(),
-                };
-                Supervisor {
-                    reaper: &reaper,
-                    app,
-                    options,
-                    stop_server,
-                    events,
-                }
-                .run()
-                .await
+                run_proxy(config, target, &reaper, events, stop_server, start_server).await
             }
             Launch::Handlers(target) => {
                 run_handlers(config, target, reaper, events, stop_server, start_server).await
@@ -176,6 +135,59 @@ fn serve(
             job => job,
         }
     })
+}
+
+/// Proxy mode: the server in front of one bootstrap or command, and its timer if any.
+async fn run_proxy(
+    config: &Config,
+    target: runtime::ProxyTarget,
+    reaper: &Reaper,
+    events: tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
+    stop_server: tokio::sync::watch::Sender<bool>,
+    start_server: impl FnOnce(Arc<server::App>),
+) -> Result<i32, StartError> {
+    let concurrency = config
+        .concurrency
+        .unwrap_or(config::DEFAULT_PROXY_CONCURRENCY);
+    let app = server::App::new(
+        config.function_timeout,
+        config.max_body_size,
+        concurrency,
+        server::Backend::proxy(config.trigger),
+    );
+    start_server(app.clone());
+    let name = config.function_name.clone().or_else(|| {
+        let folder = config.function_path.as_deref()?;
+        Some(runtime::folder_name(folder))
+    });
+    let name = name.unwrap_or_else(|| {
+        let program = target
+            .argv
+            .first()
+            .map(|p| p.to_string_lossy().into_owned());
+        program.unwrap_or_default()
+    });
+    start_tickers(
+        config,
+        &app,
+        schedule(config, &name),
+        stop_server.subscribe(),
+    );
+    let options = ProxyOptions {
+        target,
+        init_timeout: config.init_timeout,
+        shutdown_timeout: config.shutdown_timeout,
+        grace: config.kill_grace(),
+    };
+    Supervisor {
+        reaper,
+        app,
+        options,
+        stop_server,
+        events,
+    }
+    .run()
+    .await
 }
 
 async fn run_handlers(
@@ -194,36 +206,7 @@ async fn run_handlers(
         }])
     })?;
     tokio::spawn(hub.clone().serve(socket));
-    let memory_limit = runtime::memory_limit_mb();
-    let pools: Vec<_> = service
-        .functions
-        .iter()
-        .map(|t| worker::Pool::new(t.workers, t.concurrency))
-        .collect();
-    let functions = service
-        .functions
-        .iter()
-        .zip(&pools)
-        .map(|(t, pool)| server::handler::Function {
-            name: t.name.clone(),
-            pool: pool.clone(),
-            timeout: t.timeout,
-            memory_mb: t.memory_mb.or(memory_limit),
-        })
-        .collect();
-    let handlers = server::handler::Handlers {
-        functions,
-        router: service.router.clone(),
-        format: config.http_event_format,
-        trigger: config.trigger,
-        function_version: config.function_version.clone(),
-    };
-    let app = server::App::new(
-        config.function_timeout,
-        config.max_body_size,
-        usize::MAX,
-        server::Backend::Handlers(handlers),
-    );
+    let (app, pools) = handler_app(config, &service);
     start_server(app.clone());
     let mut tickers = schedule(config, &service.functions[0].name);
     tickers.extend(service.timers.iter().map(|(function, timer)| Tick {
@@ -261,6 +244,44 @@ async fn run_handlers(
     }
     .run()
     .await
+}
+
+/// The HTTP side of handler mode: a worker pool per function, and the app that routes to them.
+fn handler_app(
+    config: &Config,
+    service: &runtime::Service,
+) -> (Arc<server::App>, Vec<Arc<worker::Pool>>) {
+    let memory_limit = runtime::memory_limit_mb();
+    let pools: Vec<_> = service
+        .functions
+        .iter()
+        .map(|t| worker::Pool::new(t.workers, t.concurrency))
+        .collect();
+    let functions = service
+        .functions
+        .iter()
+        .zip(&pools)
+        .map(|(t, pool)| server::handler::Function {
+            name: t.name.clone(),
+            pool: pool.clone(),
+            timeout: t.timeout,
+            memory_mb: t.memory_mb.or(memory_limit),
+        })
+        .collect();
+    let handlers = server::handler::Handlers {
+        functions,
+        router: service.router.clone(),
+        format: config.http_event_format,
+        trigger: config.trigger,
+        function_version: config.function_version.clone(),
+    };
+    let app = server::App::new(
+        config.function_timeout,
+        config.max_body_size,
+        usize::MAX,
+        server::Backend::Handlers(handlers),
+    );
+    (app, pools)
 }
 
 /// A timer that invokes one function (the first, unless f.yml says otherwise).

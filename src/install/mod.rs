@@ -61,14 +61,8 @@ pub async fn run(
         tail: Some(tail.clone()),
     };
     let fail = |why: String| StepError::Failed(StartError::Unavailable(why));
-    let mut child = process::spawn(reaper, spec).map_err(|error| match error.kind() {
-        std::io::ErrorKind::NotFound => fail(format!(
-            "{}: {} is not installed (not found on PATH)",
-            step.what,
-            program(&step.argv)
-        )),
-        _ => fail(format!("{}: cannot run `{command}`: {error}", step.what)),
-    })?;
+    let mut child =
+        process::spawn(reaper, spec).map_err(|e| fail(not_started(step.what, &step.argv, &e)))?;
     tracing::info!(pid = child.pid, command, "{}", step.what);
     let status = loop {
         tokio::select! {
@@ -100,6 +94,17 @@ pub async fn run(
             step.what,
             last_lines(&tail)
         ))),
+    }
+}
+
+/// Why a step's program did not start.
+fn not_started(what: &str, argv: &[OsString], error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "{what}: {} is not installed (not found on PATH)",
+            program(argv)
+        ),
+        _ => format!("{what}: cannot run `{}`: {error}", shell_words(argv)),
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout_at, Instant};
 
 use super::process::{self, Child, Spec};
-use super::reaper::Reaper;
+use super::reaper::{Reaper, WaitStatus};
 use super::{leftovers, signals};
 use crate::exit::{self, StartError};
 use crate::runtime::HandlerTarget;
@@ -49,6 +49,24 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(reaper: Arc<Reaper>, hub: Arc<Hub>, app: Arc<App>, options: HandlerOptions) -> Shared {
+        let slots: Vec<(usize, usize)> = options
+            .groups
+            .iter()
+            .enumerate()
+            .flat_map(|(group, g)| (0..g.target.workers).map(move |place| (group, place)))
+            .collect();
+        let pids = (0..slots.len()).map(|_| AtomicI32::new(0)).collect();
+        Shared {
+            reaper,
+            hub,
+            app,
+            options,
+            slots,
+            pids,
+        }
+    }
+
     fn group(&self, index: usize) -> (&Group, usize) {
         let (group, place) = self.slots[index];
         (&self.options.groups[group], place)
@@ -85,22 +103,8 @@ impl HandlerSupervisor {
             stop_server,
             mut events,
         } = self;
-        let all: Vec<(usize, usize)> = options
-            .groups
-            .iter()
-            .enumerate()
-            .flat_map(|(group, g)| (0..g.target.workers).map(move |place| (group, place)))
-            .collect();
-        let workers = all.len();
-        let pids = (0..workers).map(|_| AtomicI32::new(0)).collect();
-        let shared = Arc::new(Shared {
-            reaper,
-            hub,
-            app,
-            options,
-            slots: all,
-            pids,
-        });
+        let shared = Arc::new(Shared::new(reaper, hub, app, options));
+        let workers = shared.slots.len();
         let (stop_tx, stop_rx) = watch::channel(None);
         let (report_tx, mut reports) = mpsc::unbounded_channel();
         let mut slots = JoinSet::new();
@@ -138,26 +142,31 @@ impl HandlerSupervisor {
                     other => forward(&shared, other),
                 },
             }
-            // Ready as soon as one worker of every function is (a cold start serves without
-            // waiting for the others), and afterwards while each function has one up.
-            if every_function_ready(&shared, &ready) {
-                if !started {
-                    let runtime = shared.options.groups[0].target.runtime;
-                    tracing::info!(
-                        workers,
-                        ?runtime,
-                        functions = shared.options.groups.len(),
-                        "first worker ready"
-                    );
-                }
-                started = true;
-                shared.app.readiness.set(Upstream::Ready {
-                    addr: None,
-                    generation: 1,
-                });
-            }
+            publish_ready(&shared, &ready, &mut started);
         }
     }
+}
+
+/// Ready as soon as one worker of every function is (a cold start serves without waiting for
+/// the others), and afterwards while each function has one up.
+fn publish_ready(shared: &Shared, ready: &[bool], started: &mut bool) {
+    if !every_function_ready(shared, ready) {
+        return;
+    }
+    if !*started {
+        let runtime = shared.options.groups[0].target.runtime;
+        tracing::info!(
+            workers = shared.slots.len(),
+            ?runtime,
+            functions = shared.options.groups.len(),
+            "first worker ready"
+        );
+    }
+    *started = true;
+    shared.app.readiness.set(Upstream::Ready {
+        addr: None,
+        generation: 1,
+    });
 }
 
 fn every_function_ready(shared: &Shared, ready: &[bool]) -> bool {
@@ -257,24 +266,16 @@ async fn slot(
         };
         first = false;
         shared.app.metrics.initialized(started.elapsed());
-        let (group, place) = shared.group(index);
-        group.pool.attach(place, Some(connection.clone()));
         let _ = report.send(SlotEvent::Ready(index));
-        let stopped = tokio::select! {
-            status = child.wait() => Err(status),
-            kill_at = stopped(&mut stop) => Ok(kill_at),
-        };
-        group.pool.attach(place, None);
-        match stopped {
+        match attached(&shared, index, &mut child, &connection, &mut stop).await {
             Ok(kill_at) => return stop_worker(&mut child, &connection, kill_at).await,
             Err(status) => {
                 tracing::warn!(worker = index + 1, pid = child.pid, %status, "the worker exited; restarting it");
                 child.signal(libc::SIGKILL);
                 shared.app.metrics.worker_restarted();
-                let _ = report.send(SlotEvent::Down(
-                    index,
-                    format!("the worker exited ({status})"),
-                ));
+                let why = format!("the worker exited ({status})");
+                let _ = report.send(SlotEvent::Down(index, why));
+                // A worker that ran for a while starts again quickly.
                 if started.elapsed() > Duration::from_secs(10) {
                     backoff = FIRST_BACKOFF;
                 }
@@ -284,6 +285,25 @@ async fn slot(
             }
         }
     }
+}
+
+/// Serves from a ready worker until it exits (`Err`, its status) or the coordinator asks the
+/// slots to stop (`Ok`, the SIGKILL deadline).
+async fn attached(
+    shared: &Shared,
+    index: usize,
+    child: &mut Child,
+    connection: &Arc<Connection>,
+    stop: &mut watch::Receiver<Option<Instant>>,
+) -> Result<Instant, WaitStatus> {
+    let (group, place) = shared.group(index);
+    group.pool.attach(place, Some(connection.clone()));
+    let stopped = tokio::select! {
+        status = child.wait() => Err(status),
+        kill_at = stopped(stop) => Ok(kill_at),
+    };
+    group.pool.attach(place, None);
+    stopped
 }
 
 /// Resolves with the SIGKILL deadline once the coordinator asks the slots to stop.
