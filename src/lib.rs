@@ -15,8 +15,10 @@ pub mod install;
 pub mod invoke;
 pub mod local;
 pub mod logging;
+pub mod plan;
 pub mod readiness;
 pub mod runtime;
+mod serve;
 pub mod server;
 pub mod supervisor;
 pub mod trigger;
@@ -24,33 +26,25 @@ pub mod worker;
 
 use std::sync::Arc;
 
-use config::{Config, ConfigError, Trigger};
+use config::ConfigError;
 use exit::StartError;
+use plan::Plan;
 use runtime::Launch;
-use supervisor::control::{ControlSender, Controls};
-use supervisor::handlers::{Group, HandlerOptions, HandlerSupervisor};
+use supervisor::control::Controls;
 use supervisor::init::{self, InitOptions};
-use supervisor::proxy::{ProxyOptions, Supervisor};
 use supervisor::reaper::Reaper;
 use supervisor::signals;
 
-/// Runs fnshim until `controls` stop it and returns the process exit code. `main` passes
+/// Runs the plan until `controls` stop it and returns the process exit code. `main` passes
 /// [`Controls::from_signals`] (signals must already be blocked); a test injects its own stops.
-pub fn run(config: Config, controls: Controls) -> i32 {
-    run_job(config, None, controls)
+pub fn run(plan: Plan, controls: Controls) -> i32 {
+    run_job(plan, None, controls)
 }
 
-/// Runs fnshim, optionally for one local job (`check`, `invoke`) that stops it when done instead
-/// of serving until `controls` do; returns the exit code.
-pub fn run_job(mut config: Config, job: Option<local::Job>, controls: Controls) -> i32 {
-    if job.is_some() {
-        config.port = Some(0);
-    }
-    let launch = match runtime::resolve(&config).and_then(|launch| check_supported(&config, launch))
-    {
-        Ok(launch) => launch,
-        Err(error) => return report(&error),
-    };
+/// Runs the plan, optionally for one local job (`check`, `invoke`) that stops it when done
+/// instead of serving until `controls` do; returns the exit code.
+pub fn run_job(plan: Plan, job: Option<local::Job>, controls: Controls) -> i32 {
+    let Plan { config, launch } = plan;
     let reaper = Arc::new(Reaper::new());
     if !supervisor::become_subreaper() {
         tracing::warn!("cannot become a child subreaper: orphans of the function are reaped by the host's init");
@@ -67,411 +61,26 @@ pub fn run_job(mut config: Config, job: Option<local::Job>, controls: Controls) 
                 shutdown_timeout: config.shutdown_timeout,
                 grace: config.kill_grace(),
             };
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime {
+            match async_runtime() {
                 Ok(runtime) => runtime.block_on(init::run(&reaper, options, controls)),
-                Err(error) => report(&StartError::Unavailable(format!(
-                    "cannot start the async runtime: {error}"
-                ))),
+                Err(error) => report(&error),
             }
         }
         served => {
             let job = job.map(|job| (job, controls.sender()));
-            serve(&config, served, reaper, controls, job)
+            serve::serve(&config, served, reaper, controls, job)
         }
     }
 }
 
-/// Serves HTTP in front of a proxied server or a pool of handler workers.
-fn serve(
-    config: &Config,
-    launch: Launch,
-    reaper: Arc<Reaper>,
-    controls: Controls,
-    job: Option<(local::Job, ControlSender)>,
-) -> i32 {
-    let port = config.port.unwrap_or(8080);
-    let bound_to = match job {
-        Some(_) => server::bind_loopback(port),
-        None => server::bind(port),
-    };
-    let summary = local::describe(config, &launch);
-    let job_code = Arc::new(std::sync::atomic::AtomicI32::new(-1));
-    let listener = match bound_to {
-        Ok(listener) => listener,
-        Err(error) => return report(&error),
-    };
-    let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+/// The one-thread tokio runtime fnshim runs on (PID 1 needs no more).
+fn async_runtime() -> Result<tokio::runtime::Runtime, StartError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            return report(&StartError::Unavailable(format!(
-                "cannot start the async runtime: {error}"
-            )))
-        }
-    };
-    runtime.block_on(async move {
-        let (stop_server, stopped) = tokio::sync::watch::channel(false);
-        let code = job_code.clone();
-        let start_server = move |app: Arc<server::App>| {
-            tokio::spawn(server::serve(listener, app.clone(), stopped));
-            tracing::info!(port = bound, "listening");
-            if let Some((job, stop)) = job {
-                let limit = config.init_timeout + config.install_timeout;
-                let finish = local::Finish { code, stop };
-                tokio::spawn(local::run(job, app, bound, summary, limit, finish));
-            }
-        };
-        let result = match launch {
-            Launch::Proxy(target) => {
-                let concurrency = config
-                    .concurrency
-                    .unwrap_or(config::DEFAULT_PROXY_CONCURRENCY);
-                let name = proxied_name(config, &target);
-                let readiness = Arc::new(readiness::Readiness::new());
-                let in_flight = readiness::InFlight::new(concurrency);
-                let upstream = backend::http::Upstream::new(
-                    name.clone(),
-                    readiness.clone(),
-                    config.trigger != Trigger::Http,
-                    config.function_timeout,
-                    config.max_body_size,
-                    in_flight.clone(),
-                );
-                let app = server::App::new(
-                    readiness,
-                    in_flight,
-                    config.function_timeout,
-                    config.max_body_size,
-                    server::Backend::Http(upstream),
-                    routes(config, None),
-                );
-                start_server(app.clone());
-                start_tickers(
-                    config,
-                    &app,
-                    schedule(config, &name),
-                    stop_server.subscribe(),
-                );
-                let options = ProxyOptions {
-                    target,
-                    init_timeout: config.init_timeout,
-                    shutdown_timeout: config.shutdown_timeout,
-                    grace: config.kill_grace(),
-                };
-                Supervisor {
-                    reaper: &reaper,
-                    app,
-                    options,
-                    stop_server,
-                    controls,
-                }
-                .run()
-                .await
-            }
-            Launch::Handlers(target) => {
-                run_handlers(config, target, reaper, controls, stop_server, start_server).await
-            }
-            Launch::Init { .. } => unreachable!("a plain init does not serve HTTP"),
-        };
-        let served = result.unwrap_or_else(|error| report(&error));
-        match job_code.load(std::sync::atomic::Ordering::Acquire) {
-            -1 => served,
-            job => job,
-        }
-    })
-}
-
-async fn run_handlers(
-    config: &Config,
-    service: runtime::Service,
-    reaper: Arc<Reaper>,
-    mut controls: Controls,
-    stop_server: tokio::sync::watch::Sender<bool>,
-    start_server: impl FnOnce(Arc<server::App>),
-) -> Result<i32, StartError> {
-    let (hub, socket) = worker::Hub::bind(&config.cache_dir).map_err(|error| {
-        StartError::Config(vec![ConfigError {
-            key: "CACHE_DIR".into(),
-            value: config.cache_dir.display().to_string(),
-            reason: format!("fnshim cannot create the worker socket there: {error}"),
-        }])
-    })?;
-    tokio::spawn(hub.clone().serve(socket));
-    let memory_limit = runtime::memory_limit_mb();
-    let pools: Vec<_> = service
-        .functions
-        .iter()
-        .map(|t| worker::Pool::new(t.workers, t.concurrency))
-        .collect();
-    let functions = service
-        .functions
-        .iter()
-        .zip(&pools)
-        .map(|(t, pool)| backend::workers::Function {
-            name: t.name.clone(),
-            pool: pool.clone(),
-            timeout: t.timeout,
-            memory_mb: t.memory_mb.or(memory_limit),
+        .map_err(|error| {
+            StartError::Unavailable(format!("cannot start the async runtime: {error}"))
         })
-        .collect();
-    let readiness = Arc::new(readiness::Readiness::new());
-    let workers = backend::workers::Workers {
-        functions,
-        function_version: config.function_version.clone(),
-        readiness: readiness.clone(),
-    };
-    let app = server::App::new(
-        readiness,
-        readiness::InFlight::new(usize::MAX),
-        config.function_timeout,
-        config.max_body_size,
-        server::Backend::Workers(workers),
-        routes(config, service.router.clone()),
-    );
-    start_server(app.clone());
-    let mut tickers = schedule(config, &service.functions[0].name);
-    tickers.extend(service.timers.iter().map(|(function, timer)| Tick {
-        function: *function,
-        schedule: timer.schedule.clone(),
-        name: timer.name.clone(),
-        payload: timer.payload.clone(),
-    }));
-    start_tickers(config, &app, tickers, stop_server.subscribe());
-    let mut groups = Vec::new();
-    let mut installed = Vec::new();
-    for (target, pool) in service.functions.into_iter().zip(pools) {
-        let prepared =
-            prepare_workers(config, &reaper, &app, target, &mut controls, &mut installed);
-        let target = match prepared.await {
-            Ok(target) => target,
-            Err(install::StepError::Failed(error)) => return Err(error),
-            Err(install::StepError::Stopped(_)) => return Ok(exit::OK),
-        };
-        groups.push(Group { target, pool });
-    }
-    let options = HandlerOptions {
-        groups,
-        event_format: config.http_event_format,
-        dart_version: config.dart_version.clone(),
-        shutdown_timeout: config.shutdown_timeout,
-        grace: config.kill_grace(),
-    };
-    HandlerSupervisor {
-        reaper,
-        hub,
-        app,
-        options,
-        stop_server,
-        controls,
-    }
-    .run()
-    .await
-}
-
-/// How the HTTP front end turns requests into invocations.
-fn routes(config: &Config, router: Option<config::fyml::Router>) -> server::handler::Routes {
-    server::handler::Routes {
-        router,
-        format: config.http_event_format,
-        trigger: config.trigger,
-    }
-}
-
-/// The proxied function's name: FUNCTION_NAME, else its folder's, else the program's.
-fn proxied_name(config: &Config, target: &runtime::ProxyTarget) -> String {
-    let name = config.function_name.clone().or_else(|| {
-        let folder = config.function_path.as_deref()?;
-        Some(runtime::folder_name(folder))
-    });
-    name.unwrap_or_else(|| {
-        let program = target
-            .argv
-            .first()
-            .map(|p| p.to_string_lossy().into_owned());
-        program.unwrap_or_default()
-    })
-}
-
-/// A timer that invokes one function (the first, unless f.yml says otherwise).
-struct Tick {
-    function: usize,
-    schedule: config::cron::Schedule,
-    name: String,
-    payload: String,
-}
-
-/// TRIGGER_TYPE=schedule's SCHEDULE, as a timer of the (first) function called `name`.
-fn schedule(config: &Config, name: &str) -> Vec<Tick> {
-    let (Trigger::Schedule, Some(schedule)) = (config.trigger, config.schedule.clone()) else {
-        return Vec::new();
-    };
-    vec![Tick {
-        function: 0,
-        schedule,
-        name: format!("{name}-schedule"),
-        payload: config.schedule_payload.clone(),
-    }]
-}
-
-/// Ticks each timer in the background until shutdown begins, in TZ's time (checked at start).
-fn start_tickers(
-    config: &Config,
-    app: &Arc<server::App>,
-    tickers: Vec<Tick>,
-    stopping: tokio::sync::watch::Receiver<bool>,
-) {
-    let utc: trigger::schedule::Zone = Arc::new(|_| 0);
-    let zone = config
-        .tz
-        .as_deref()
-        .and_then(|tz| trigger::schedule::zone(tz).ok())
-        .unwrap_or(utc);
-    for tick in tickers {
-        let target = app.clone();
-        let function = tick.function;
-        let fire: trigger::schedule::Fire = Arc::new(move |event| {
-            let target = target.clone();
-            Box::pin(async move {
-                target
-                    .deliver(function, invoke::Kind::Timer, event, Default::default())
-                    .await
-            })
-        });
-        tracing::info!(timer = tick.name, schedule = ?tick.schedule, "timer started");
-        let ticker = trigger::schedule::Ticker {
-            schedule: tick.schedule,
-            name: tick.name,
-            payload: tick.payload,
-            zone: zone.clone(),
-            app: app.clone(),
-            fire,
-        };
-        tokio::spawn(ticker.run(stopping.clone()));
-    }
-}
-
-/// A dependency install already done for a runtime in a folder: the f.yml functions of one
-/// folder share it.
-struct Installed {
-    runtime: config::Runtime,
-    from: std::path::PathBuf,
-    /// Where the function runs now (a copy in CACHE_DIR when `from` is read-only).
-    to: std::path::PathBuf,
-    /// What the install added to the workers' environment.
-    env: Vec<(String, String)>,
-}
-
-impl Installed {
-    fn apply(&self, mut target: runtime::HandlerTarget) -> runtime::HandlerTarget {
-        if let Ok(relative) = target.entry.strip_prefix(&self.from) {
-            target.entry = self.to.join(relative);
-        }
-        target.folder = self.to.clone();
-        target.env.extend(self.env.iter().cloned());
-        target
-    }
-}
-
-/// The steps before the first worker: dependencies (once per runtime and folder, skipped when
-/// the stamp matches), the worker's command line for where the function now lives, and the
-/// Dart AOT build.
-async fn prepare_workers(
-    config: &Config,
-    reaper: &Reaper,
-    app: &server::App,
-    target: runtime::HandlerTarget,
-    events: &mut Controls,
-    installed: &mut Vec<Installed>,
-) -> Result<runtime::HandlerTarget, install::StepError> {
-    let settings = install::DepsSettings {
-        mode: config.install_deps,
-        cache: &config.cache_dir,
-        limit: config.install_timeout,
-        search_path: config.search_path.as_deref(),
-        npm_mirror: config.npm_mirror.as_deref(),
-        pip_mirror: config.pip_mirror.as_deref(),
-        pub_mirror: config.pub_mirror.as_deref(),
-    };
-    let announce = |reason: String| {
-        app.readiness
-            .set(server::state::Upstream::Starting { reason })
-    };
-    let done = installed
-        .iter()
-        .find(|i| i.runtime == target.runtime && i.from == target.folder);
-    let mut target = match done {
-        Some(done) => done.apply(target),
-        None => {
-            let (runtime, from, own) = (target.runtime, target.folder.clone(), target.env.len());
-            let target =
-                install::install_dependencies(reaper, &settings, target, events, announce).await?;
-            installed.push(Installed {
-                runtime,
-                from,
-                to: target.folder.clone(),
-                env: target.env.get(own..).unwrap_or_default().to_vec(),
-            });
-            target
-        }
-    };
-    runtime::refresh_argv(&config.cache_dir, &mut target).map_err(install::StepError::Failed)?;
-    match (target.runtime, config.dart_aot) {
-        (config::Runtime::Dart, true) => {
-            announce("building the Dart worker (dart compile exe)".into());
-            install::dart_aot(
-                reaper,
-                &config.cache_dir,
-                target,
-                config.install_timeout,
-                events,
-            )
-            .await
-        }
-        (_, true) => {
-            tracing::warn!("DART_AOT applies to Dart functions only; ignoring it");
-            Ok(target)
-        }
-        _ => Ok(target),
-    }
-}
-
-/// Refuses, or warns about, settings that belong to capabilities this version does not have,
-/// so that nothing is silently ignored.
-fn check_supported(config: &Config, launch: Launch) -> Result<Launch, StartError> {
-    if config.trigger == Trigger::Schedule && matches!(launch, Launch::Init { .. }) {
-        return Err(StartError::Config(vec![ConfigError {
-            key: "TRIGGER_TYPE".into(),
-            value: "schedule".into(),
-            reason:
-                "a schedule needs a function to invoke: set FUNCTION_PATH, or PORT with a command"
-                    .into(),
-        }]));
-    }
-    let timers = match &launch {
-        Launch::Handlers(service) => !service.timers.is_empty(),
-        _ => false,
-    };
-    if let (Some(tz), true) = (&config.tz, timers || config.trigger == Trigger::Schedule) {
-        if let Err(why) = trigger::schedule::zone(tz) {
-            return Err(StartError::Config(vec![ConfigError {
-                key: "TZ".into(),
-                value: tz.clone(),
-                reason: format!("is not a time zone for the schedule ({why}): use a name under /usr/share/zoneinfo (the tzdata package), or a POSIX rule such as CST-8"),
-            }]));
-        }
-    }
-    if matches!(launch, Launch::Proxy(_)) && config.workers.is_some_and(|n| n > 1) {
-        tracing::warn!(
-            "FUNCTION_WORKERS applies to handler runtimes; a bootstrap or command runs once"
-        );
-    }
-    Ok(launch)
 }
 
 /// Logs why fnshim cannot start (every bad key for configuration errors); returns the exit code.

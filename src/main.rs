@@ -1,8 +1,8 @@
 //! The fnshim binary: block signals first, then command line, logging, configuration, run.
 
-use fnshim::config::{self, Config, ProcessEnv};
+use fnshim::config::{self, ProcessEnv};
 use fnshim::supervisor::{self, control::Controls};
-use fnshim::{cli, exit, local, logging};
+use fnshim::{cli, exit, local, logging, plan};
 
 mod health;
 
@@ -31,18 +31,9 @@ fn main() {
     };
     let (env, file_errors) = config::layered(&ProcessEnv);
     logging::init(config::log_settings(&env));
-    let code = match Config::from_env(&env, command) {
-        Ok(config) if file_errors.is_empty() => {
-            fnshim::run_job(config, job, Controls::from_signals())
-        }
-        Ok(_) => {
-            fnshim::report_config(&file_errors);
-            exit::USAGE
-        }
-        Err(errors) => {
-            fnshim::report_config(&[file_errors, errors].concat());
-            exit::USAGE
-        }
+    let code = match plan::make(&env, file_errors, command, job.is_some()) {
+        Ok(plan) => fnshim::run_job(plan, job, Controls::from_signals()),
+        Err(error) => fnshim::report(&error),
     };
     std::process::exit(code);
 }

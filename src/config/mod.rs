@@ -208,6 +208,12 @@ impl Config {
     }
 }
 
+/// FUNCTION_PATH alone, read as [`Config::from_env`] reads it (the plan checks the folder even
+/// when other settings are bad, to report every error together).
+pub fn function_path(env: &dyn Env) -> Option<PathBuf> {
+    Reader::new(env).text("FUNCTION_PATH").map(PathBuf::from)
+}
+
 /// PORT alone, read as [`Config::from_env`] reads it (`fnshim health` needs nothing else).
 pub fn port(env: &dyn Env) -> Result<Option<u16>, ConfigError> {
     let mut r = Reader::new(env);

@@ -121,7 +121,7 @@ pub static SETTINGS: &[Setting] = &[
     any("FUNCTION_PATH", Kind::Text, "required unless a command follows `--`",
         "folder holding the function code"),
     any("FUNCTION_ENTRY", Kind::Text,
-        "detected: `bootstrap`, `main.dart`, `bin/main.dart`, `index.js`, `index.mjs`, `index.cjs`, `index.ts`, `main.ts`, `main.py`, `handler.py`, `index.py`",
+        "detected: the first entry file of the runtimes' table (`fnshim check` shows it)",
         "entry file, relative to FUNCTION_PATH"),
     any("FUNCTION_HANDLER", Kind::Text, "`handler`",
         "exported handler name, or file.export (index.handler) naming the entry too"),

@@ -1,61 +1,53 @@
-//! Dependencies before the first worker (SPEC §6): `package.json` → npm, `requirements.txt` →
-//! pip, `deno.json` → `deno install`, `pubspec.yaml` → `dart pub get`. A stamp (a hash of the
-//! manifest, the lock file, the runtime and the mirror) skips an install whose inputs did not
-//! change. A read-only function folder is copied into CACHE_DIR, installed and run there.
+//! Dependencies before the first worker (SPEC §6), as the language table's installer says:
+//! npm, pip, `deno install`, `dart pub get`. A stamp (a hash of the manifest, the lock file, the
+//! runtime and the mirror) skips an install whose inputs did not change. A read-only function
+//! folder is copied into CACHE_DIR, installed and run there.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::{file_part, fnv, io_failure, run, Step, StepError};
-use crate::config::{InstallDeps, Runtime};
+use crate::config::{Config, InstallDeps};
 use crate::exit::StartError;
+use crate::runtime::languages::{self, InstallCommand, Installer, Language, Place};
 use crate::runtime::HandlerTarget;
 use crate::supervisor::control::Controls;
 use crate::supervisor::reaper::Reaper;
-
-/// What the install needs from the configuration.
-pub struct DepsSettings<'a> {
-    pub mode: InstallDeps,
-    pub cache: &'a Path,
-    pub limit: Duration,
-    pub search_path: Option<&'a str>,
-    pub npm_mirror: Option<&'a str>,
-    pub pip_mirror: Option<&'a str>,
-    pub pub_mirror: Option<&'a str>,
-}
 
 /// Installs what the function's manifest asks for; returns the target to run (moved to a
 /// writable copy when the folder is read-only, with the environment its workers need).
 pub async fn install_dependencies(
     reaper: &Reaper,
-    settings: &DepsSettings<'_>,
+    config: &Config,
     target: HandlerTarget,
     events: &mut Controls,
     announce: impl Fn(String),
 ) -> Result<HandlerTarget, StepError> {
-    let Some(manifest) = manifest(&target) else {
+    let Some((language, installer, manifest)) = manifest(&target) else {
         return Ok(target);
     };
-    if settings.mode == InstallDeps::Never {
+    if config.install_deps == InstallDeps::Never {
         tracing::info!(manifest, "INSTALL_DEPS=never: not installing dependencies");
         return Ok(target);
     }
     let started = Instant::now();
     let mut install = Install {
         reaper,
-        settings,
+        config,
         events,
         announce: &announce,
+        language,
+        installer,
+        manifest,
     };
-    let target = match target.runtime {
-        Runtime::Python => install.pip(target).await?,
-        Runtime::Node => install.in_folder(target, Tool::Npm).await?,
-        Runtime::Deno => install.in_folder(target, Tool::Deno).await?,
-        Runtime::Dart => install.in_folder(target, Tool::Pub).await?,
-        Runtime::Custom => target,
+    let target = match installer.place {
+        Place::Cache { folder, env } => install.in_cache(target, folder, env).await?,
+        Place::Folder {
+            stamp,
+            clean_on_always,
+        } => install.in_folder(target, stamp, clean_on_always).await?,
     };
     tracing::info!(
         manifest,
@@ -65,81 +57,65 @@ pub async fn install_dependencies(
     Ok(target)
 }
 
-/// The manifest that makes this runtime install something, if the function has one.
-fn manifest(target: &HandlerTarget) -> Option<&'static str> {
-    let candidates: &[&'static str] = match target.runtime {
-        Runtime::Node => &["package.json"],
-        Runtime::Deno => &["deno.json", "deno.jsonc", "package.json"],
-        Runtime::Python => &["requirements.txt"],
-        Runtime::Dart => &["pubspec.yaml"],
-        Runtime::Custom => &[],
-    };
-    candidates
+/// The runtime's installer and the manifest that makes it install something, if the function
+/// has one.
+fn manifest(
+    target: &HandlerTarget,
+) -> Option<(&'static Language, &'static Installer, &'static str)> {
+    let language = languages::of(target.runtime)?;
+    let installer = language.install.as_ref()?;
+    let manifest = installer
+        .manifests
         .iter()
         .copied()
-        .find(|name| target.folder.join(name).is_file())
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tool {
-    Npm,
-    Deno,
-    Pub,
+        .find(|name| target.folder.join(name).is_file())?;
+    Some((language, installer, manifest))
 }
 
 struct Install<'a, F: Fn(String)> {
     reaper: &'a Reaper,
-    settings: &'a DepsSettings<'a>,
+    config: &'a Config,
     events: &'a mut Controls,
     announce: &'a F,
+    language: &'static Language,
+    installer: &'static Installer,
+    manifest: &'static str,
 }
 
 impl<F: Fn(String)> Install<'_, F> {
-    /// pip installs into a folder of the cache named by the stamp: nothing is written to the
-    /// function's folder, and a changed requirements.txt simply gets a new folder.
-    async fn pip(&mut self, mut target: HandlerTarget) -> Result<HandlerTarget, StepError> {
-        let requirements = target.folder.join("requirements.txt");
-        let key = fnv([
-            file_part(&requirements),
-            identity(&target.binary),
-            mirror(self.settings.pip_mirror),
-        ]);
+    /// Installs into a folder of the cache named by the stamp (pip): nothing is written to the
+    /// function's folder, and a changed manifest simply gets a new folder.
+    async fn in_cache(
+        &mut self,
+        mut target: HandlerTarget,
+        folder: &str,
+        env: &str,
+    ) -> Result<HandlerTarget, StepError> {
+        let manifest = target.folder.join(self.manifest);
+        let mirror_value = (self.installer.mirror)(self.config);
+        let parts = stamp_parts(self.installer, &target.folder);
+        let key = fnv(parts.chain([identity(&target.binary), mirror(mirror_value)]));
         let deps = self
-            .settings
-            .cache
-            .join("python-deps")
+            .config
+            .cache_dir
+            .join(folder)
             .join(format!("{key:016x}"));
         let complete = deps.join(".fnshim-complete");
-        if complete.is_file() && self.settings.mode != InstallDeps::Always {
-            tracing::info!(folder = %deps.display(), "dependencies are up to date (pip)");
+        if complete.is_file() && self.config.install_deps != InstallDeps::Always {
+            tracing::info!(folder = %deps.display(), "dependencies are up to date ({})", self.installer.what);
         } else {
             let partial = deps.with_extension(format!("partial{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&partial);
-            let mut argv: Vec<OsString> = vec![
-                target.binary.clone().into(),
-                "-m".into(),
-                "pip".into(),
-                "install".into(),
-            ];
-            argv.extend([
-                "--target".into(),
-                partial.clone().into(),
-                "-r".into(),
-                requirements.into(),
-            ]);
-            argv.extend(
-                [
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    "--no-warn-script-location",
-                ]
-                .map(OsString::from),
-            );
-            if let Some(url) = self.settings.pip_mirror {
-                argv.extend(["--index-url".into(), url.into()]);
-            }
-            let env = vec![("PIP_CACHE_DIR", self.cache("pip-cache"))];
-            let installed = self.step("pip install", argv, &target.folder, env).await;
+            let cache = cache_in(self.config);
+            let (argv, env) = (self.installer.command)(&InstallCommand {
+                program: target.binary.clone(),
+                folder: &target.folder,
+                manifest: &manifest,
+                into: Some(&partial),
+                mirror: mirror_value,
+                cache: &cache,
+            });
+            let installed = self.step(argv, &target.folder, env).await;
             if installed.is_err() {
                 let _ = std::fs::remove_dir_all(&partial);
             }
@@ -149,129 +125,63 @@ impl<F: Fn(String)> Install<'_, F> {
             let _ = std::fs::remove_dir_all(&deps);
             std::fs::rename(&partial, &deps).map_err(io_failure("cannot create", &deps))?;
         }
-        target
-            .env
-            .push(("FNSHIM_PYTHONPATH".into(), deps.display().to_string()));
+        target.env.push((env.into(), deps.display().to_string()));
         Ok(target)
     }
 
-    /// npm, deno and pub install into the project folder itself (node_modules, .dart_tool), so a
-    /// read-only folder is first copied to a writable one in the cache.
+    /// Installs into the project folder itself (the packages folder), so a read-only folder
+    /// is first copied to a writable one in the cache.
     async fn in_folder(
         &mut self,
         target: HandlerTarget,
-        tool: Tool,
+        stamp: Option<&str>,
+        clean_on_always: bool,
     ) -> Result<HandlerTarget, StepError> {
-        let mut target = writable(target, self.settings.cache)?;
+        let mut target = writable(target, &self.config.cache_dir)?;
         let folder = target.folder.clone();
-        let (program, lock_files): (&str, &[&str]) = match tool {
-            Tool::Npm => (
-                "npm",
-                &["package.json", "package-lock.json", "npm-shrinkwrap.json"],
-            ),
-            Tool::Deno => (
-                "deno",
-                &["deno.json", "deno.jsonc", "package.json"], // not deno.lock: the worker updates it itself
-            ),
-            Tool::Pub => ("dart", &["pubspec.yaml", "pubspec.lock"]),
-        };
-        let binary = match tool {
-            Tool::Npm => crate::runtime::find_program("npm", self.settings.search_path)
-                .ok_or_else(|| {
-                    StepError::Failed(StartError::Unavailable(
-                        "package.json needs npm, which is not installed (not found on PATH)".into(),
-                    ))
-                })?,
-            _ => target.binary.clone(),
-        };
-        let mirror_value = match tool {
-            Tool::Npm => self.settings.npm_mirror,
-            Tool::Pub => self.settings.pub_mirror,
-            Tool::Deno => None,
-        };
+        let binary = self.program(&target)?;
+        let mirror_value = (self.installer.mirror)(self.config);
         // The key is taken again after the install: `npm install` writes the lock file it reads.
+        let installer = self.installer;
         let key = || {
-            let parts = lock_files.iter().map(|name| file_part(&folder.join(name)));
             let runtime = [
                 identity(&target.binary),
                 identity(&binary),
                 mirror(mirror_value),
             ];
-            format!("{:016x}\n", fnv(parts.chain(runtime)))
+            format!(
+                "{:016x}\n",
+                fnv(stamp_parts(installer, &folder).chain(runtime))
+            )
         };
-        let stamp = match tool {
-            Tool::Npm => folder.join("node_modules/.fnshim-stamp"),
-            Tool::Pub => folder.join(".dart_tool/.fnshim-stamp"),
-            Tool::Deno => self
-                .settings
-                .cache
-                .join("stamps")
-                .join(format!("deno-{:016x}", fnv([file_part(&folder)]))),
-        };
-        let (mut argv, mut env): (Vec<OsString>, Vec<(&'static str, String)>) = match tool {
-            Tool::Npm => {
-                let locked = folder.join("package-lock.json").is_file()
-                    || folder.join("npm-shrinkwrap.json").is_file();
-                // `npm ci` follows the user's lock file; without one, `npm install` must not
-                // write one either: it would be stale (and make `npm ci` fail) once the user
-                // edits package.json, and the function folder is the user's.
-                let verb: &[&str] = if locked {
-                    &["ci"]
-                } else {
-                    &["install", "--no-package-lock"]
-                };
-                let mut argv: Vec<OsString> = vec![binary.clone().into()];
-                argv.extend(verb.iter().map(OsString::from));
-                argv.extend(
-                    ["--omit=dev", "--no-audit", "--no-fund", "--loglevel=warn"]
-                        .map(OsString::from),
-                );
-                (
-                    argv,
-                    vec![
-                        ("npm_config_cache", self.cache("npm-cache")),
-                        ("npm_config_update_notifier", "false".into()),
-                    ],
-                )
-            }
-            Tool::Deno => (
-                vec![binary.clone().into(), "install".into()],
-                vec![("DENO_DIR", self.cache("deno"))],
-            ),
-            Tool::Pub => (
-                vec![binary.clone().into(), "pub".into(), "get".into()],
-                vec![("PUB_CACHE", self.cache("pub-cache"))],
-            ),
-        };
-        if let (Tool::Npm, Some(url)) = (tool, mirror_value) {
-            argv.push(format!("--registry={url}").into());
-        }
-        if let (Tool::Pub, Some(url)) = (tool, mirror_value) {
-            env.push(("PUB_HOSTED_URL", url.to_owned()));
-        }
+        let stamp = self.stamp_path(stamp, &folder);
+        let cache = cache_in(self.config);
+        let (argv, env) = (self.installer.command)(&InstallCommand {
+            program: binary.clone(),
+            folder: &folder,
+            manifest: &folder.join(self.manifest),
+            into: None,
+            mirror: mirror_value,
+            cache: &cache,
+        });
         // The workers need the same caches the installer filled.
         target.env.extend(
             env.iter()
-                .filter(|(k, _)| matches!(*k, "DENO_DIR" | "PUB_CACHE"))
+                .filter(|(k, _)| self.installer.shared_env.contains(k))
                 .map(|(k, v)| (k.to_string(), v.clone())),
         );
-        if std::fs::read_to_string(&stamp).is_ok_and(|s| s == key())
-            && self.settings.mode != InstallDeps::Always
-        {
+        let always = self.config.install_deps == InstallDeps::Always;
+        if std::fs::read_to_string(&stamp).is_ok_and(|s| s == key()) && !always {
+            let program = self.installer.program.unwrap_or(self.language.binary);
             tracing::info!(program, "dependencies are up to date");
             return Ok(target);
         }
-        let what = match tool {
-            Tool::Npm => "npm install",
-            Tool::Deno => "deno install",
-            Tool::Pub => "dart pub get",
-        };
-        if tool == Tool::Npm && self.settings.mode == InstallDeps::Always {
-            // A clean reinstall, as `npm ci` does: npm would otherwise trust its own record of
-            // what node_modules holds.
-            let _ = std::fs::remove_dir_all(folder.join("node_modules"));
+        if clean_on_always && always {
+            for generated in self.language.generated {
+                let _ = std::fs::remove_dir_all(folder.join(generated));
+            }
         }
-        self.step(what, argv, &folder, env).await?;
+        self.step(argv, &folder, env).await?;
         if let Some(parent) = stamp.parent() {
             std::fs::create_dir_all(parent).map_err(io_failure("cannot create", parent))?;
         }
@@ -279,13 +189,39 @@ impl<F: Fn(String)> Install<'_, F> {
         Ok(target)
     }
 
+    /// The stamp: a file of the folder, or one in CACHE_DIR/stamps named after the runtime and
+    /// the folder.
+    fn stamp_path(&self, stamp: Option<&str>, folder: &Path) -> PathBuf {
+        match stamp {
+            Some(stamp) => folder.join(stamp),
+            None => self.config.cache_dir.join("stamps").join(format!(
+                "{}-{:016x}",
+                self.language.binary,
+                fnv([file_part(folder)])
+            )),
+        }
+    }
+
+    /// The installing program: the runtime's binary, or a tool found on PATH.
+    fn program(&self, target: &HandlerTarget) -> Result<PathBuf, StepError> {
+        let Some(name) = self.installer.program else {
+            return Ok(target.binary.clone());
+        };
+        crate::runtime::find_program(name, self.config.search_path.as_deref()).ok_or_else(|| {
+            StepError::Failed(StartError::Unavailable(format!(
+                "{} needs {name}, which is not installed (not found on PATH)",
+                self.manifest
+            )))
+        })
+    }
+
     async fn step(
         &mut self,
-        what: &str,
         argv: Vec<OsString>,
         cwd: &PathBuf,
         env: Vec<(&'static str, String)>,
     ) -> Result<(), StepError> {
+        let what = self.installer.what;
         (self.announce)(format!("installing dependencies ({what})"));
         run(
             self.reaper,
@@ -295,15 +231,22 @@ impl<F: Fn(String)> Install<'_, F> {
                 cwd,
                 env,
             },
-            self.settings.limit,
+            self.config.install_timeout,
             self.events,
         )
         .await
     }
+}
 
-    fn cache(&self, name: &str) -> String {
-        self.settings.cache.join(name).display().to_string()
-    }
+/// The stamp files of the function folder, as parts of a cache key.
+fn stamp_parts<'f>(installer: &Installer, folder: &'f Path) -> impl Iterator<Item = Vec<u8>> + 'f {
+    let files = installer.stamp_files;
+    files.iter().map(move |name| file_part(&folder.join(name)))
+}
+
+/// A folder of CACHE_DIR by name, as an installer's environment names it.
+fn cache_in(config: &Config) -> impl Fn(&str) -> String + '_ {
+    |name| config.cache_dir.join(name).display().to_string()
 }
 
 /// The target itself if its folder is writable; else a copy of the folder in the cache (the
@@ -334,16 +277,13 @@ fn is_writable(folder: &Path) -> bool {
     writable
 }
 
-/// What installers create in a project folder: kept in a copy from one start to the next.
-const INSTALLED: [&str; 2] = ["node_modules", ".dart_tool"];
-
 /// Makes `to` a copy of the function's files in `from` (files the function no longer has are
 /// removed), keeping the packages already installed in `to`.
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(to)? {
         let entry = entry?;
-        if INSTALLED.iter().any(|kept| entry.file_name() == *kept) {
+        if languages::kept_in_copies().any(|kept| entry.file_name() == kept) {
             continue;
         }
         match entry.file_type()?.is_dir() {
@@ -359,10 +299,7 @@ fn copy_files(from: &Path, to: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let name = entry.file_name();
-        if matches!(
-            name.to_str(),
-            Some("node_modules" | ".dart_tool" | "__pycache__" | ".git")
-        ) {
+        if languages::not_copied().any(|generated| name == generated) {
             continue;
         }
         let (source, target) = (entry.path(), to.join(&name));
@@ -402,26 +339,28 @@ mod tests {
 
     #[test]
     fn a_copy_keeps_files_and_skips_installed_packages() {
+        // Names of this module's own choosing: only the table knows languages' file names.
+        let packages = languages::NODE.generated[0];
         let from = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(from.path().join("lib")).unwrap();
-        std::fs::create_dir_all(from.path().join("node_modules/x")).unwrap();
-        std::fs::write(from.path().join("index.js"), "1").unwrap();
-        std::fs::write(from.path().join("lib/a.js"), "2").unwrap();
+        std::fs::create_dir_all(from.path().join(packages).join("x")).unwrap();
+        std::fs::write(from.path().join("entry.src"), "1").unwrap();
+        std::fs::write(from.path().join("lib/a.src"), "2").unwrap();
         let to = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(to.path().join("node_modules/kept")).unwrap();
-        std::fs::write(to.path().join("package-lock.json"), "stale").unwrap();
+        std::fs::create_dir_all(to.path().join(packages).join("kept")).unwrap();
+        std::fs::write(to.path().join("stale.lock"), "stale").unwrap();
         copy_tree(from.path(), to.path()).unwrap();
         assert!(
-            !to.path().join("package-lock.json").exists(),
+            !to.path().join("stale.lock").exists(),
             "a file the function no longer has goes"
         );
         assert_eq!(
-            std::fs::read_to_string(to.path().join("lib/a.js")).unwrap(),
+            std::fs::read_to_string(to.path().join("lib/a.src")).unwrap(),
             "2"
         );
-        assert!(!to.path().join("node_modules/x").exists());
+        assert!(!to.path().join(packages).join("x").exists());
         assert!(
-            to.path().join("node_modules/kept").exists(),
+            to.path().join(packages).join("kept").exists(),
             "installed packages of the copy stay"
         );
     }

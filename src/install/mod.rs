@@ -2,14 +2,16 @@
 //! one reaper, bounded by INSTALL_TIMEOUT, with its output streamed to the log (worker 0); a
 //! failure names the command, its exit status and the last lines it wrote (exit 69).
 //!
-//! The steps: dependency install (`deps`: npm, pip, deno, pub) and the Dart AOT build
-//! (`dart`), each cached so that a restart with unchanged inputs skips it.
+//! The steps: dependency install (`deps`: npm, pip, deno, pub) and the DART_AOT build (`aot`),
+//! each as the language table says, each cached so that a restart with unchanged inputs skips it.
 
-mod dart;
+mod aot;
 mod deps;
+mod prepare;
 
-pub use dart::dart_aot;
-pub use deps::{install_dependencies, DepsSettings};
+pub use aot::build_aot;
+pub use deps::install_dependencies;
+pub(crate) use prepare::prepare_workers;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -49,7 +51,7 @@ pub async fn run(
 ) -> Result<(), StepError> {
     let command = shell_words(&step.argv);
     let tail = Tail::default();
-    let mut child = spawn(reaper, &step, &command, &tail)?;
+    let mut child = spawn(reaper, &step, &tail)?;
     tracing::info!(pid = child.pid, command, "{}", step.what);
     let status = match run_child(&mut child, controls, Some(Instant::now() + limit)).await {
         Ended::Exited(status) => status,
@@ -85,7 +87,7 @@ fn failed(why: String) -> StepError {
 }
 
 /// Starts the step as a child of the reaper, its output to the log and to `tail`.
-fn spawn(reaper: &Reaper, step: &Step<'_>, command: &str, tail: &Tail) -> Result<Child, StepError> {
+fn spawn(reaper: &Reaper, step: &Step<'_>, tail: &Tail) -> Result<Child, StepError> {
     let spec = Spec {
         argv: &step.argv,
         cwd: Some(step.cwd),
@@ -99,19 +101,23 @@ fn spawn(reaper: &Reaper, step: &Step<'_>, command: &str, tail: &Tail) -> Result
         worker_id: 0,
         tail: Some(tail.clone()),
     };
-    process::spawn(reaper, spec).map_err(|error| match error.kind() {
-        std::io::ErrorKind::NotFound => failed(format!(
-            "{}: {} is not installed (not found on PATH)",
-            step.what,
-            program(&step.argv)
-        )),
-        _ => failed(format!("{}: cannot run `{command}`: {error}", step.what)),
-    })
+    process::spawn(reaper, spec).map_err(|error| failed(not_started(step.what, &step.argv, &error)))
 }
 
 async fn kill(child: &mut Child) {
     child.signal(libc::SIGKILL);
     child.wait().await;
+}
+
+/// Why a step's program did not start.
+fn not_started(what: &str, argv: &[OsString], error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "{what}: {} is not installed (not found on PATH)",
+            program(argv)
+        ),
+        _ => format!("{what}: cannot run `{}`: {error}", shell_words(argv)),
+    }
 }
 
 fn last_lines(tail: &Tail) -> String {

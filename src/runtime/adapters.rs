@@ -1,91 +1,29 @@
-//! The language adapters (`languages/`), embedded in the binary, written to the cache folder at
-//! start, and the command line that runs each one as a warm worker.
+//! The language adapters (`languages/`), embedded in the binary through the language table,
+//! written to the cache folder at start, and the command line that runs each one as a worker.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::config::Runtime;
+use super::languages::{Language, Worker};
 use crate::exit::StartError;
 
-const JS: &str = include_str!("../../languages/js/worker.mjs");
-const PYTHON: &str = include_str!("../../languages/python/worker.py");
-const DART_TEMPLATE: &str = include_str!("../../languages/dart/worker.dart.tmpl");
-
-/// The program a runtime's workers run, with its arguments.
+/// The program a language's workers run, with its arguments; writes the adapter first.
 pub fn worker_command(
-    runtime: Runtime,
+    language: &Language,
     cache: &Path,
     folder: &Path,
     entry: &Path,
     handler: &str,
     binary: PathBuf,
 ) -> Result<Vec<OsString>, StartError> {
-    let adapters = cache.join("adapters");
-    let file = |name: &str, text: &str| write_if_changed(&adapters.join(name), text);
-    Ok(match runtime {
-        Runtime::Node => vec![binary.into(), file("worker.cjs", &commonjs(JS))?.into()],
-        Runtime::Deno => {
-            let flags = ["run", "--allow-all", "--no-prompt", "--unstable-detect-cjs"];
-            let mut argv: Vec<OsString> = vec![binary.into()];
-            argv.extend(flags.map(OsString::from));
-            // Deno looks for its configuration beside the main module, which is the adapter:
-            // name the function's own deno.json so that its imports map applies.
-            let config = ["deno.json", "deno.jsonc"]
-                .iter()
-                .map(|name| folder.join(name))
-                .find(|p| p.is_file());
-            if let Some(config) = config {
-                argv.push(format!("--config={}", config.display()).into());
-            }
-            argv.push(file("worker.mjs", JS)?.into());
-            argv
-        }
-        Runtime::Python => vec![
-            binary.into(),
-            "-u".into(),
-            file("worker.py", PYTHON)?.into(),
-        ],
-        Runtime::Dart => {
-            let program = dart_program(entry, handler);
-            let mut argv = vec![binary.into(), "run".into()];
-            // The generated program lives outside the function's package: point it at the
-            // package's resolved dependencies so that the user's `package:` imports work.
-            let packages = entry
-                .parent()
-                .map(|dir| dir.join(".dart_tool/package_config.json"));
-            if let Some(packages) = packages.filter(|p| p.is_file()) {
-                argv.push(format!("--packages={}", packages.display()).into());
-            }
-            argv.push(file("worker.dart", &program)?.into());
-            argv
-        }
-        Runtime::Custom => unreachable!("custom functions are proxied, not run by an adapter"),
-    })
-}
-
-/// The JS adapter as CommonJS for Node: each `import NAMES from 'MODULE';` line becomes
-/// `const NAMES = require('MODULE');` (the adapter has no other static import or export).
-fn commonjs(source: &str) -> String {
-    source
-        .lines()
-        .map(|line| {
-            let import = line
-                .strip_prefix("import ")
-                .and_then(|rest| rest.strip_suffix(';'))
-                .and_then(|rest| rest.split_once(" from "));
-            match import {
-                Some((names, module)) => format!("const {names} = require({module});\n"),
-                None => format!("{line}\n"),
-            }
-        })
-        .collect()
-}
-
-/// The generated Dart worker: the template with the user's library and handler filled in.
-fn dart_program(entry: &Path, handler: &str) -> String {
-    DART_TEMPLATE
-        .replace("{{ENTRY_URI}}", &format!("file://{}", entry.display()))
-        .replace("{{HANDLER}}", handler)
+    let (name, text) = language.adapter;
+    let adapter = write_if_changed(&cache.join("adapters").join(name), &text(entry, handler))?;
+    Ok((language.worker)(&Worker {
+        binary,
+        adapter,
+        folder,
+        entry,
+    }))
 }
 
 /// Writes `text` to `path` unless it already holds exactly that (a read-only image layer or a
@@ -112,17 +50,6 @@ fn write_if_changed(path: &Path, text: &str) -> Result<PathBuf, StartError> {
     Ok(path.to_path_buf())
 }
 
-/// The executable's name for each runtime.
-pub fn binary_name(runtime: Runtime) -> &'static str {
-    match runtime {
-        Runtime::Node => "node",
-        Runtime::Deno => "deno",
-        Runtime::Python => "python3",
-        Runtime::Dart => "dart",
-        Runtime::Custom => "bootstrap",
-    }
-}
-
 /// Looks a program up on PATH, as a shell would.
 pub fn find_on_path(name: &str, search_path: Option<&str>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
@@ -140,16 +67,7 @@ pub fn find_on_path(name: &str, search_path: Option<&str>) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_node_adapter_is_commonjs() {
-        let cjs = commonjs(JS);
-        assert!(cjs.contains("const net = require('node:net');"));
-        assert!(cjs.contains("const { AsyncLocalStorage } = require('node:async_hooks');"));
-        assert!(!cjs
-            .lines()
-            .any(|l| l.starts_with("import ") || l.starts_with("export ")));
-        assert_eq!(cjs.lines().count(), JS.lines().count());
-    }
+    use crate::runtime::languages;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -157,7 +75,7 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let entry = Path::new("/fn/main.py");
         let argv = worker_command(
-            Runtime::Python,
+            &languages::PYTHON,
             cache.path(),
             Path::new("/fn"),
             entry,
@@ -167,9 +85,12 @@ mod tests {
         .unwrap();
         assert_eq!(argv[..2], [OsString::from("python3"), OsString::from("-u")]);
         let adapter = PathBuf::from(&argv[2]);
-        assert_eq!(std::fs::read_to_string(&adapter).unwrap(), PYTHON);
+        assert_eq!(
+            std::fs::read_to_string(&adapter).unwrap(),
+            (languages::PYTHON.adapter.1)(entry, "handler")
+        );
         let deno = worker_command(
-            Runtime::Deno,
+            &languages::DENO,
             cache.path(),
             Path::new("/fn"),
             entry,
@@ -181,7 +102,7 @@ mod tests {
         let function = tempfile::tempdir().unwrap();
         std::fs::write(function.path().join("deno.json"), "{}").unwrap();
         let configured = worker_command(
-            Runtime::Deno,
+            &languages::DENO,
             cache.path(),
             function.path(),
             entry,
@@ -191,17 +112,6 @@ mod tests {
         .unwrap();
         let flag = format!("--config={}", function.path().join("deno.json").display());
         assert!(configured.contains(&OsString::from(flag)), "{configured:?}");
-    }
-
-    #[test]
-    fn the_dart_program_imports_the_users_library() {
-        let program = dart_program(Path::new("/app/function/main.dart"), "handler");
-        assert!(
-            program.contains("import 'file:///app/function/main.dart' as fn;"),
-            "{program}"
-        );
-        assert!(program.contains("fn.handler;"));
-        assert!(!program.contains("{{"));
     }
 
     #[test]

@@ -10,26 +10,18 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
-use crate::config::fyml::{self, Router, Timer};
+use crate::config::fyml::{Router, Timer};
 use crate::config::{Config, ConfigError, Runtime};
 use crate::exit::StartError;
 
 mod adapters;
+mod detect;
+pub mod languages;
+mod targets;
 
-/// Entry files looked for, in order, when FUNCTION_ENTRY is not set (SPEC §2).
-const ENTRY_CANDIDATES: [&str; 11] = [
-    "bootstrap",
-    "main.dart",
-    "bin/main.dart",
-    "index.js",
-    "index.mjs",
-    "index.cjs",
-    "index.ts",
-    "main.ts",
-    "main.py",
-    "handler.py",
-    "index.py",
-];
+use detect::{entry_file, runtime_of, BOOTSTRAP};
+pub use targets::refresh_argv;
+use targets::{from_descriptor, handlers};
 
 /// What the supervisor starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +66,8 @@ pub struct HandlerTarget {
     /// Extra environment for the workers: f.yml's `environment`, installed dependencies'
     /// locations.
     pub env: Vec<(String, String)>,
+    /// The language's own protocol variables (FNSHIM_DART_VERSION), set after the others.
+    pub protocol_env: Vec<(String, String)>,
     pub folder: PathBuf,
     pub entry: PathBuf,
     pub handler: String,
@@ -107,11 +101,11 @@ pub fn resolve(config: &Config) -> Result<Launch, StartError> {
             }),
         });
     }
-    let folder = function_folder(config)?;
+    let folder = function_folder(config.function_path.as_deref())?;
     let descriptor = folder.join("f.yml");
     let descriptor = descriptor.is_file().then_some(descriptor);
     if let Some(descriptor) = &descriptor {
-        if config.function_entry.is_none() && !folder.join("bootstrap").is_file() {
+        if config.function_entry.is_none() && !folder.join(BOOTSTRAP).is_file() {
             return from_descriptor(config, descriptor, folder);
         }
     }
@@ -128,179 +122,6 @@ pub fn resolve(config: &Config) -> Result<Launch, StartError> {
             handlers(config, runtime, entry, folder).map(|t| Launch::Handlers(Service::single(t)))
         }
     }
-}
-
-/// The source file a `file.export` handler names: `file` with a handler extension (or as given).
-fn handler_file(config: &Config, folder: &Path, file: &str) -> Option<PathBuf> {
-    HANDLER_EXTENSIONS
-        .iter()
-        .map(|ext| folder.join(format!("{file}.{ext}")))
-        .chain([folder.join(file)])
-        .find(|candidate| candidate.is_file() && runtime_of(config, candidate) != Runtime::Custom)
-}
-
-/// FUNCTION_HANDLER as Lambda and Function Compute write it, `file.export` (`index.handler`,
-/// `src/app.main`), or a bare export name.
-fn split_handler(handler: &str) -> (Option<&str>, &str) {
-    match handler.rsplit_once('.') {
-        Some((file, export)) if !file.is_empty() && !export.is_empty() => (Some(file), export),
-        _ => (None, handler),
-    }
-}
-
-/// Extensions a `file.export` handler (f.yml, FUNCTION_HANDLER) may name, in the order they
-/// are looked for.
-const HANDLER_EXTENSIONS: [&str; 6] = ["js", "mjs", "cjs", "ts", "py", "dart"];
-
-/// The functions of an `f.yml`: each with its own entry, export, environment and limits;
-/// FUNCTION_TIMEOUT and the other settings are the defaults of those that set nothing.
-fn from_descriptor(config: &Config, path: &Path, folder: PathBuf) -> Result<Launch, StartError> {
-    let bad = |reason: String| {
-        StartError::Config(vec![ConfigError {
-            key: "f.yml".into(),
-            value: path.display().to_string(),
-            reason,
-        }])
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
-    let descriptor = fyml::parse(&text).map_err(bad)?;
-    if descriptor.functions.is_empty() {
-        return Err(bad("declares no functions".into()));
-    }
-    if !descriptor.cloud_only.is_empty() {
-        tracing::warn!(
-            keys = descriptor.cloud_only.join(", "),
-            "f.yml: these keys belong to a cloud platform and are not used here"
-        );
-    }
-    let mut functions = Vec::new();
-    for def in &descriptor.functions {
-        let entry = handler_file(config, &folder, &def.file).ok_or_else(|| {
-            StartError::Load(format!(
-                "f.yml: functions.{} handler {}.{}: no {}.{{{}}} in {}",
-                def.name,
-                def.file,
-                def.export,
-                def.file,
-                HANDLER_EXTENSIONS.join(","),
-                folder.display()
-            ))
-        })?;
-        let runtime = runtime_of(config, &entry);
-        let mut target = handlers(config, runtime, entry, folder.clone())?;
-        target.name = def.name.clone();
-        target.handler = def.export.clone();
-        target.env = def.environment.clone();
-        target.timeout = def.timeout.unwrap_or(target.timeout);
-        target.init_timeout = def.init_timeout.unwrap_or(target.init_timeout);
-        target.memory_mb = def.memory_mb.or(target.memory_mb);
-        target.concurrency = def.concurrency.unwrap_or(target.concurrency);
-        refresh_argv(&config.cache_dir, &mut target)?;
-        functions.push(target);
-    }
-    let timers = descriptor
-        .functions
-        .iter()
-        .enumerate()
-        .flat_map(|(index, def)| def.timers.iter().map(move |t| (index, t.clone())))
-        .filter(|(_, timer)| timer.enable)
-        .collect();
-    let routed = descriptor
-        .functions
-        .iter()
-        .any(|def| !def.routes.is_empty());
-    Ok(Launch::Handlers(Service {
-        functions,
-        // Without any http event the first function serves every path, as a single function.
-        router: routed.then(|| Router::new(&descriptor.functions)),
-        timers,
-    }))
-}
-
-fn handlers(
-    config: &Config,
-    runtime: Runtime,
-    entry: PathBuf,
-    folder: PathBuf,
-) -> Result<HandlerTarget, StartError> {
-    let name = adapters::binary_name(runtime);
-    let binary = adapters::find_on_path(name, config.search_path.as_deref()).ok_or_else(|| {
-        StartError::Unavailable(format!(
-            "{} needs the {name} runtime, which is not installed (not found on PATH); use the {name} image or set FUNCTION_RUNTIME",
-            entry.display()
-        ))
-    })?;
-    if let (Runtime::Dart, Some(expected)) = (runtime, &config.dart_version) {
-        check_dart_version(expected, &binary)?;
-    }
-    let handler = split_handler(&config.function_handler).1.to_owned();
-    let argv = adapters::worker_command(
-        runtime,
-        &config.cache_dir,
-        &folder,
-        &entry,
-        &handler,
-        binary.clone(),
-    )?;
-    let one_at_a_time = runtime == Runtime::Python;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Ok(HandlerTarget {
-        name: config
-            .function_name
-            .clone()
-            .unwrap_or_else(|| folder_name(&folder)),
-        runtime,
-        binary,
-        argv,
-        env: Vec::new(),
-        folder,
-        entry,
-        handler,
-        workers: config
-            .workers
-            .unwrap_or(if one_at_a_time { cpus } else { 1 }),
-        concurrency: config
-            .concurrency
-            .unwrap_or(if one_at_a_time { 1 } else { 64 }),
-        timeout: config.function_timeout,
-        init_timeout: config.init_timeout,
-        memory_mb: config.memory_size,
-    })
-}
-
-/// Rebuilds the worker's command line after the install moved the function or created its
-/// package configuration (Dart's `--packages`).
-pub fn refresh_argv(cache: &Path, target: &mut HandlerTarget) -> Result<(), StartError> {
-    target.argv = adapters::worker_command(
-        target.runtime,
-        cache,
-        &target.folder,
-        &target.entry,
-        &target.handler,
-        target.binary.clone(),
-    )?;
-    Ok(())
-}
-
-/// DART_VERSION against the SDK's `version` file (`<sdk>/bin/dart` beside `<sdk>/version`), before
-/// any `pub get`: `3.5` accepts 3.5.x. An SDK without that file is left to the worker's own
-/// check, which compares with `Platform.version`.
-fn check_dart_version(expected: &str, binary: &Path) -> Result<(), StartError> {
-    let sdk = std::fs::canonicalize(binary)
-        .ok()
-        .and_then(|dart| Some(dart.parent()?.parent()?.to_path_buf()));
-    let Some(sdk) = sdk else { return Ok(()) };
-    let Ok(actual) = std::fs::read_to_string(sdk.join("version")) else {
-        return Ok(());
-    };
-    let actual = actual.trim();
-    if actual == expected || actual.starts_with(&format!("{expected}.")) {
-        return Ok(());
-    }
-    Err(StartError::Load(format!(
-        "DART_VERSION is {expected} but the Dart SDK in {} is {actual}: run the image dartserverless/runtime:{expected}, or unset DART_VERSION",
-        sdk.display()
-    )))
 }
 
 /// A program on PATH (as a shell finds it).
@@ -334,7 +155,8 @@ pub fn memory_limit_mb() -> Option<u64> {
     .map(|bytes| bytes >> 20)
 }
 
-fn function_folder(config: &Config) -> Result<PathBuf, StartError> {
+/// FUNCTION_PATH as an absolute folder, or why it cannot be one.
+pub(crate) fn function_folder(path: Option<&Path>) -> Result<PathBuf, StartError> {
     let bad = |value: String, reason: &str| {
         StartError::Config(vec![ConfigError {
             key: "FUNCTION_PATH".into(),
@@ -342,7 +164,7 @@ fn function_folder(config: &Config) -> Result<PathBuf, StartError> {
             reason: reason.into(),
         }])
     };
-    let Some(path) = &config.function_path else {
+    let Some(path) = path else {
         return Err(bad(
             String::new(),
             "is required (the folder holding the function), unless a command follows `--`",
@@ -352,7 +174,7 @@ fn function_folder(config: &Config) -> Result<PathBuf, StartError> {
     match std::fs::metadata(path) {
         // Absolute, because the bootstrap runs with this folder as its working directory.
         Ok(meta) if meta.is_dir() => {
-            Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()))
+            Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
         }
         Ok(_) => Err(bad(shown, "is not a directory")),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(bad(
@@ -360,61 +182,6 @@ fn function_folder(config: &Config) -> Result<PathBuf, StartError> {
             "does not exist: mount the function's folder there (docker run -v \"$PWD/my-function:/app/function:ro\" …) or set FUNCTION_PATH to an existing folder",
         )),
         Err(error) => Err(bad(shown, &format!("cannot be read: {error}"))),
-    }
-}
-
-fn entry_file(config: &Config, folder: &Path) -> Result<PathBuf, StartError> {
-    if let (None, (Some(file), _)) = (
-        &config.function_entry,
-        split_handler(&config.function_handler),
-    ) {
-        return handler_file(config, folder, file).ok_or_else(|| {
-            StartError::Load(format!(
-                "FUNCTION_HANDLER {}: no {file}.{{{}}} in {}",
-                config.function_handler,
-                HANDLER_EXTENSIONS.join(","),
-                folder.display()
-            ))
-        });
-    }
-    if let Some(entry) = &config.function_entry {
-        let path = folder.join(entry);
-        return match path.exists() {
-            true => Ok(path),
-            false => Err(StartError::Load(format!(
-                "FUNCTION_ENTRY {} does not exist",
-                path.display()
-            ))),
-        };
-    }
-    ENTRY_CANDIDATES
-        .iter()
-        .map(|name| folder.join(name))
-        .find(|path| path.is_file())
-        .ok_or_else(|| {
-            StartError::Load(format!(
-                "no entry in {}: looked for {}; set FUNCTION_ENTRY",
-                folder.display(),
-                ENTRY_CANDIDATES.join(", ")
-            ))
-        })
-}
-
-/// FUNCTION_RUNTIME wins; otherwise the entry's extension decides (`.ts` prefers Deno when it
-/// is installed), and anything else is custom.
-fn runtime_of(config: &Config, entry: &Path) -> Runtime {
-    if let Some(runtime) = config.function_runtime {
-        return runtime;
-    }
-    match entry.extension().and_then(|e| e.to_str()) {
-        Some("dart") => Runtime::Dart,
-        Some("js" | "mjs" | "cjs") => Runtime::Node,
-        Some("ts") if adapters::find_on_path("deno", config.search_path.as_deref()).is_some() => {
-            Runtime::Deno
-        }
-        Some("ts") => Runtime::Node,
-        Some("py") => Runtime::Python,
-        _ => Runtime::Custom,
     }
 }
 
@@ -586,24 +353,5 @@ mod tests {
         let missing = resolve(&config(&env("nope.handler"), None)).unwrap_err();
         assert_eq!(missing.exit_code(), 65);
         assert!(missing.to_string().contains("nope.{js"), "{missing}");
-    }
-
-    #[test]
-    fn typescript_prefers_deno_when_installed() {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = tempfile::tempdir().unwrap();
-        write(dir.path(), "index.ts", 0o644);
-        write(bin.path(), "node", 0o755);
-        let search = bin.path().to_str().unwrap().to_owned();
-        let base = config(&[("PATH", &search)], None);
-        assert_eq!(
-            runtime_of(&base, &dir.path().join("index.ts")),
-            Runtime::Node
-        );
-        write(bin.path(), "deno", 0o755);
-        assert_eq!(
-            runtime_of(&base, &dir.path().join("index.ts")),
-            Runtime::Deno
-        );
     }
 }

@@ -33,8 +33,6 @@ pub struct Group {
 pub struct HandlerOptions {
     pub groups: Vec<Group>,
     pub event_format: crate::config::EventFormat,
-    /// DART_VERSION, checked by the generated Dart program against its SDK.
-    pub dart_version: Option<String>,
     pub shutdown_timeout: Duration,
     pub grace: Duration,
 }
@@ -356,13 +354,10 @@ async fn start(shared: &Shared, index: usize) -> Result<(Child, Arc<Connection>)
                 "FNSHIM_EVENT_FORMAT",
                 format!("{:?}", shared.options.event_format).to_lowercase(),
             ),
-            (
-                "FNSHIM_DART_VERSION",
-                shared.options.dart_version.clone().unwrap_or_default(),
-            ),
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+    env.extend(target.protocol_env.iter().cloned());
     let spec = Spec {
         argv: &target.argv,
         cwd: Some(&target.folder),
@@ -408,12 +403,15 @@ async fn handshake(
         ));
     };
     let (lifecycle_tx, mut lifecycle) = mpsc::unbounded_channel();
+    let pid = child.pid;
+    let kill = Box::new(move || super::signals::kill_group(pid, libc::SIGKILL));
     let connection = Connection::start(
         worker,
         child.pid,
         arrived.reader,
         arrived.writer,
         lifecycle_tx,
+        kill,
     );
     let said = match exited {
         Some(_) => settled(lifecycle.recv()).await.flatten(),

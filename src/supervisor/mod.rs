@@ -3,8 +3,8 @@
 //! install steps are written with.
 //!
 //! Module dependencies run one way: `control` (what signals mean) ← `reaper` ← `signals` (the
-//! thread); `lifecycle` and `shutdown` build on those, and the modes build on them. `worker` still
-//! calls `signals::kill_group` while `handlers` uses `worker` (a cycle at the crate level).
+//! thread); `lifecycle` and `shutdown` build on those, and the modes build on them. `worker`
+//! names nothing here: a handler slot hands each connection the way to kill its worker.
 
 pub mod control;
 pub mod handlers;

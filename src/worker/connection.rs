@@ -40,6 +40,8 @@ pub struct Connection {
     pongs: Mutex<HashMap<String, oneshot::Sender<()>>>,
     in_flight: AtomicUsize,
     probing: AtomicBool,
+    /// Ends the worker's process (its supervisor's doing: `worker` starts and signals nothing).
+    kill: Box<dyn Fn() + Send + Sync>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -56,6 +58,7 @@ impl Connection {
         reader: BufReader<OwnedReadHalf>,
         writer: OwnedWriteHalf,
         lifecycle: mpsc::UnboundedSender<Lifecycle>,
+        kill: Box<dyn Fn() + Send + Sync>,
     ) -> Arc<Connection> {
         let (tx, rx) = mpsc::unbounded_channel();
         let connection = Arc::new(Connection {
@@ -66,6 +69,7 @@ impl Connection {
             pongs: Mutex::default(),
             in_flight: AtomicUsize::new(0),
             probing: AtomicBool::new(false),
+            kill,
         });
         tokio::spawn(write_lines(writer, rx));
         tokio::spawn(connection.clone().read_lines(reader, lifecycle));
@@ -113,6 +117,11 @@ impl Connection {
         lock(&self.writer)
             .as_ref()
             .is_some_and(|tx| tx.send(line).is_ok())
+    }
+
+    /// Has the worker's process ended, for a worker stuck in synchronous code.
+    pub fn kill(&self) {
+        (self.kill)();
     }
 
     /// Closes the worker's input: it finishes what it has and exits at end of file.

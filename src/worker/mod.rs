@@ -265,7 +265,7 @@ async fn replace_if_stuck(connection: Arc<Connection>, ping: String) {
             pid = connection.pid,
             "the worker is stuck after a timeout; replacing it"
         );
-        crate::supervisor::signals::kill_group(connection.pid, libc::SIGKILL);
+        connection.kill();
     }
 }
 
@@ -288,6 +288,7 @@ mod tests {
                 BufReader::new(read),
                 write,
                 lifecycle,
+                Box::new(|| {}),
             )),
         );
         (pool, theirs)

@@ -1,0 +1,238 @@
+//! The serving modes' wiring: the listener on PORT, a back end (a proxied server or handler
+//! worker pools), its timers, the supervisor that runs it, and a local job (`check`,
+//! `invoke`) when there is one.
+
+use std::sync::Arc;
+
+use crate::config::{self, Config, ConfigError, Trigger};
+use crate::exit::{self, StartError};
+use crate::runtime::{self, Launch};
+use crate::supervisor::control::{ControlSender, Controls};
+use crate::supervisor::handlers::{Group, HandlerOptions, HandlerSupervisor};
+use crate::supervisor::proxy::{ProxyOptions, Supervisor};
+use crate::supervisor::reaper::Reaper;
+use crate::{backend, install, local, readiness, server, trigger, worker};
+
+/// Serves HTTP in front of a proxied server or a pool of handler workers.
+pub(crate) fn serve(
+    config: &Config,
+    launch: Launch,
+    reaper: Arc<Reaper>,
+    controls: Controls,
+    job: Option<(local::Job, ControlSender)>,
+) -> i32 {
+    let port = config.port.unwrap_or(8080);
+    let bound_to = match job {
+        Some(_) => server::bind_loopback(port),
+        None => server::bind(port),
+    };
+    let summary = local::describe(config, &launch);
+    let job_code = Arc::new(std::sync::atomic::AtomicI32::new(-1));
+    let listener = match bound_to {
+        Ok(listener) => listener,
+        Err(error) => return crate::report(&error),
+    };
+    let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    let runtime = match crate::async_runtime() {
+        Ok(runtime) => runtime,
+        Err(error) => return crate::report(&error),
+    };
+    runtime.block_on(async move {
+        let (stop_server, stopped) = tokio::sync::watch::channel(false);
+        let code = job_code.clone();
+        let start_server = move |app: Arc<server::App>| {
+            tokio::spawn(server::serve(listener, app.clone(), stopped));
+            tracing::info!(port = bound, "listening");
+            if let Some((job, stop)) = job {
+                let limit = config.init_timeout + config.install_timeout;
+                let finish = local::Finish { code, stop };
+                tokio::spawn(local::run(job, app, bound, summary, limit, finish));
+            }
+        };
+        let result = match launch {
+            Launch::Proxy(target) => {
+                run_proxy(config, target, &reaper, controls, stop_server, start_server).await
+            }
+            Launch::Handlers(target) => {
+                run_handlers(config, target, reaper, controls, stop_server, start_server).await
+            }
+            Launch::Init { .. } => unreachable!("a plain init does not serve HTTP"),
+        };
+        let served = result.unwrap_or_else(|error| crate::report(&error));
+        match job_code.load(std::sync::atomic::Ordering::Acquire) {
+            -1 => served,
+            job => job,
+        }
+    })
+}
+
+/// Proxy mode: the server in front of one bootstrap or command, and its timer if any.
+async fn run_proxy(
+    config: &Config,
+    target: runtime::ProxyTarget,
+    reaper: &Reaper,
+    controls: Controls,
+    stop_server: tokio::sync::watch::Sender<bool>,
+    start_server: impl FnOnce(Arc<server::App>),
+) -> Result<i32, StartError> {
+    let concurrency = config
+        .concurrency
+        .unwrap_or(config::DEFAULT_PROXY_CONCURRENCY);
+    let name = proxied_name(config, &target);
+    let readiness = Arc::new(readiness::Readiness::new());
+    let in_flight = readiness::InFlight::new(concurrency);
+    let upstream = backend::http::Upstream::new(
+        name.clone(),
+        readiness.clone(),
+        config.trigger != Trigger::Http,
+        config.function_timeout,
+        config.max_body_size,
+        in_flight.clone(),
+    );
+    let app = server::App::new(
+        readiness,
+        in_flight,
+        config.function_timeout,
+        config.max_body_size,
+        server::Backend::Http(upstream),
+        routes(config, None),
+    );
+    start_server(app.clone());
+    let ticks = trigger::schedule(config, &name);
+    trigger::start(config, &app, ticks, stop_server.subscribe());
+    let options = ProxyOptions {
+        target,
+        init_timeout: config.init_timeout,
+        shutdown_timeout: config.shutdown_timeout,
+        grace: config.kill_grace(),
+    };
+    Supervisor {
+        reaper,
+        app,
+        options,
+        stop_server,
+        controls,
+    }
+    .run()
+    .await
+}
+
+async fn run_handlers(
+    config: &Config,
+    service: runtime::Service,
+    reaper: Arc<Reaper>,
+    mut controls: Controls,
+    stop_server: tokio::sync::watch::Sender<bool>,
+    start_server: impl FnOnce(Arc<server::App>),
+) -> Result<i32, StartError> {
+    let (hub, socket) = worker::Hub::bind(&config.cache_dir).map_err(|error| {
+        StartError::Config(vec![ConfigError {
+            key: "CACHE_DIR".into(),
+            value: config.cache_dir.display().to_string(),
+            reason: format!("fnshim cannot create the worker socket there: {error}"),
+        }])
+    })?;
+    tokio::spawn(hub.clone().serve(socket));
+    let (app, pools) = handler_app(config, &service);
+    start_server(app.clone());
+    let mut ticks = trigger::schedule(config, &service.functions[0].name);
+    ticks.extend(trigger::of_service(&service));
+    trigger::start(config, &app, ticks, stop_server.subscribe());
+    let mut groups = Vec::new();
+    let mut installed = Vec::new();
+    for (target, pool) in service.functions.into_iter().zip(pools) {
+        let prepared = install::prepare_workers(
+            config,
+            &reaper,
+            &app.readiness,
+            target,
+            &mut controls,
+            &mut installed,
+        );
+        let target = match prepared.await {
+            Ok(target) => target,
+            Err(install::StepError::Failed(error)) => return Err(error),
+            Err(install::StepError::Stopped(_)) => return Ok(exit::OK),
+        };
+        groups.push(Group { target, pool });
+    }
+    let options = HandlerOptions {
+        groups,
+        event_format: config.http_event_format,
+        shutdown_timeout: config.shutdown_timeout,
+        grace: config.kill_grace(),
+    };
+    HandlerSupervisor {
+        reaper,
+        hub,
+        app,
+        options,
+        stop_server,
+        controls,
+    }
+    .run()
+    .await
+}
+
+/// The HTTP side of handler mode: a worker pool per function, and the app that routes to them.
+fn handler_app(
+    config: &Config,
+    service: &runtime::Service,
+) -> (Arc<server::App>, Vec<Arc<worker::Pool>>) {
+    let memory_limit = runtime::memory_limit_mb();
+    let pools: Vec<_> = service
+        .functions
+        .iter()
+        .map(|t| worker::Pool::new(t.workers, t.concurrency))
+        .collect();
+    let functions = service
+        .functions
+        .iter()
+        .zip(&pools)
+        .map(|(t, pool)| backend::workers::Function {
+            name: t.name.clone(),
+            pool: pool.clone(),
+            timeout: t.timeout,
+            memory_mb: t.memory_mb.or(memory_limit),
+        })
+        .collect();
+    let readiness = Arc::new(readiness::Readiness::new());
+    let workers = backend::workers::Workers {
+        functions,
+        function_version: config.function_version.clone(),
+        readiness: readiness.clone(),
+    };
+    let app = server::App::new(
+        readiness,
+        readiness::InFlight::new(usize::MAX),
+        config.function_timeout,
+        config.max_body_size,
+        server::Backend::Workers(workers),
+        routes(config, service.router.clone()),
+    );
+    (app, pools)
+}
+
+/// How the HTTP front end turns requests into invocations.
+fn routes(config: &Config, router: Option<config::fyml::Router>) -> server::handler::Routes {
+    server::handler::Routes {
+        router,
+        format: config.http_event_format,
+        trigger: config.trigger,
+    }
+}
+
+/// The proxied function's name: FUNCTION_NAME, else its folder's, else the program's.
+fn proxied_name(config: &Config, target: &runtime::ProxyTarget) -> String {
+    let name = config.function_name.clone().or_else(|| {
+        let folder = config.function_path.as_deref()?;
+        Some(runtime::folder_name(folder))
+    });
+    name.unwrap_or_else(|| {
+        let program = target
+            .argv
+            .first()
+            .map(|p| p.to_string_lossy().into_owned());
+        program.unwrap_or_default()
+    })
+}
