@@ -16,7 +16,7 @@ use super::{full, json, App, Body, Call};
 use crate::config::fyml::{Matched, Router};
 use crate::config::{EventFormat, Trigger};
 use crate::event::{self, HttpRequest};
-use crate::worker::{InvokeError, Pool, Reply};
+use crate::worker::{Input, InvokeError, Payload, Pool, Reply};
 
 /// The functions served and how requests find them.
 pub struct Handlers {
@@ -65,22 +65,34 @@ async fn run(
     let raw_event = matches!(route, Route::Invoke(_));
     let (parts, body) = request.into_parts();
     let body = read_body(app, &parts.headers, body).await?;
-    let (kind, event) = match raw_event {
-        true => invoke_event(&parts.headers, &body)?,
-        false => {
-            let request = HttpRequest {
-                method: parts.method.as_str(),
-                path: parts.uri.path(),
-                query: parts.uri.query(),
-                headers: &parts.headers,
-                body: &body,
-                source_ip: remote.to_canonical().to_string(),
-                request_id: call.id(),
-                time_epoch_ms: epoch_ms(),
-                route: matched.as_ref(),
-            };
-            ("http", event::http_event(&request, handlers.format))
+    let inbound = match raw_event {
+        true => {
+            let (kind, event) = invoke_event(&parts.headers, &body)?;
+            Inbound::Event(kind, event)
         }
+        false => Inbound::Http(HttpRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &body,
+            source_ip: remote.to_canonical().to_string(),
+            request_id: call.id(),
+            time_epoch_ms: epoch_ms(),
+            route: matched.as_ref(),
+        }),
+    };
+    let kind = match &inbound {
+        Inbound::Event(kind, _) => *kind,
+        Inbound::Http(_) => "http",
+    };
+    // Built once the worker is known: a fetch-style worker reads the plain request instead.
+    let payload = |input| match inbound {
+        Inbound::Event(_, event) => Payload::Event(event),
+        Inbound::Http(request) if input == Input::Request => {
+            Payload::Request(event::plain_request(&request))
+        }
+        Inbound::Http(request) => Payload::Event(event::http_event(&request, handlers.format)),
     };
     app.readiness
         .wait_ready(function.timeout)
@@ -102,7 +114,7 @@ async fn run(
     });
     let reply = function
         .pool
-        .invoke(kind, call.id(), event, context, deadline)
+        .invoke(kind, call.id(), payload, context, deadline)
         .await
         .map_err(|error| match error {
             InvokeError::Throttled => Failure::Throttled,
@@ -140,7 +152,13 @@ pub async fn deliver(
     context["triggerType"] = json!(kind);
     match function
         .pool
-        .invoke(kind, request_id, event, context, deadline)
+        .invoke(
+            kind,
+            request_id,
+            |_| Payload::Event(event),
+            context,
+            deadline,
+        )
         .await
     {
         Ok(Reply::Result(_)) => Ok(()),
@@ -151,6 +169,13 @@ pub async fn deliver(
         )),
         Err(error) => Err(format!("{error:?}")),
     }
+}
+
+/// A request before a worker is chosen: a raw event of some kind, or an HTTP request that
+/// becomes an API Gateway event or a plain request description, as that worker reads.
+enum Inbound<'a> {
+    Event(&'static str, Value),
+    Http(HttpRequest<'a>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

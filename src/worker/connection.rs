@@ -17,6 +17,14 @@ pub enum Reply {
     Error(Value),
 }
 
+/// What a worker asked, in its `ready`, to be sent for `kind: http`: the `event` (the default)
+/// or the plain `request` description (`"input":"request"`, fetch-style handlers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Event,
+    Request,
+}
+
 /// Lifecycle messages the supervisor waits for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lifecycle {
@@ -34,6 +42,8 @@ pub struct Connection {
     pongs: Mutex<HashMap<String, oneshot::Sender<()>>>,
     in_flight: AtomicUsize,
     probing: AtomicBool,
+    /// Set by `ready` with `"input":"request"`, before the connection reaches a pool.
+    wants_requests: AtomicBool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,6 +70,7 @@ impl Connection {
             pongs: Mutex::default(),
             in_flight: AtomicUsize::new(0),
             probing: AtomicBool::new(false),
+            wants_requests: AtomicBool::new(false),
         });
         tokio::spawn(write_lines(writer, rx));
         tokio::spawn(connection.clone().read_lines(reader, lifecycle));
@@ -68,6 +79,13 @@ impl Connection {
 
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
+    }
+
+    pub fn input(&self) -> Input {
+        match self.wants_requests.load(Ordering::Acquire) {
+            true => Input::Request,
+            false => Input::Event,
+        }
     }
 
     /// Reserves a slot below `limit`; the caller must call `release` afterwards.
@@ -169,6 +187,8 @@ impl Connection {
                 }
             }
             "ready" => {
+                let wants_requests = message["input"] == "request";
+                self.wants_requests.store(wants_requests, Ordering::Release);
                 let _ = lifecycle.send(Lifecycle::Ready);
             }
             "init_error" => {
