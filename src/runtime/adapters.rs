@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::config::Runtime;
 use crate::exit::StartError;
 
-const JS: &str = include_str!("../../languages/js/worker.mjs");
+/// One CommonJS file that Node and Deno both run as it is (`languages/js/worker.cjs`).
+const JS: &str = include_str!("../../languages/js/worker.cjs");
 const PYTHON: &str = include_str!("../../languages/python/worker.py");
 const DART_TEMPLATE: &str = include_str!("../../languages/dart/worker.dart.tmpl");
 
@@ -23,7 +24,7 @@ pub fn worker_command(
     let adapters = cache.join("adapters");
     let file = |name: &str, text: &str| write_if_changed(&adapters.join(name), text);
     Ok(match runtime {
-        Runtime::Node => vec![binary.into(), file("worker.cjs", &commonjs(JS))?.into()],
+        Runtime::Node => vec![binary.into(), file("worker.cjs", JS)?.into()],
         Runtime::Deno => {
             let flags = ["run", "--allow-all", "--no-prompt", "--unstable-detect-cjs"];
             let mut argv: Vec<OsString> = vec![binary.into()];
@@ -37,7 +38,7 @@ pub fn worker_command(
             if let Some(config) = config {
                 argv.push(format!("--config={}", config.display()).into());
             }
-            argv.push(file("worker.mjs", JS)?.into());
+            argv.push(file("worker.cjs", JS)?.into());
             argv
         }
         Runtime::Python => vec![
@@ -61,24 +62,6 @@ pub fn worker_command(
         }
         Runtime::Custom => unreachable!("custom functions are proxied, not run by an adapter"),
     })
-}
-
-/// The JS adapter as CommonJS for Node: each `import NAMES from 'MODULE';` line becomes
-/// `const NAMES = require('MODULE');` (the adapter has no other static import or export).
-fn commonjs(source: &str) -> String {
-    source
-        .lines()
-        .map(|line| {
-            let import = line
-                .strip_prefix("import ")
-                .and_then(|rest| rest.strip_suffix(';'))
-                .and_then(|rest| rest.split_once(" from "));
-            match import {
-                Some((names, module)) => format!("const {names} = require({module});\n"),
-                None => format!("{line}\n"),
-            }
-        })
-        .collect()
 }
 
 /// The generated Dart worker: the template with the user's library and handler filled in.
@@ -141,15 +124,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_node_adapter_is_commonjs() {
-        let cjs = commonjs(JS);
-        assert!(cjs.contains("const net = require('node:net');"));
-        assert!(cjs.contains("const { AsyncLocalStorage } = require('node:async_hooks');"));
-        assert!(!cjs
+    fn node_and_deno_run_the_same_commonjs_adapter() {
+        let cache = tempfile::tempdir().unwrap();
+        let command = |runtime, binary: &str| {
+            let entry = Path::new("/fn/index.js");
+            let argv = worker_command(
+                runtime,
+                cache.path(),
+                Path::new("/fn"),
+                entry,
+                "handler",
+                binary.into(),
+            );
+            PathBuf::from(argv.unwrap().last().unwrap())
+        };
+        let node = command(Runtime::Node, "node");
+        assert_eq!(node, command(Runtime::Deno, "deno"));
+        assert_eq!(node.extension(), Some("cjs".as_ref()));
+        assert_eq!(std::fs::read_to_string(&node).unwrap(), JS);
+        assert!(!JS
             .lines()
             .any(|l| l.starts_with("import ") || l.starts_with("export ")));
-        assert_eq!(cjs.lines().count(), JS.lines().count());
     }
+
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

@@ -1,17 +1,18 @@
-// fnshim's JavaScript worker, one file for Node and Deno. It owns the JS side of
-// languages/PROTOCOL.md: connect to $FNSHIM_SOCKET, load the user's module once, find the
-// handler (plain, Lambda callback or fetch style), run invocations concurrently, and keep the
-// user's console output apart from the protocol. It knows nothing about triggers or API Gateway
-// events: a fetch-style handler gets its `Request` from the plain request the shim sends.
-// Deno runs this file as it is; Node runs it as CommonJS (fnshim turns the `import … from`
-// lines below into `require` calls), so that a CommonJS function starts without Node's ES
-// module loader, which costs ~10 ms.
-import net from 'node:net';
-import process from 'node:process';
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { Buffer } from 'node:buffer';
-import { pathToFileURL } from 'node:url';
-import { format } from 'node:util';
+// fnshim's JavaScript worker, one CommonJS file that Node and Deno both run as it is. It owns
+// the JS side of languages/PROTOCOL.md: connect to $FNSHIM_SOCKET, load the user's module once,
+// find the handler (plain, Lambda callback or fetch style), run invocations concurrently, and
+// keep the user's console output apart from the protocol. It knows nothing about triggers or
+// API Gateway events: a fetch-style handler gets its `Request` from the plain request the shim
+// sends. CommonJS, so that a CommonJS function starts without Node's ES module loader (~10 ms);
+// ES modules (and everything under Deno) still load through `import()`.
+'use strict';
+
+const net = require('node:net');
+const process = require('node:process');
+const { AsyncLocalStorage } = require('node:async_hooks');
+const { Buffer } = require('node:buffer');
+const { pathToFileURL } = require('node:url');
+const { format } = require('node:util');
 
 const env = process.env;
 const isDeno = typeof globalThis.Deno !== 'undefined';
@@ -69,7 +70,7 @@ async function load() {
 // CommonJS functions under Node: `require`, with the exports shaped as `import()` gives them.
 // null when the file is an ES module (or this is Deno), which `import()` then loads.
 function requireModule() {
-  if (typeof require !== 'function' || /\.(mjs|[cm]?ts|tsx)$/.test(entry)) return null;
+  if (isDeno || /\.(mjs|[cm]?ts|tsx)$/.test(entry)) return null;
   let exports;
   try {
     exports = require(entry);
