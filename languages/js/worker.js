@@ -1,18 +1,23 @@
-// fnshim's JavaScript worker, one CommonJS file that Node and Deno both run as it is. It owns
-// the JS side of languages/PROTOCOL.md: connect to $FNSHIM_SOCKET, load the user's module once,
-// find the handler (plain, Lambda callback or fetch style), run invocations concurrently, and
-// keep the user's console output apart from the protocol. It knows nothing about triggers or
-// API Gateway events: a fetch-style handler gets its `Request` from the plain request the shim
-// sends. CommonJS, so that a CommonJS function starts without Node's ES module loader (~10 ms);
-// ES modules (and everything under Deno) still load through `import()`.
+// fnshim's JavaScript worker: one file that Node and Deno both run as it is. It owns the JS
+// side of languages/PROTOCOL.md: connect to $FNSHIM_SOCKET, load the user's module once, find
+// the handler (plain, Lambda callback or fetch style), run invocations concurrently, and keep
+// the user's console output apart from the protocol. It knows nothing about triggers or API
+// Gateway events: a fetch-style handler gets its `Request` from the plain request the shim sends.
+// It has no `import` or `export` statement, so the same text is a CommonJS module and an ES
+// module: fnshim writes it as worker.cjs for Node, which then starts a CommonJS function
+// without its ES module loader (~10 ms), and as worker.mjs for Deno, whose CommonJS loader
+// costs as much. User modules load with `require` (CommonJS under Node) or `import()`.
 'use strict';
 
-const net = require('node:net');
-const process = require('node:process');
-const { AsyncLocalStorage } = require('node:async_hooks');
-const { Buffer } = require('node:buffer');
-const { pathToFileURL } = require('node:url');
-const { format } = require('node:util');
+// Built-in modules, synchronously: `require` where this runs as CommonJS (Node), else
+// `process.getBuiltinModule` (Deno, where this is an ES module).
+const builtin = typeof require === 'function' ? require : (name) => globalThis.process.getBuiltinModule(name);
+const net = builtin('node:net');
+const process = builtin('node:process');
+const { AsyncLocalStorage } = builtin('node:async_hooks');
+const { Buffer } = builtin('node:buffer');
+const { pathToFileURL } = builtin('node:url');
+const { format } = builtin('node:util');
 
 const env = process.env;
 const isDeno = typeof globalThis.Deno !== 'undefined';
