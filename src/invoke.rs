@@ -35,14 +35,51 @@ impl Kind {
     }
 }
 
+/// The shapes an HTTP request can be given to a function in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// An API Gateway event (v1 or v2, as HTTP_EVENT_FORMAT says).
+    Event,
+    /// The plain request description fetch-style handlers read (`event::plain_request`).
+    Request,
+}
+
+/// An invocation's event.
+pub enum Payload {
+    Json(Value),
+    /// An HTTP request the front end still holds, made into the shape the back end asks for
+    /// only once it knows (a fetch-style worker reads the plain request; everything else the
+    /// event), so that no request is built twice.
+    Http(Box<dyn FnOnce(Shape) -> Value + Send>),
+}
+
+impl Payload {
+    /// The payload as JSON in `shape` (a JSON event is what it is).
+    pub fn into_shape(self, shape: Shape) -> Value {
+        match self {
+            Payload::Json(value) => value,
+            Payload::Http(build) => build(shape),
+        }
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Payload::Json(value) => write!(f, "Json({value})"),
+            Payload::Http(_) => f.write_str("Http(..)"),
+        }
+    }
+}
+
 /// One call of a function, from any front end to any back end.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Invocation {
     /// Which of the back end's functions (f.yml declares several; otherwise 0).
     pub function: usize,
     pub kind: Kind,
     pub request_id: String,
-    pub event: Value,
+    pub event: Payload,
     /// Context fields only the front end knows (a Lambda ARN, client context, trace id …); the
     /// back end adds the function's own (name, version, memory, deadline).
     pub context: Map<String, Value>,

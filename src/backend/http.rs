@@ -22,7 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::{timeout_at, Instant};
 
 use super::{Body, BoxError};
-use crate::invoke::{Failed, Invocation, Outcome};
+use crate::invoke::{Failed, Invocation, Outcome, Shape};
 use crate::readiness::{InFlight, Permit, Readiness};
 
 /// Bodies sent to the server: a client's request (bounded by MAX_BODY_SIZE), or one the shim
@@ -193,7 +193,7 @@ impl Upstream {
         let mut request = Request::post(format!("http://{addr}/invoke"))
             .header(header::CONTENT_TYPE, "application/json")
             .body(http_body_util::Either::Right(http_body_util::Full::new(
-                Bytes::from(invocation.event.to_string()),
+                Bytes::from(invocation.event.into_shape(Shape::Event).to_string()),
             )))
             .map_err(|e| Failed::Upstream(e.to_string()))?;
         self.identify(request.headers_mut(), &request_id);

@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::invoke::{Failed, Invocation, Outcome};
+use crate::invoke::{Failed, Invocation, Kind, Outcome, Shape};
 use crate::readiness::Readiness;
-use crate::worker::{InvokeError, Pool, Reply};
+use crate::worker::{Input, InvokeError, Payload, Pool, Reply};
 
 /// The functions served by handler workers; the first is the default one.
 pub struct Workers {
@@ -42,12 +42,20 @@ impl Workers {
             .wait_ready(invocation.deadline.saturating_duration_since(now))
             .await?;
         let context = self.context(function, &invocation);
+        let event = invocation.event;
+        // Shaped once the worker is chosen: a fetch-style worker reads the plain request.
+        let payload = |input| match input {
+            Input::Request if invocation.kind == Kind::Http => {
+                Payload::Request(event.into_shape(Shape::Request))
+            }
+            _ => Payload::Event(event.into_shape(Shape::Event)),
+        };
         let reply = function
             .pool
             .invoke(
                 invocation.kind.as_str(),
                 &invocation.request_id,
-                invocation.event,
+                payload,
                 context,
                 invocation.deadline,
             )

@@ -1,5 +1,6 @@
 //! An HTTP request as an API Gateway event: the REST (v1) proxy shape of the seed's handler, or
-//! the HTTP API (v2) shape.
+//! the HTTP API (v2) shape; or as the plain request description that adapters turn into a
+//! request object of their language (JS fetch style), so that no adapter reads v1/v2 fields.
 
 use std::collections::BTreeMap;
 
@@ -133,6 +134,76 @@ fn v2(r: &HttpRequest<'_>) -> Value {
         event["queryStringParameters"] = Value::Object(joined);
     }
     event
+}
+
+/// The request as it arrived, for a worker that asked for requests instead of events
+/// (`languages/PROTOCOL.md`): `{method, url, headers: [[name, value], …], body,
+/// isBase64Encoded}`. The URL's origin is the Host header's when that makes a valid URL, else
+/// `http://localhost`; the query is the raw one. GET and HEAD have no body (fetch refuses one).
+pub fn plain_request(r: &HttpRequest<'_>) -> Value {
+    let method = r.method.to_ascii_uppercase();
+    let host = r
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|host| is_url_host(host))
+        .unwrap_or("localhost");
+    let url = match r.query.filter(|q| !q.is_empty()) {
+        Some(query) => format!("http://{host}{}?{query}", r.path),
+        None => format!("http://{host}{}", r.path),
+    };
+    let has_body = method != "GET" && method != "HEAD";
+    let (body, is_base64) = match has_body {
+        true => body_value(r.body),
+        false => (Value::Null, false),
+    };
+    json!({
+        "method": method,
+        "url": url,
+        "headers": header_pairs(r.headers),
+        "body": body,
+        "isBase64Encoded": is_base64,
+    })
+}
+
+/// Every header as a `[name, value]` pair in order; several Cookie headers become one, joined
+/// by `; ` as HTTP/2 allows and as fetch's `Headers` joins them.
+fn header_pairs(headers: &HeaderMap) -> Value {
+    let mut pairs = Vec::with_capacity(headers.len());
+    let mut cookies: Vec<String> = Vec::new();
+    for (name, value) in headers {
+        let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match name == http::header::COOKIE {
+            true => cookies.push(text),
+            false => pairs.push(json!([name.as_str(), text])),
+        }
+    }
+    if !cookies.is_empty() {
+        pairs.push(json!(["cookie", cookies.join("; ")]));
+    }
+    Value::Array(pairs)
+}
+
+/// A Host header that can stand in a URL: a name of letters, digits, `-`, `_` and `.`, or a
+/// bracketed IPv6 address, with an optional port.
+fn is_url_host(host: &str) -> bool {
+    let (name_ok, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, port)) => (ip.parse::<std::net::Ipv6Addr>().is_ok(), port),
+            None => return false,
+        },
+        None => {
+            let end = host.find(':').unwrap_or(host.len());
+            let name = &host[..end];
+            let valid = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+            (!name.is_empty() && name.chars().all(valid), &host[end..])
+        }
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| p.is_empty() || p.parse::<u16>().is_ok());
+    name_ok && port_ok
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> String {
@@ -303,6 +374,50 @@ mod tests {
         assert_eq!(event["cookies"], json!(["s=1", "theme=dark"]));
         assert_eq!(event["requestContext"]["http"]["method"], "POST");
         assert_eq!(event["requestContext"]["http"]["userAgent"], "curl/8");
+    }
+
+    #[test]
+    fn plain_requests_carry_the_url_headers_and_body() {
+        let mut headers = headers();
+        headers.append("cookie", HeaderValue::from_static("extra=1"));
+        headers.append("host", HeaderValue::from_static("example.com:8080"));
+        let described = plain_request(&request(&headers, Some("q=a%20b+c&q=2"), b"hi"));
+        assert_eq!(described["method"], "POST");
+        assert_eq!(
+            described["url"],
+            "http://example.com:8080/users/42?q=a%20b+c&q=2"
+        );
+        let pairs = described["headers"].as_array().unwrap();
+        assert!(pairs.contains(&json!(["x-tag", "a"])) && pairs.contains(&json!(["x-tag", "b"])));
+        assert!(pairs.contains(&json!(["cookie", "s=1; theme=dark; extra=1"])));
+        assert_eq!(pairs.iter().filter(|p| p[0] == "cookie").count(), 1);
+        assert_eq!(described["body"], "hi");
+        assert_eq!(described["isBase64Encoded"], false);
+        let binary = plain_request(&request(&headers, None, &[0xff, 0]));
+        assert_eq!(
+            (&binary["body"], &binary["isBase64Encoded"]),
+            (&json!("/wA="), &json!(true))
+        );
+    }
+
+    #[test]
+    fn plain_requests_without_a_usable_host_or_with_get() {
+        let mut headers = HeaderMap::new();
+        headers.append("host", HeaderValue::from_static("bad host"));
+        let mut get = request(&headers, Some(""), b"ignored");
+        get.method = "get";
+        let described = plain_request(&get);
+        assert_eq!(described["url"], "http://localhost/users/42");
+        assert_eq!(described["method"], "GET");
+        assert_eq!(described["body"], Value::Null);
+        for host in ["a.b-c_d", "localhost:", "[::1]:8080", "10.0.0.1:80"] {
+            assert!(is_url_host(host), "{host}");
+        }
+        for host in [
+            "", ":80", "a b", "[zz]", "[::1", "a:99999", "a:b", "a/b", "u@h",
+        ] {
+            assert!(!is_url_host(host), "{host}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Pure translation between HTTP and function events (SPEC §4): requests become API Gateway
-//! v1/v2 events, raw `/invoke` events or CloudEvents; handler results become HTTP responses.
+//! v1/v2 events (or, for fetch-style workers, plain request descriptions), raw `/invoke` events
+//! or CloudEvents; handler results become HTTP responses.
 //!
 //! Architecture invariant: no I/O here. Everything takes values and returns values, so that
 //! every mapping rule is unit-tested next to it.
@@ -9,7 +10,7 @@ mod http;
 mod response;
 
 pub use cloudevent::cloudevent;
-pub use http::{http_event, HttpRequest};
+pub use http::{http_event, plain_request, HttpRequest};
 pub use response::{to_response, HttpResponse, InvalidResponse};
 
 use base64::Engine;

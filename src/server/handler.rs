@@ -15,7 +15,7 @@ use crate::backend::workers::epoch_ms;
 use crate::config::fyml::{Matched, Router};
 use crate::config::{EventFormat, Trigger};
 use crate::event::{self, HttpRequest};
-use crate::invoke::{Invocation, Kind, Outcome};
+use crate::invoke::{Invocation, Kind, Outcome, Payload, Shape};
 
 /// How requests become invocations: the trigger, the event format and f.yml's routes.
 pub struct Routes {
@@ -55,22 +55,16 @@ async fn run(
     let body = tokio::time::timeout_at(deadline, read_body(app, &parts.headers, body))
         .await
         .map_err(|_| Failure::BodyTimeout)??;
+    let fc_caller = parts.headers.contains_key("x-fc-request-id");
     let (kind, event) = match raw_event {
-        true => invoke_event(&parts.headers, &body)?,
-        false => {
-            let request = HttpRequest {
-                method: parts.method.as_str(),
-                path: parts.uri.path(),
-                query: parts.uri.query(),
-                headers: &parts.headers,
-                body: &body,
-                source_ip: remote.to_canonical().to_string(),
-                request_id: call.id(),
-                time_epoch_ms: epoch_ms(),
-                route: matched.as_ref(),
-            };
-            (Kind::Http, event::http_event(&request, routes.format))
+        true => {
+            let (kind, event) = invoke_event(&parts.headers, &body)?;
+            (kind, Payload::Json(event))
         }
+        false => (
+            Kind::Http,
+            http_payload(parts, body, remote, call.id(), matched, routes.format),
+        ),
     };
     let invocation = Invocation {
         function,
@@ -81,10 +75,7 @@ async fn run(
         deadline,
     };
     match app.backend.invoke(invocation).await? {
-        Outcome::Error(error) => Err(Failure::Unhandled {
-            error,
-            fc_caller: parts.headers.contains_key("x-fc-request-id"),
-        }),
+        Outcome::Error(error) => Err(Failure::Unhandled { error, fc_caller }),
         Outcome::Result(result) if kind == Kind::Http => http_response(result),
         Outcome::Result(result) => Ok(json(StatusCode::OK, result.to_string())),
     }
@@ -97,6 +88,36 @@ enum Route<'a> {
     /// first one.
     Invoke(Option<&'a str>),
     NotFound,
+}
+
+/// The request, kept until the back end says which shape its worker reads.
+fn http_payload(
+    parts: http::request::Parts,
+    body: Bytes,
+    remote: IpAddr,
+    request_id: &str,
+    matched: Option<Matched>,
+    format: EventFormat,
+) -> Payload {
+    let (source_ip, request_id) = (remote.to_canonical().to_string(), request_id.to_owned());
+    let time_epoch_ms = epoch_ms();
+    Payload::Http(Box::new(move |shape| {
+        let request = HttpRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &body,
+            source_ip,
+            request_id: &request_id,
+            time_epoch_ms,
+            route: matched.as_ref(),
+        };
+        match shape {
+            Shape::Event => event::http_event(&request, format),
+            Shape::Request => event::plain_request(&request),
+        }
+    }))
 }
 
 /// `/invoke` (and AWS's emulator path) take raw events; with TRIGGER_TYPE=event so does `POST /`,

@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use crate::backend::http::{FC_REQUEST_ID, REQUEST_ID};
 pub use crate::backend::{Backend, Body, BoxError};
 use crate::exit::StartError;
-use crate::invoke::{Invocation, Kind, Outcome};
+use crate::invoke::{Invocation, Kind, Outcome, Payload};
 use metrics::Metrics;
 use state::{InFlight, Readiness};
 
@@ -232,7 +232,7 @@ impl App {
             function,
             kind,
             request_id: id.clone(),
-            event,
+            event: Payload::Json(event),
             context,
             deadline: started + timeout,
         };

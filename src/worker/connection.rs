@@ -22,6 +22,13 @@ pub enum Reply {
 
 /// How much of a line that is not JSON is logged (it may be megabytes, or hold secrets).
 const SHOWN: usize = 200;
+/// What a worker asked, in its `ready`, to be sent for `kind: http`: the `event` (the default)
+/// or the plain `request` description (`"input":"request"`, fetch-style handlers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Event,
+    Request,
+}
 
 /// Lifecycle messages the supervisor waits for.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +49,8 @@ pub struct Connection {
     probing: AtomicBool,
     /// Ends the worker's process (its supervisor's doing: `worker` starts and signals nothing).
     kill: Box<dyn Fn() + Send + Sync>,
+    /// Set by `ready` with `"input":"request"`, before the connection reaches a pool.
+    wants_requests: AtomicBool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -70,6 +79,7 @@ impl Connection {
             in_flight: AtomicUsize::new(0),
             probing: AtomicBool::new(false),
             kill,
+            wants_requests: AtomicBool::new(false),
         });
         tokio::spawn(write_lines(writer, rx));
         tokio::spawn(connection.clone().read_lines(reader, lifecycle));
@@ -78,6 +88,13 @@ impl Connection {
 
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
+    }
+
+    pub fn input(&self) -> Input {
+        match self.wants_requests.load(Ordering::Acquire) {
+            true => Input::Request,
+            false => Input::Event,
+        }
     }
 
     /// Reserves a slot below `limit`; the caller must call `release` afterwards.
@@ -184,6 +201,8 @@ impl Connection {
                 }
             }
             "ready" => {
+                let wants_requests = message["input"] == "request";
+                self.wants_requests.store(wants_requests, Ordering::Release);
                 let _ = lifecycle.send(Lifecycle::Ready);
             }
             "init_error" => {

@@ -20,7 +20,7 @@ use tokio::net::UnixListener;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::{timeout_at, Instant};
 
-pub use connection::{Connection, Lifecycle, Reply};
+pub use connection::{Connection, Input, Lifecycle, Reply};
 
 /// Why an invocation got no reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,13 @@ pub enum InvokeError {
     Unavailable,
     Timeout,
     WorkerExited,
+}
+
+/// What one invocation carries to its worker: an `event`, or the `request` description a
+/// worker asked for with `"input":"request"`.
+pub enum Payload {
+    Event(Value),
+    Request(Value),
 }
 
 /// A freshly connected worker: its `hello` and its two stream halves.
@@ -227,20 +234,28 @@ impl Pool {
         }
     }
 
-    /// Runs one invocation on some worker and waits for its reply until `deadline`.
+    /// Runs one invocation on some worker and waits for its reply until `deadline`. `payload`
+    /// makes what the invocation carries once the worker, and so its `Input`, is known: only
+    /// the form that worker reads is built and serialized.
     pub async fn invoke(
         &self,
         kind: &str,
         request_id: &str,
-        event: Value,
+        payload: impl FnOnce(Input) -> Payload,
         context: Value,
         deadline: Instant,
     ) -> Result<Reply, InvokeError> {
         let reserved = self.reserve_until(deadline).await?;
         let connection = &reserved.0;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
-        let message =
-            json!({"type": "invoke", "id": id, "kind": kind, "event": event, "context": context});
+        let message = match payload(connection.input()) {
+            Payload::Event(event) => {
+                json!({"type": "invoke", "id": id, "kind": kind, "event": event, "context": context})
+            }
+            Payload::Request(request) => {
+                json!({"type": "invoke", "id": id, "kind": kind, "request": request, "context": context})
+            }
+        };
         let reply = connection
             .send_invoke(&id, request_id, message.to_string() + "\n")
             .ok_or(InvokeError::WorkerExited)?;
@@ -292,6 +307,64 @@ mod tests {
             )),
         );
         (pool, theirs)
+    }
+
+    /// The invoke line a pool sends to a worker that said `ready` as `said`, once the
+    /// connection has read it (as `expected`).
+    async fn invoke_line(said: &str, expected: Input) -> Value {
+        use tokio::io::AsyncWriteExt;
+        let (pool, worker) = one_slot_pool();
+        let (read, mut write) = worker.into_split();
+        write.write_all(said.as_bytes()).await.unwrap();
+        let connection = pool.connected().pop().unwrap();
+        while connection.input() != expected {
+            tokio::task::yield_now().await;
+        }
+        let payload = |input| match input {
+            Input::Event => Payload::Event(json!({"an": "event"})),
+            Input::Request => Payload::Request(json!({"a": "request"})),
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let invoked = pool.invoke("http", "rid", payload, json!({}), deadline);
+        let answered = async {
+            let mut line = Vec::new();
+            BufReader::new(read)
+                .read_until(b'\n', &mut line)
+                .await
+                .unwrap();
+            let message: Value = serde_json::from_slice(&line).unwrap();
+            let result = json!({"type": "result", "id": message["id"], "result": 1});
+            write
+                .write_all(format!("{result}\n").as_bytes())
+                .await
+                .unwrap();
+            message
+        };
+        let (reply, message) = tokio::join!(invoked, answered);
+        assert_eq!(reply, Ok(Reply::Result(json!(1))));
+        message
+    }
+
+    #[tokio::test]
+    async fn workers_get_the_input_their_ready_asked_for() {
+        let plain = invoke_line("{\"type\":\"ready\"}\n", Input::Event).await;
+        assert_eq!(
+            (&plain["event"], plain.get("request")),
+            (&json!({"an": "event"}), None)
+        );
+        let fetch = invoke_line(
+            "{\"type\":\"ready\",\"input\":\"request\"}\n",
+            Input::Request,
+        )
+        .await;
+        assert_eq!(
+            (fetch.get("event"), &fetch["request"]),
+            (None, &json!({"a": "request"}))
+        );
+        assert_eq!(
+            (&fetch["type"], &fetch["kind"]),
+            (&json!("invoke"), &json!("http"))
+        );
     }
 
     #[tokio::test]

@@ -1,16 +1,23 @@
-// fnshim's JavaScript worker, one file for Node and Deno. It owns the JS side of
-// languages/PROTOCOL.md: connect to $FNSHIM_SOCKET, load the user's module once, find the
-// handler (plain, Lambda callback or fetch style), run invocations concurrently, and keep the
-// user's console output apart from the protocol. It knows nothing about triggers.
-// Deno runs this file as it is; Node runs it as CommonJS (fnshim turns the `import … from`
-// lines below into `require` calls), so that a CommonJS function starts without Node's ES
-// module loader, which costs ~10 ms.
-import net from 'node:net';
-import process from 'node:process';
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { Buffer } from 'node:buffer';
-import { pathToFileURL } from 'node:url';
-import { format } from 'node:util';
+// fnshim's JavaScript worker: one file that Node and Deno both run as it is. It owns the JS
+// side of languages/PROTOCOL.md: connect to $FNSHIM_SOCKET, load the user's module once, find
+// the handler (plain, Lambda callback or fetch style), run invocations concurrently, and keep
+// the user's console output apart from the protocol. It knows nothing about triggers or API
+// Gateway events: a fetch-style handler gets its `Request` from the plain request the shim sends.
+// It has no `import` or `export` statement, so the same text is a CommonJS module and an ES
+// module: fnshim writes it as worker.cjs for Node, which then starts a CommonJS function
+// without its ES module loader (~10 ms), and as worker.mjs for Deno, whose CommonJS loader
+// costs as much. User modules load with `require` (CommonJS under Node) or `import()`.
+'use strict';
+
+// Built-in modules, synchronously: `require` where this runs as CommonJS (Node), else
+// `process.getBuiltinModule` (Deno, where this is an ES module).
+const builtin = typeof require === 'function' ? require : (name) => globalThis.process.getBuiltinModule(name);
+const net = builtin('node:net');
+const process = builtin('node:process');
+const { AsyncLocalStorage } = builtin('node:async_hooks');
+const { Buffer } = builtin('node:buffer');
+const { pathToFileURL } = builtin('node:url');
+const { format } = builtin('node:util');
 
 const env = process.env;
 const isDeno = typeof globalThis.Deno !== 'undefined';
@@ -57,18 +64,18 @@ async function load() {
   } catch (err) {
     return { error: await importError(err) };
   }
-  const run = resolveHandler(mod);
-  if (run) return { run };
-  const found = new Set(Object.keys(mod).filter((name) => name !== 'module.exports'));
-  if (mod.default && typeof mod.default === 'object') Object.keys(mod.default).forEach((name) => found.add(`default.${name}`));
+  const found = resolveHandler(mod);
+  if (found) return found;
+  const names = new Set(Object.keys(mod).filter((name) => name !== 'module.exports'));
+  if (mod.default && typeof mod.default === 'object') Object.keys(mod.default).forEach((name) => names.add(`default.${name}`));
   return { error: problem('HandlerNotFound', `${entry} has no export "${handlerName}" (nor a default export or a fetch handler); ` +
-    (found.size ? `it exports: ${[...found].join(', ')}` : 'it exports nothing')) };
+    (names.size ? `it exports: ${[...names].join(', ')}` : 'it exports nothing')) };
 }
 
 // CommonJS functions under Node: `require`, with the exports shaped as `import()` gives them.
 // null when the file is an ES module (or this is Deno), which `import()` then loads.
 function requireModule() {
-  if (typeof require !== 'function' || /\.(mjs|[cm]?ts|tsx)$/.test(entry)) return null;
+  if (isDeno || /\.(mjs|[cm]?ts|tsx)$/.test(entry)) return null;
   let exports;
   try {
     exports = require(entry);
@@ -94,7 +101,8 @@ async function importError(err) {
   return error;
 }
 
-// Each shape becomes `run(kind, event, context) → value | Promise<value>`.
+// Each shape becomes `{ run(message, context) → value | Promise<value>, input }`; `input` is what
+// `ready` asks the shim to send for HTTP invocations (PROTOCOL.md): events, or plain requests.
 function resolveHandler(mod) {
   const byDefault = mod.default; // CommonJS module.exports arrives here too
   if (typeof mod[handlerName] === 'function') return plain(mod[handlerName]);
@@ -105,8 +113,10 @@ function resolveHandler(mod) {
   return null;
 }
 
-const plain = (fn, self) => (kind, event, context) =>
-  fn.length >= 3 ? withCallback(fn, self, event, context) : fn.call(self, event, context);
+const plain = (fn, self) => ({
+  input: 'event',
+  run: ({ event }, context) => (fn.length >= 3 ? withCallback(fn, self, event, context) : fn.call(self, event, context)),
+});
 
 // Lambda's (event, context, callback): whichever comes first, the callback or a returned promise.
 function withCallback(fn, self, event, context) {
@@ -116,10 +126,13 @@ function withCallback(fn, self, event, context) {
   });
 }
 
-const fetchStyle = (respond) => async (kind, event, context) => {
-  const ctx = { ...context, waitUntil: (promise) => Promise.resolve(promise).catch((err) => console.error(err)), passThroughOnException() {} };
-  return toResult(await respond(toRequest(kind, event), ctx));
-};
+const fetchStyle = (respond) => ({
+  input: 'request',
+  run: async (message, context) => {
+    const ctx = { ...context, waitUntil: (promise) => Promise.resolve(promise).catch((err) => console.error(err)), passThroughOnException() {} };
+    return toResult(await respond(toRequest(message), ctx));
+  },
+});
 
 function dispatchFetchEvent(request, ctx) {
   return new Promise((resolve, reject) => {
@@ -131,34 +144,19 @@ function dispatchFetchEvent(request, ctx) {
   });
 }
 
-// ---- fetch style: event → Request, Response → HTTP result ---------------------------------------
+// ---- fetch style: plain request → Request, Response → HTTP result ----------------------------
 
-function toRequest(kind, event) {
+// An HTTP invocation carries the request as the shim describes it (src/event/ owns that shape);
+// a raw event reaches a fetch handler as a JSON POST to /invoke.
+function toRequest({ kind, event, request }) {
   if (kind !== 'http') {
     return new Request('http://localhost/invoke',
       { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
   }
-  const v2 = event.version === '2.0' || 'rawPath' in event;
-  const method = ((v2 ? event.requestContext?.http?.method : event.httpMethod) || 'GET').toUpperCase();
-  const headers = new Headers();
-  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) for (const v of values ?? []) headers.append(name, v);
-  for (const [name, value] of Object.entries(event.headers ?? {})) if (value != null && !headers.has(name)) headers.set(name, value);
-  if (event.cookies?.length) headers.set('cookie', event.cookies.join('; '));
-  const query = v2 ? event.rawQueryString ?? '' : v1Query(event);
-  const path = (v2 ? event.rawPath : event.path) || '/';
-  let url = `http://${headers.get('host') ?? 'localhost'}${path}${query ? `?${query}` : ''}`;
-  if (!URL.canParse(url)) url = `http://localhost${path}${query ? `?${query}` : ''}`;
-  const hasBody = method !== 'GET' && method !== 'HEAD' && event.body != null;
-  const body = hasBody ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64') : event.body) : undefined;
-  return new Request(url, { method, headers, body });
-}
-
-function v1Query(event) {
-  const query = new URLSearchParams();
-  const multi = event.multiValueQueryStringParameters;
-  for (const [name, values] of Object.entries(multi ?? {})) for (const v of values ?? []) query.append(name, v);
-  if (!multi) for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) query.append(name, value ?? '');
-  return query.toString();
+  if (!request) throw new TypeError('the shim sent no request for a fetch-style handler');
+  const { method, url, headers, body, isBase64Encoded } = request;
+  const bytes = body == null ? undefined : isBase64Encoded ? Buffer.from(body, 'base64') : body;
+  return new Request(url, { method, headers, body: bytes });
 }
 
 const TEXTUAL = /^text\/|json|xml|javascript|x-www-form-urlencoded|charset=/i;
@@ -201,12 +199,13 @@ function makeContext(id, c) {
   };
 }
 
-function invoke(run, { id, kind, event, context = {} }) {
+function invoke(run, message) {
+  const { id, context = {} } = message;
   const invocation = { id };
   const done = new Promise((resolve, reject) => {
     invocation.fail = reject; // an uncaught error raised on this invocation's behalf fails it
     // not resolve(promise): that would lock `done` and ignore a later fail()
-    current.run(invocation, () => Promise.resolve(run(kind, event, makeContext(id, context))).then(resolve, reject));
+    current.run(invocation, () => Promise.resolve(run(message, makeContext(id, context))).then(resolve, reject));
   });
   inflight.add(done);
   done.then((value) => answer(id, value), (err) => send({ type: 'error', id, error: errorOf(err) }))
@@ -308,7 +307,7 @@ load().then((loaded) => {
     send({ type: 'init_error', error: loaded.error });
     finish(1);
   } else {
-    send({ type: 'ready' });
+    send(loaded.input === 'request' ? { type: 'ready', input: 'request' } : { type: 'ready' });
     listen(loaded.run);
   }
 });
