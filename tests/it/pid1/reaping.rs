@@ -5,7 +5,7 @@ use super::*;
 #[test]
 fn c1_twenty_orphans_leave_no_zombies() {
     let script = "(for i in $(seq 20); do sleep 1 & done); echo ready; exec sleep 30";
-    let mut shim = ns(&["--", "sh", "-c", script]).spawn();
+    let shim = ns(&["--", "sh", "-c", script]).spawn();
     shim.wait_out("ready", 10 * SEC);
     let me = shim.host_pid();
     let is_orphan = |p: &Proc| p.cmdline == ["sleep", "1"];
@@ -17,18 +17,19 @@ fn c1_twenty_orphans_leave_no_zombies() {
         adopted > 0,
         "no orphan adopted by the shim: {:?}\n{}",
         descendants(me),
-        shim.report()
+        shim
     );
-    let clean = poll_until(5 * SEC, || {
-        !descendants(me)
-            .iter()
-            .any(|p| is_orphan(p) || p.state == 'Z')
-    });
+    let left = || {
+        descendants(me)
+            .into_iter()
+            .find(|p| is_orphan(p) || p.state == 'Z')
+    };
+    let clean = wait_for(5 * SEC, || left().is_none().then_some(())).is_some();
     assert!(
         clean,
         "orphans or zombies left: {:?}\n{}",
         descendants(me),
-        shim.report()
+        shim
     );
     shim.signal(libc::SIGTERM);
     shim.expect_exit(143, 3 * SEC);
@@ -38,23 +39,23 @@ fn c1_twenty_orphans_leave_no_zombies() {
 fn c2_orphan_storm_at_main_exit_repeated() {
     for round in 0..20 {
         let code = 7 + round;
-        let mut shim = run_fixture("orphan-storm.py", &["200", &code.to_string()]).spawn();
+        let shim = run_fixture("orphan-storm.py", &["200", &code.to_string()]).spawn();
         let ready = shim.wait_out("ready", 10 * SEC);
         let done = shim.expect_exit(code, 5 * SEC);
         let what = format!("round {round}: main exit -> shim exit");
-        assert_took(&shim, &what, ready, done, ..=SEC);
+        shim.assert_took(&what, ready, done, ..=SEC);
     }
 }
 
 #[test]
 fn c3_main_exits_127_while_orphans_alive() {
     let script = "(sleep 30 &); (trap '' TERM; sleep 30 &); echo ready; exit 127";
-    let mut shim = ns(&["--", "sh", "-c", script])
+    let shim = ns(&["--", "sh", "-c", script])
         .env("SHUTDOWN_TIMEOUT", "2s")
         .spawn();
     let ready = shim.wait_out("ready", 10 * SEC);
     let done = shim.expect_exit(127, 5 * SEC);
-    assert_took(&shim, "main exit -> shim exit", ready, done, ..=3 * SEC);
+    shim.assert_took("main exit -> shim exit", ready, done, ..=3 * SEC);
 }
 
 /// 10,000 short orphans one after another (about 5 s on an idle machine): at the end only the
@@ -62,7 +63,7 @@ fn c3_main_exits_127_while_orphans_alive() {
 /// between the first thousand and the end: a leak check, not a timing.
 #[test]
 fn c4_ten_thousand_orphans_leave_no_zombie_and_no_growth() {
-    let mut shim = run_fixture("orphan-churn.sh", &["10000"]).spawn();
+    let shim = run_fixture("orphan-churn.sh", &["10000"]).spawn();
     shim.wait_out("progress 1000", 20 * SEC);
     let me = shim.host_pid();
     let rss = || status_field(me, "VmRSS").expect("VmRSS");
@@ -72,14 +73,14 @@ fn c4_ten_thousand_orphans_leave_no_zombie_and_no_growth() {
         let left = descendants(me);
         left.len() == 1 && left[0].cmdline == ["sleep", "60"]
     };
-    let clean = poll_until(5 * SEC, only_main);
-    assert!(clean, "left: {:?}\n{}", descendants(me), shim.report());
+    let clean = wait_for(5 * SEC, || only_main().then_some(())).is_some();
+    assert!(clean, "left: {:?}\n{}", descendants(me), shim);
     let end = rss();
     eprintln!("c4: VmRSS {early} kB after 1000 orphans, {end} kB after 10000");
     assert!(
         end < early + 2048,
         "VmRSS grew from {early} kB to {end} kB\n{}",
-        shim.report()
+        shim
     );
     shim.signal(libc::SIGTERM);
     shim.expect_exit(143, 3 * SEC);
@@ -96,25 +97,7 @@ fn c4_ten_thousand_orphans_leave_no_zombie_and_no_growth() {
 fn c5_install_steps_get_their_own_codes_while_orphans_churn() {
     const FUNCTIONS: usize = 3;
     const STARTS_PER_CODE: usize = 50;
-    let function = crate::support::Function::empty();
-    let mut fyml = String::from("service: churn\nfunctions:\n");
-    for n in 1..=FUNCTIONS {
-        fyml.push_str(&format!("  f{n}:\n    handler: index.handler\n"));
-    }
-    function.write("f.yml", &fyml, 0o644);
-    function.write("index.js", "exports.handler = async () => 1;\n", 0o644);
-    function.write(
-        "package.json",
-        "{\"name\":\"churn\",\"version\":\"1.0.0\"}\n",
-        0o644,
-    );
-    let bin = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(fixture("fake-npm.sh"), bin.path().join("npm")).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap()
-    );
+    let (function, _bin, path) = node_functions_with_fake_npm(FUNCTIONS);
     let cache = tempfile::tempdir().unwrap();
     let calls = function.path().join("npm-calls");
     let start = |fail_at: usize, code: i32| {
@@ -137,34 +120,56 @@ fn c5_install_steps_get_their_own_codes_while_orphans_churn() {
     };
     for code in [3, 42, 200, 255] {
         for _ in 0..STARTS_PER_CODE {
-            let mut shim = start(1, code);
+            let shim = start(1, code);
             shim.expect_exit(69, 10 * SEC);
             shim.err.wait_eof(Instant::now() + 2 * SEC);
             let err = shim.err.text();
-            assert_eq!(npm_calls(), 1, "npm calls\n{}", shim.report());
+            assert_eq!(npm_calls(), 1, "npm calls\n{}", shim);
             let failed = format!("failed (exit code {code})");
-            assert!(err.contains(&failed), "no {failed:?}\n{}", shim.report());
+            assert!(err.contains(&failed), "no {failed:?}\n{}", shim);
             assert!(
                 !err.contains("No child processes") && !err.contains("os error 10"),
                 "ECHILD\n{}",
-                shim.report()
+                shim
             );
         }
     }
-    let mut served = start(0, 0);
+    let served = start(0, 0);
     let ready = served.err.find(
         |l| l.contains("first worker ready"),
         Instant::now() + 30 * SEC,
     );
-    assert!(ready.is_some(), "never ready\n{}", served.report());
+    assert!(ready.is_some(), "never ready\n{}", served);
     assert_eq!(
         npm_calls(),
         1,
         "one install for {FUNCTIONS} functions\n{}",
-        served.report()
+        served
     );
     served.signal(libc::SIGTERM);
     served.expect_exit(0, 10 * SEC);
     let ready = served.err.text().matches("dependencies ready").count();
-    assert_eq!(ready, 1, "successful steps\n{}", served.report());
+    assert_eq!(ready, 1, "successful steps\n{}", served);
+}
+
+/// A folder of `count` Node functions (an f.yml) sharing one package.json, and a PATH whose
+/// `npm` is `fake-npm.sh` (the returned directory holds it).
+fn node_functions_with_fake_npm(count: usize) -> (Function, tempfile::TempDir, String) {
+    let function = Function::empty();
+    let mut fyml = String::from("service: churn\nfunctions:\n");
+    for n in 1..=count {
+        fyml.push_str(&format!("  f{n}:\n    handler: index.handler\n"));
+    }
+    function.write("f.yml", &fyml, 0o644);
+    function.write("index.js", "exports.handler = async () => 1;\n", 0o644);
+    let package = "{\"name\":\"churn\",\"version\":\"1.0.0\"}\n";
+    function.write("package.json", package, 0o644);
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(fixture("pid1/fake-npm.sh"), bin.path().join("npm")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    (function, bin, path)
 }

@@ -8,22 +8,19 @@ use super::*;
 #[test]
 fn e1_stopped_child_is_not_an_exit() {
     let script = "echo ready; read line; echo \"got $line\"; exit 7";
-    let mut shim = ns(&["--", "sh", "-c", script]).stdin().spawn();
+    let shim = ns(&["--", "sh", "-c", script]).stdin().spawn();
     shim.wait_out("ready", 10 * SEC);
     let me = shim.host_pid();
     let child = descendants(me).iter().find(|p| p.ppid == me).map(|p| p.pid);
-    let child = child.unwrap_or_else(|| panic!("no child\n{}", shim.report()));
+    let child = child.unwrap_or_else(|| panic!("no child\n{}", shim));
     unsafe { libc::kill(child, libc::SIGSTOP) };
-    let stopped = poll_until(2 * SEC, || proc_stat(child).is_some_and(|p| p.state == 'T'));
-    assert!(stopped, "child {child} never stopped\n{}", shim.report());
+    let stopped = wait_for(2 * SEC, || proc_stat(child).filter(|p| p.state == 'T'));
+    let stopped = stopped.is_some();
+    assert!(stopped, "child {child} never stopped\n{}", shim);
     shim.send_stdin(b"go\n");
     // The stop raised SIGCHLD: a shim that took it for an exit would be gone by now.
     let early = shim.exit_within(ms(500));
-    assert!(
-        early.is_none(),
-        "exited on a stop: {early:?}\n{}",
-        shim.report()
-    );
+    assert!(early.is_none(), "exited on a stop: {early:?}\n{}", shim);
     unsafe { libc::kill(child, libc::SIGCONT) };
     shim.wait_out("got go", 3 * SEC);
     shim.expect_exit(7, 3 * SEC);
@@ -33,9 +30,10 @@ fn e1_stopped_child_is_not_an_exit() {
 /// has its 10 s housekeeping tick at most once in the window.
 #[test]
 fn e2_idle_shim_does_not_wake_up() {
-    let mut init = run_fixture("ready-sleep.sh", &[]).spawn();
+    let init = run_fixture("ready-sleep.sh", &[]).spawn();
     init.wait_out("ready", 10 * SEC);
-    let (mut proxy, _port) = proxy_fixture(&["http-slow.py"], "4s").spawn_proxy();
+    let proxy = proxy_fixture(&["http-slow.py"], "4s").spawn();
+    proxy.wait_ready();
     let pids = [init.host_pid(), proxy.host_pid()];
     let sample = || pids.map(|p| (cpu_ticks(p).expect("stat"), context_switches(p)));
     let before = sample();
@@ -99,7 +97,7 @@ fn e3_static_binary_runs_in_a_root_holding_only_itself_and_a_static_fixture() {
         .collect();
     names.sort();
     assert_eq!(names, ["fnshim", "static-fixture"]);
-    let mut shim = ns(&["--", "/static-fixture", "7"])
+    let shim = ns(&["--", "/static-fixture", "7"])
         .root(root.path())
         .spawn();
     shim.expect_exit(7, 5 * SEC);
@@ -108,7 +106,7 @@ fn e3_static_binary_runs_in_a_root_holding_only_itself_and_a_static_fixture() {
     assert!(
         said.len() == 1 && said[0].starts_with("static fixture: pid "),
         "\n{}",
-        shim.report()
+        shim
     );
 }
 
@@ -119,21 +117,16 @@ fn e3_static_binary_runs_in_a_root_holding_only_itself_and_a_static_fixture() {
 #[test]
 fn e4_closed_or_full_stderr_neither_crashes_nor_hangs() {
     let closing = ["sh", "-c", "exec \"$0\" \"$@\" 2>&-"];
-    let mut shim = ns(&["--", "sh", "-c", "echo to-stderr >&2; exit 9"])
-        .via(&closing)
+    let shim = ns(&["--", "sh", "-c", "echo to-stderr >&2; exit 9"])
+        .wrap(&closing)
         .env("LOG_LEVEL", "debug")
         .spawn();
     shim.expect_exit(9, 5 * SEC);
     shim.err.wait_eof(Instant::now() + 2 * SEC);
-    assert_eq!(
-        shim.err.text(),
-        "",
-        "stderr was not closed\n{}",
-        shim.report()
-    );
+    assert_eq!(shim.err.text(), "", "stderr was not closed\n{}", shim);
 
     let churn = "i=0; while [ $i -lt 3000 ]; do (true &); i=$((i+1)); done; echo done; exit 5";
-    let mut shim = ns(&["--", "sh", "-c", churn])
+    let shim = ns(&["--", "sh", "-c", churn])
         .env("LOG_LEVEL", "debug")
         .env("LOG_FORMAT", "json")
         .stderr_unread()

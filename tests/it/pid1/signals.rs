@@ -4,20 +4,20 @@ use super::*;
 
 #[test]
 fn b1_host_sigterm_gives_143_quickly() {
-    let mut shim = run_fixture("ready-sleep.sh", &[]).spawn();
+    let shim = run_fixture("ready-sleep.sh", &[]).spawn();
     shim.wait_out("ready", 10 * SEC);
     let sent = shim.signal(libc::SIGTERM);
     let done = shim.expect_exit(143, 3 * SEC);
-    assert_took(&shim, "TERM -> exit", sent, done, ..=SEC);
+    shim.assert_took("TERM -> exit", sent, done, ..=SEC);
 }
 
 #[test]
 fn b2_term_handler_exiting_0_gives_0() {
-    let mut shim = run_fixture("term-exit0.py", &[]).spawn();
+    let shim = run_fixture("term-exit0.py", &[]).spawn();
     shim.wait_out("ready", 10 * SEC);
     let sent = shim.signal(libc::SIGTERM);
     let done = shim.expect_exit(0, 3 * SEC);
-    assert_took(&shim, "TERM -> exit", sent, done, ..=SEC);
+    shim.assert_took("TERM -> exit", sent, done, ..=SEC);
 }
 
 #[test]
@@ -31,7 +31,7 @@ fn b3_forwards_each_signal_exactly_once_in_order() {
         ("WINCH", libc::SIGWINCH),
         ("CONT", libc::SIGCONT),
     ];
-    let mut shim = run_fixture("echo-signals.py", &[]).spawn();
+    let shim = run_fixture("echo-signals.py", &[]).spawn();
     shim.wait_out("ready", 10 * SEC);
     for (name, sig) in forwarded {
         shim.signal(sig);
@@ -47,31 +47,31 @@ fn b3_forwards_each_signal_exactly_once_in_order() {
         shim.out.lines(),
         expected,
         "signals seen by the child\n{}",
-        shim.report()
+        shim
     );
 }
 
 #[test]
 fn b4_sigterm_from_inside_the_namespace() {
-    let mut shim = run_fixture("ready-sleep.sh", &[]).spawn();
+    let shim = run_fixture("ready-sleep.sh", &[]).spawn();
     shim.wait_out("ready", 10 * SEC);
     let sent = Instant::now();
     shim.nsenter_kill_1("-TERM");
     let done = shim.expect_exit(143, 3 * SEC);
-    assert_took(&shim, "TERM -> exit", sent, done, ..=SEC);
+    shim.assert_took("TERM -> exit", sent, done, ..=SEC);
 }
 
 #[test]
 fn b6_sigint_reaches_the_whole_process_group() {
-    let mut shim = ns(&["--", "sh", "-c", "echo ready; sleep 5; echo after"]).spawn();
+    let shim = ns(&["--", "sh", "-c", "echo ready; sleep 5; echo after"]).spawn();
     shim.wait_out("ready", 10 * SEC);
     let sent = shim.signal(libc::SIGINT);
     let done = shim.expect_exit(130, 4 * SEC);
-    assert_took(&shim, "INT -> exit", sent, done, ..=SEC);
+    shim.assert_took("INT -> exit", sent, done, ..=SEC);
     assert!(
         !shim.out.text().contains("after"),
         "sh outlived INT\n{}",
-        shim.report()
+        shim
     );
 }
 
@@ -79,35 +79,41 @@ fn b6_sigint_reaches_the_whole_process_group() {
 fn b7_not_pid1_subreaper_adopts_and_reaps_orphans() {
     let script =
         "for i in 1 2 3 4 5; do (sleep 2 & echo orphan $!); done; echo ready; exec sleep 30";
-    let mut shim = Spec::bare(&["--", "sh", "-c", script]).spawn();
+    let shim = (fnshim().watchdog(WATCHDOG))
+        .args(["--", "sh", "-c", script])
+        .spawn();
     shim.wait_out("ready", 10 * SEC);
     let me = shim.host_pid();
     let orphans: Vec<i32> = (shim.out.lines().iter())
         .filter_map(|l| l.strip_prefix("orphan ")?.parse().ok())
         .collect();
-    assert_eq!(orphans.len(), 5, "orphan pids\n{}", shim.report());
+    assert_eq!(orphans.len(), 5, "orphan pids\n{}", shim);
     for &pid in &orphans {
         let ppid = proc_stat(pid).map(|p| p.ppid);
         assert_eq!(
             ppid,
             Some(me),
             "orphan {pid} not adopted by the shim {me}\n{}",
-            shim.report()
+            shim
         );
     }
     let adopted = |pid: i32| proc_stat(pid).is_some_and(|p| p.ppid == me);
-    let gone = poll_until(6 * SEC, || !orphans.iter().any(|&p| adopted(p)));
+    let gone = wait_for(6 * SEC, || {
+        (!orphans.iter().any(|&p| adopted(p))).then_some(())
+    });
+    let gone = gone.is_some();
     let left: Vec<Option<Proc>> = orphans.iter().map(|&p| proc_stat(p)).collect();
-    assert!(gone, "orphans not reaped: {left:?}\n{}", shim.report());
+    assert!(gone, "orphans not reaped: {left:?}\n{}", shim);
     shim.signal(libc::SIGTERM);
     shim.expect_exit(143, 3 * SEC);
 }
 
 #[test]
 fn b5_sigkill_to_the_shim_ends_the_whole_namespace() {
-    let (worker, ready_sleep) = (fixture("worker.sh"), fixture("ready-sleep.sh"));
+    let (worker, ready_sleep) = (fixture("pid1/worker.sh"), fixture("pid1/ready-sleep.sh"));
+    let (worker, ready_sleep) = (worker.display(), ready_sleep.display());
     let script = format!("setsid {worker} ignore & {worker} & exec {ready_sleep}");
-    let mut shim = ns(&["--", "sh", "-c", &script]).spawn();
+    let shim = ns(&["--", "sh", "-c", &script]).spawn();
     shim.wait_out("ready", 10 * SEC);
     let workers = || {
         (shim.out.lines().iter())
@@ -115,24 +121,23 @@ fn b5_sigkill_to_the_shim_ends_the_whole_namespace() {
             .count()
     };
     assert!(
-        poll_until(10 * SEC, || workers() == 2),
+        wait_for(10 * SEC, || (workers() == 2).then_some(())).is_some(),
         "\n{}",
-        shim.report()
+        shim
     );
     let me = shim.host_pid();
     let mut pids: Vec<i32> = descendants(me).iter().map(|p| p.pid).collect();
     pids.push(me);
-    assert!(pids.len() >= 4, "namespace: {pids:?}\n{}", shim.report());
+    assert!(pids.len() >= 4, "namespace: {pids:?}\n{}", shim);
     shim.signal(libc::SIGKILL);
-    let gone = poll_until(SEC, || pids.iter().all(|&p| proc_stat(p).is_none()));
+    let gone = wait_for(SEC, || {
+        pids.iter().all(|&p| proc_stat(p).is_none()).then_some(())
+    });
+    let gone = gone.is_some();
     let left: Vec<Proc> = pids.iter().filter_map(|&p| proc_stat(p)).collect();
-    assert!(
-        gone,
-        "still there 1 s after SIGKILL: {left:?}\n{}",
-        shim.report()
-    );
+    assert!(gone, "still there 1 s after SIGKILL: {left:?}\n{}", shim);
     // unshare reports its child's SIGKILL in a version-dependent way: only its exit matters.
-    assert!(shim.exit_within(2 * SEC).is_some(), "\n{}", shim.report());
+    assert!(shim.exit_within(2 * SEC).is_some(), "\n{}", shim);
 }
 
 /// Startup race, as the platform meets it: SIGTERM from the host the moment the shim's pid is
@@ -146,10 +151,10 @@ fn b8_sigterm_right_after_start_is_not_lost() {
     let started = Instant::now();
     let (mut lost, mut ran) = (Vec::new(), 0);
     while ran < TRIALS && started.elapsed() < 20 * SEC {
-        let mut shim = ns(&["--", "sleep", "30"]).spawn();
+        let shim = ns(&["--", "sleep", "30"]).spawn();
         shim.signal(libc::SIGTERM);
         match shim.exit_within(2 * SEC) {
-            Some((status, _)) => assert_eq!(status.code(), Some(143), "\n{}", shim.report()),
+            Some((status, _)) => assert_eq!(status.code(), Some(143), "\n{}", shim),
             None => lost.push(ran),
         }
         ran += 1;
@@ -164,7 +169,7 @@ fn b8_sigterm_right_after_start_is_not_lost() {
 
 #[test]
 fn b9_burst_of_1000_usr1_shim_survives_and_stops_on_term() {
-    let mut shim = run_fixture("echo-signals.py", &[]).spawn();
+    let shim = run_fixture("echo-signals.py", &[]).spawn();
     shim.wait_out("ready", 10 * SEC);
     for _ in 0..1000 {
         shim.signal(libc::SIGUSR1); // asserts that the shim is still there to receive it
@@ -174,10 +179,6 @@ fn b9_burst_of_1000_usr1_shim_survives_and_stops_on_term() {
     shim.expect_exit(0, 3 * SEC);
     shim.out.wait_eof(Instant::now() + 2 * SEC);
     let got = (shim.out.lines().iter()).filter(|l| *l == "USR1").count();
-    assert!(
-        (1..=1000).contains(&got),
-        "USR1 seen {got} times\n{}",
-        shim.report()
-    );
+    assert!((1..=1000).contains(&got), "USR1 seen {got} times\n{}", shim);
     assert_eq!(shim.out.lines().last().map(String::as_str), Some("TERM"));
 }

@@ -1,14 +1,16 @@
-//! A minimal HTTP/1.1 client for the tests: requests as raw bytes, keep-alive connections,
-//! bodies framed by length, chunked or close, and readable reports of every response.
+//! The one HTTP/1.1 client of the tests: requests as raw bytes, keep-alive connections,
+//! bodies framed by length, chunked or close, readable reports of every response, and the
+//! timed helpers the drain tests need (a request on a thread, waiting for a refused connect).
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use std::net::{SocketAddr, TcpStream};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::IO_TIMEOUT;
+use super::{wait_for, IO_TIMEOUT};
 
 pub enum Body {
     Empty,
@@ -322,4 +324,24 @@ impl Conn {
 
 fn bad(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// GET `target` with `Connection: close` on a thread of its own; the answer (or the error)
+/// comes with the instant it was complete.
+pub fn get_in_background(port: u16, target: &str) -> JoinHandle<(io::Result<Response>, Instant)> {
+    let req = Request::get(target).header("Connection", "close");
+    thread::spawn(move || {
+        let result = Conn::connect(port).and_then(|mut c| c.request(&req));
+        (result, Instant::now())
+    })
+}
+
+/// Whether connecting to `port` is refused within `limit`.
+pub fn wait_refused(port: u16, limit: Duration) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let refused = wait_for(limit, || {
+        let attempt = TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+        matches!(attempt, Err(e) if e.kind() == io::ErrorKind::ConnectionRefused).then_some(())
+    });
+    refused.is_some()
 }
