@@ -45,40 +45,7 @@ fn shaped(map: serde_json::Map<String, Value>) -> Result<HttpResponse, InvalidRe
             map["statusCode"]
         ))
     })? as u16;
-    let mut headers = Vec::new();
-    if let Some(single) = map.get("headers").filter(|v| !v.is_null()) {
-        let single = single
-            .as_object()
-            .ok_or_else(|| InvalidResponse("headers must be an object".into()))?;
-        for (name, value) in single {
-            headers.push((name.to_ascii_lowercase(), scalar(value, "headers")?));
-        }
-    }
-    if let Some(multi) = map.get("multiValueHeaders").filter(|v| !v.is_null()) {
-        let multi = multi
-            .as_object()
-            .ok_or_else(|| InvalidResponse("multiValueHeaders must be an object".into()))?;
-        for (name, values) in multi {
-            let values = values.as_array().ok_or_else(|| {
-                InvalidResponse(format!("multiValueHeaders.{name} must be a list"))
-            })?;
-            headers.retain(|(existing, _)| *existing != name.to_ascii_lowercase());
-            for value in values {
-                headers.push((
-                    name.to_ascii_lowercase(),
-                    scalar(value, "multiValueHeaders")?,
-                ));
-            }
-        }
-    }
-    if let Some(cookies) = map.get("cookies").filter(|v| !v.is_null()) {
-        let cookies = cookies
-            .as_array()
-            .ok_or_else(|| InvalidResponse("cookies must be a list".into()))?;
-        for cookie in cookies {
-            headers.push(("set-cookie".into(), scalar(cookie, "cookies")?));
-        }
-    }
+    let mut headers = headers(&map)?;
     let body = body_bytes(
         map.get("body"),
         map.get("isBase64Encoded")
@@ -93,6 +60,45 @@ fn shaped(map: serde_json::Map<String, Value>) -> Result<HttpResponse, InvalidRe
         headers,
         body,
     })
+}
+
+/// `headers`, then `multiValueHeaders` (replacing a name's single value), then `cookies` as
+/// `set-cookie` lines; names lower-cased.
+fn headers(map: &serde_json::Map<String, Value>) -> Result<Vec<(String, String)>, InvalidResponse> {
+    let present = |key: &str| map.get(key).filter(|v| !v.is_null());
+    let mut headers = Vec::new();
+    if let Some(single) = present("headers") {
+        let single = single
+            .as_object()
+            .ok_or_else(|| InvalidResponse("headers must be an object".into()))?;
+        for (name, value) in single {
+            headers.push((name.to_ascii_lowercase(), scalar(value, "headers")?));
+        }
+    }
+    if let Some(multi) = present("multiValueHeaders") {
+        let multi = multi
+            .as_object()
+            .ok_or_else(|| InvalidResponse("multiValueHeaders must be an object".into()))?;
+        for (name, values) in multi {
+            let values = values.as_array().ok_or_else(|| {
+                InvalidResponse(format!("multiValueHeaders.{name} must be a list"))
+            })?;
+            let name = name.to_ascii_lowercase();
+            headers.retain(|(existing, _)| *existing != name);
+            for value in values {
+                headers.push((name.clone(), scalar(value, "multiValueHeaders")?));
+            }
+        }
+    }
+    if let Some(cookies) = present("cookies") {
+        let cookies = cookies
+            .as_array()
+            .ok_or_else(|| InvalidResponse("cookies must be a list".into()))?;
+        for cookie in cookies {
+            headers.push(("set-cookie".into(), scalar(cookie, "cookies")?));
+        }
+    }
+    Ok(headers)
 }
 
 fn scalar(value: &Value, field: &str) -> Result<String, InvalidResponse> {
