@@ -6,23 +6,23 @@
 
 #[cfg(test)]
 mod architecture;
-pub mod backend;
+pub(crate) mod backend;
 pub mod cli;
 pub mod config;
-pub mod event;
+pub(crate) mod event;
 pub mod exit;
-pub mod install;
-pub mod invoke;
+pub(crate) mod install;
+pub(crate) mod invoke;
 pub mod local;
 pub mod logging;
 pub mod plan;
-pub mod readiness;
-pub mod runtime;
+pub(crate) mod readiness;
+pub(crate) mod runtime;
 mod serve;
-pub mod server;
+pub(crate) mod server;
 pub mod supervisor;
-pub mod trigger;
-pub mod worker;
+pub(crate) mod trigger;
+pub(crate) mod worker;
 
 use std::sync::Arc;
 

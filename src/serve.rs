@@ -152,7 +152,7 @@ async fn run_handlers(
         let target = match prepared.await {
             Ok(target) => target,
             Err(install::StepError::Failed(error)) => return Err(error),
-            Err(install::StepError::Stopped(_)) => return Ok(exit::OK),
+            Err(install::StepError::Stopped) => return Ok(exit::OK),
         };
         groups.push(Group { target, pool });
     }

@@ -3,9 +3,9 @@
 //! Architecture invariant: this is the only module that reads environment variables; everything
 //! else receives a [`Config`]. Tests pass a `HashMap` instead of touching the process environment.
 
-pub mod cron;
+pub(crate) mod cron;
 mod file;
-pub mod fyml;
+pub(crate) mod fyml;
 mod parse;
 pub mod settings;
 

@@ -11,7 +11,7 @@ mod response;
 
 pub use cloudevent::cloudevent;
 pub use http::{http_event, plain_request, HttpRequest};
-pub use response::{to_response, HttpResponse, InvalidResponse};
+pub use response::to_response;
 
 use base64::Engine;
 use serde_json::Value;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::exit::{self, StartError};
-use crate::supervisor::control::{Controls, Stop};
+use crate::supervisor::control::Controls;
 use crate::supervisor::lifecycle::{run_child, Ended};
 use crate::supervisor::process::{self, Child, Spec, Tail};
 use crate::supervisor::reaper::Reaper;
@@ -30,7 +30,7 @@ use crate::supervisor::reaper::Reaper;
 pub enum StepError {
     Failed(StartError),
     /// A stop arrived; the step was killed.
-    Stopped(Stop),
+    Stopped,
 }
 
 /// One command run to completion before serving.
@@ -65,9 +65,9 @@ pub async fn run(
             );
             return Err(failed(why));
         }
-        Ended::Stop(stop) => {
+        Ended::Stop(_) => {
             kill(&mut child).await;
-            return Err(StepError::Stopped(stop));
+            return Err(StepError::Stopped);
         }
     };
     // The relay tasks may still hold the last lines: give them a moment to land in the tail.

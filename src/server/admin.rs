@@ -2,8 +2,8 @@
 
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
-use super::state::Upstream;
 use super::{full, json, App, Body};
+use crate::readiness::Upstream;
 
 pub fn route<B>(app: &App, request: &Request<B>) -> Option<Response<Body>> {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {

@@ -44,11 +44,11 @@ impl From<crate::invoke::Failed> for Failure {
     }
 }
 
-impl From<super::state::Unavailable> for Failure {
-    fn from(why: super::state::Unavailable) -> Failure {
+impl From<crate::readiness::Unavailable> for Failure {
+    fn from(why: crate::readiness::Unavailable) -> Failure {
         match why {
-            super::state::Unavailable::Draining => Failure::Draining,
-            super::state::Unavailable::NotReady => Failure::NotReady,
+            crate::readiness::Unavailable::Draining => Failure::Draining,
+            crate::readiness::Unavailable::NotReady => Failure::NotReady,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The HTTP surface: the listener, one task per connection, and the drain on shutdown.
 //!
 //! Architecture invariant: the server never starts or signals processes; it learns about the
-//! worker only through [`state::Readiness`] and tells the supervisor nothing but "idle".
+//! worker only through [`Readiness`] and tells the supervisor nothing but "idle".
 
 mod admin;
 pub mod errors;
@@ -9,7 +9,6 @@ pub mod handler;
 pub mod metrics;
 mod proxy;
 mod request_id;
-pub use crate::readiness as state;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -26,11 +25,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::backend::http::{FC_REQUEST_ID, REQUEST_ID};
-pub use crate::backend::{Backend, Body, BoxError};
+pub(crate) use crate::backend::{Backend, Body};
 use crate::exit::StartError;
 use crate::invoke::{Invocation, Kind, Outcome, Payload};
+use crate::readiness::{InFlight, Readiness};
 use metrics::Metrics;
-use state::{InFlight, Readiness};
 
 /// What every request handler shares.
 pub struct App {

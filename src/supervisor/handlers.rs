@@ -19,8 +19,8 @@ use super::process::{self, Child, Spec};
 use super::reaper::{Reaper, WaitStatus};
 use super::shutdown::{self, Shutdown, Workers};
 use crate::exit::StartError;
+use crate::readiness::Upstream;
 use crate::runtime::HandlerTarget;
-use crate::server::state::Upstream;
 use crate::server::App;
 use crate::worker::{Connection, Hub, Lifecycle, Pool};
 

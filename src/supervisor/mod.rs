@@ -7,13 +7,13 @@
 //! names nothing here: a handler slot hands each connection the way to kill its worker.
 
 pub mod control;
-pub mod handlers;
-pub mod init;
+pub(crate) mod handlers;
+pub(crate) mod init;
 mod leftovers;
 pub(crate) mod lifecycle;
-pub mod process;
-pub mod proxy;
-pub mod reaper;
+pub(crate) mod process;
+pub(crate) mod proxy;
+pub(crate) mod reaper;
 mod shutdown;
 pub mod signals;
 

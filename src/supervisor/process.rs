@@ -61,6 +61,8 @@ impl Child {
         status
     }
 
+    /// The exit status, if the child was waited for to its end.
+    #[cfg(test)]
     pub fn exited(&self) -> Option<WaitStatus> {
         self.status
     }

@@ -16,8 +16,8 @@ use super::reaper::{Reaper, WaitStatus};
 use super::shutdown::{self, OneWorker, Shutdown};
 use super::signals;
 use crate::exit::StartError;
+use crate::readiness::Upstream;
 use crate::runtime::ProxyTarget;
-use crate::server::state::Upstream;
 use crate::server::App;
 
 pub struct ProxyOptions {

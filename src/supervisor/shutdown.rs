@@ -15,7 +15,7 @@ use super::lifecycle::{until, Groups};
 use super::process::Child;
 use super::reaper::{Reaper, WaitStatus};
 use crate::exit;
-use crate::server::state::Upstream;
+use crate::readiness::Upstream;
 use crate::server::App;
 
 /// What a shutdown stops: the proxied worker, or the slots of the handler workers.

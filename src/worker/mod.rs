@@ -40,9 +40,8 @@ pub enum Payload {
     Request(Value),
 }
 
-/// A freshly connected worker: its `hello` and its two stream halves.
+/// A freshly connected worker (its `hello` named its slot): its two stream halves.
 pub struct Arrival {
-    pub hello: Value,
     pub reader: BufReader<OwnedReadHalf>,
     pub writer: OwnedWriteHalf,
 }
@@ -117,11 +116,7 @@ impl Hub {
                     .remove(&(worker as u32));
                 match waiter {
                     Some(tx) => {
-                        let _ = tx.send(Arrival {
-                            hello,
-                            reader,
-                            writer,
-                        });
+                        let _ = tx.send(Arrival { reader, writer });
                     }
                     None => tracing::warn!(worker, "an unexpected worker connected"),
                 }

@@ -26,7 +26,7 @@ fn assert_mentions(output: &str, words: &[&str]) {
 #[test]
 fn an_image_run_without_a_mounted_function_exits_64() {
     for runtime in ["node", "custom"] {
-        let (code, output) = Run::new(image(runtime)).to_exit();
+        let (code, output) = Run::new(image(runtime)).run_to_exit();
         assert_eq!(code, 64, "fnshim/{runtime} without a function:\n{output}");
         assert_says(
             &output,
@@ -45,7 +45,7 @@ fn a_bad_function_path_exits_64_with_a_clear_message() {
     let (code, output) = Run::new(image("python"))
         .function(&examples().join("python-hello"), true)
         .env("FUNCTION_PATH", "/app/functoin")
-        .to_exit();
+        .run_to_exit();
     assert_eq!(code, 64, "{output}");
     assert_says(&output, &["FUNCTION_PATH", "/app/functoin"]);
 }
@@ -57,7 +57,7 @@ fn an_unwritable_cache_folder_exits_64_naming_cache_dir() {
     let (code, output) = Run::new(image("node"))
         .function(&examples().join("node-hello"), true)
         .option("--user", "12345:12345")
-        .to_exit();
+        .run_to_exit();
     assert_eq!(code, 64, "{output}");
     assert_says(
         &output,
@@ -67,7 +67,7 @@ fn an_unwritable_cache_folder_exits_64_naming_cache_dir() {
 
 #[test]
 fn an_unknown_option_to_the_entrypoint_exits_64() {
-    let (code, output) = Run::new(image("custom")).arg("--bogus").to_exit();
+    let (code, output) = Run::new(image("custom")).arg("--bogus").run_to_exit();
     assert_eq!(code, 64, "{output}");
     assert_mentions(&output, &["unknown option \"--bogus\"", "usage: fnshim"]);
 }

@@ -23,7 +23,7 @@ fn dart_image_serves_the_seed_handler_and_refuses_another_dart_version() {
     let (code, output) = Run::new(tag)
         .function(&examples().join("dart-hello"), true)
         .env("DART_VERSION", "2.19.0")
-        .to_exit();
+        .run_to_exit();
     assert_eq!(code, 65, "{output}");
     assert!(output.contains("DART_VERSION"), "{output}");
 }

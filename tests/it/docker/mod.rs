@@ -172,7 +172,7 @@ impl Run {
     }
 
     /// `docker run` in the foreground, to its exit: (exit code, container output).
-    fn to_exit(self) -> (i32, String) {
+    fn run_to_exit(self) -> (i32, String) {
         let name = unique_name("exit");
         let argv = self.argv(&name, false);
         let _container = Container::adopt(name);
