@@ -88,3 +88,98 @@ fn check_supported(config: &Config, launch: Launch) -> Result<Launch, StartError
     }
     Ok(launch)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn plan(pairs: &[(&str, &str)], command: Option<Vec<OsString>>) -> Result<Plan, StartError> {
+        make(&env(pairs), Vec::new(), command, false)
+    }
+
+    fn keys(error: &StartError) -> Vec<&str> {
+        match error {
+            StartError::Config(errors) => errors.iter().map(|e| e.key.as_str()).collect(),
+            other => panic!("not a configuration error: {other}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_folder_is_in_the_same_list_as_the_other_bad_settings() {
+        let error = plan(
+            &[
+                ("FUNCTION_PATH", "/no/such/folder"),
+                ("PORT", "http"),
+                ("FUNCTION_TIMEOUT", "soon"),
+            ],
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(keys(&error), ["PORT", "FUNCTION_TIMEOUT", "FUNCTION_PATH"]);
+        assert_eq!(error.exit_code(), crate::exit::USAGE);
+        let unset = plan(&[("PORT", "99999")], None).unwrap_err();
+        assert_eq!(keys(&unset), ["PORT", "FUNCTION_PATH"]);
+    }
+
+    #[test]
+    fn a_command_needs_no_folder() {
+        let command = Some(vec![OsString::from("true")]);
+        let error = plan(&[("PORT", "http")], command.clone()).unwrap_err();
+        assert_eq!(keys(&error), ["PORT"]);
+        let ok = plan(&[], command).unwrap();
+        assert!(matches!(ok.launch, Launch::Init { .. }));
+    }
+
+    #[test]
+    fn unsupported_combinations_are_configuration_errors() {
+        let command = Some(vec![OsString::from("true")]);
+        let schedule = [("TRIGGER_TYPE", "schedule"), ("SCHEDULE", "@every 1m")];
+        let error = plan(&schedule, command).unwrap_err();
+        assert_eq!(keys(&error), ["TRIGGER_TYPE"]);
+    }
+
+    #[test]
+    fn every_missing_handler_file_of_an_fyml_is_named() {
+        let folder = tempfile::tempdir().unwrap();
+        let descriptor =
+            "functions:\n  a:\n    handler: one.handler\n  b:\n    handler: two.handler\n";
+        std::fs::write(folder.path().join("f.yml"), descriptor).unwrap();
+        let path = folder.path().to_str().unwrap();
+        let error = plan(&[("FUNCTION_PATH", path)], None).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("functions.a") && text.contains("functions.b"),
+            "{text}"
+        );
+        assert_eq!(error.exit_code(), crate::exit::LOAD);
+    }
+
+    #[test]
+    fn a_good_folder_is_a_plan_to_start_its_workers() {
+        let folder = tempfile::tempdir().unwrap();
+        let python = crate::runtime::languages::of(crate::config::Runtime::Python).unwrap();
+        let entry = folder.path().join(python.entries[0]);
+        std::fs::write(entry, "def handler(e, c):\n    return e\n").unwrap();
+        let path = folder.path().to_str().unwrap();
+        let plan = plan(
+            &[
+                ("FUNCTION_PATH", path),
+                ("PATH", "/usr/bin:/bin:/usr/local/bin"),
+            ],
+            None,
+        );
+        match plan {
+            Ok(plan) => assert!(matches!(plan.launch, Launch::Handlers(_))),
+            Err(error) => panic!("{error}"),
+        }
+    }
+}

@@ -11,6 +11,30 @@ use crate::exit::StartError;
 
 /// The functions of an `f.yml`: each with its own entry, export, environment and limits;
 /// FUNCTION_TIMEOUT and the other settings are the defaults of those that set nothing.
+/// Every function's error at once: one `Load` (65) naming each, unless a configuration error
+/// (64) is among them, which then lists the others too.
+fn together(errors: impl Iterator<Item = StartError>) -> StartError {
+    let (mut config, mut load) = (Vec::new(), Vec::new());
+    for error in errors {
+        match error {
+            StartError::Config(more) => config.extend(more),
+            StartError::Load(why) => load.push(why),
+            other => load.push(other.to_string()),
+        }
+    }
+    match config.is_empty() {
+        true => StartError::Load(load.join("; ")),
+        false => {
+            config.extend(load.into_iter().map(|reason| ConfigError {
+                key: "f.yml".into(),
+                value: String::new(),
+                reason,
+            }));
+            StartError::Config(config)
+        }
+    }
+}
+
 pub(super) fn from_descriptor(
     config: &Config,
     path: &Path,
@@ -34,11 +58,15 @@ pub(super) fn from_descriptor(
             "f.yml: these keys belong to a cloud platform and are not used here"
         );
     }
-    let functions = descriptor
+    let (functions, failed): (Vec<_>, Vec<_>) = descriptor
         .functions
         .iter()
         .map(|def| function(config, &folder, def))
-        .collect::<Result<Vec<_>, _>>()?;
+        .partition(Result::is_ok);
+    if !failed.is_empty() {
+        return Err(together(failed.into_iter().filter_map(Result::err)));
+    }
+    let functions: Vec<HandlerTarget> = functions.into_iter().filter_map(Result::ok).collect();
     let timers = descriptor
         .functions
         .iter()
