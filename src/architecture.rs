@@ -171,6 +171,66 @@ fn only_config_reads_the_environment_and_only_main_exits() {
     }
 }
 
+/// `pattern` may appear in the code (not the comments) of the files ending with `allowed` only.
+fn only_in(pattern: &str, allowed: &[&str]) -> Vec<String> {
+    sources()
+        .into_iter()
+        .filter(|s| s.module != "architecture")
+        .filter(|s| !allowed.iter().any(|a| s.path.ends_with(a)))
+        .filter(|s| {
+            code(&s.text)
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .any(|l| l.contains(pattern))
+        })
+        .map(|s| format!("{} uses {pattern}", s.path.display()))
+        .collect()
+}
+
+#[test]
+fn one_reaper_and_no_signal_handlers() {
+    let mut found = only_in("waitpid(", &["supervisor/reaper.rs"]);
+    found.extend(only_in("tokio::process", &[]));
+    // The child's signal dispositions are reset between fork and exec, and the signal thread
+    // sets its own to default; no handler is installed anywhere.
+    found.extend(only_in("sigaction", &["supervisor/process.rs"]));
+    found.extend(only_in(
+        "libc::signal(",
+        &["supervisor/process.rs", "supervisor/signals.rs"],
+    ));
+    found.extend(only_in(
+        "SIG_DFL",
+        &["supervisor/process.rs", "supervisor/signals.rs"],
+    ));
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn worker_and_event_stay_small_in_what_they_know() {
+    let graph = graph();
+    let knows = |module: &str, other: &str| graph.get(module).is_some_and(|e| e.contains(other));
+    for other in [
+        "server",
+        "backend",
+        "event",
+        "trigger",
+        "invoke",
+        "supervisor",
+    ] {
+        assert!(!knows("worker", other), "`worker` names `{other}`");
+    }
+    for other in ["worker", "backend", "server", "supervisor", "runtime"] {
+        assert!(!knows("event", other), "`event` names `{other}`");
+    }
+    for source in sources().into_iter().filter(|s| s.module == "worker") {
+        assert!(
+            !code(&source.text).contains("hyper::") && !code(&source.text).contains("http::"),
+            "{} knows HTTP",
+            source.path.display()
+        );
+    }
+}
+
 #[test]
 fn files_and_functions_stay_small() {
     let mut long = Vec::new();
