@@ -111,6 +111,8 @@ pub enum Failed {
     Throttled,
     /// A request body over MAX_BODY_SIZE.
     TooLarge(u64),
+    /// The caller's request could not be read (a malformed or broken-off body): its fault.
+    BadRequest(String),
     NotReady,
     Draining,
     /// The invocation names a function the back end does not have.
@@ -127,6 +129,7 @@ impl Failed {
             Failed::Upstream(why) => format!("the function's server failed: {why}"),
             Failed::Throttled => "every worker is busy and the queue is full".into(),
             Failed::TooLarge(limit) => format!("the body is over MAX_BODY_SIZE ({limit} bytes)"),
+            Failed::BadRequest(why) => why.clone(),
             Failed::NotReady => "the function is not ready".into(),
             Failed::Draining => "the function is shutting down".into(),
             Failed::NoSuchFunction(why) => why.clone(),

@@ -211,19 +211,11 @@ impl Upstream {
         Ok(answer(status, &body))
     }
 
-    /// Tells a body over MAX_BODY_SIZE, a worker that died, and a reply that is not HTTP apart.
+    /// Tells a body over MAX_BODY_SIZE, a client's body that broke off or was malformed, a
+    /// worker that died, and a reply that is not HTTP apart.
     async fn classify(&self, error: &hyper_util::client::legacy::Error, generation: u64) -> Failed {
-        let mut source = error.source();
-        while let Some(cause) = source {
-            if cause.is::<LengthLimitError>() {
-                return Failed::TooLarge(self.max_body_size);
-            }
-            if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
-                if hyper_error.is_parse() || hyper_error.is_parse_status() {
-                    return Failed::InvalidResponse(hyper_error.to_string());
-                }
-            }
-            source = cause.source();
+        if let Some(known) = self.known_cause(error) {
+            return known;
         }
         match self
             .readiness
@@ -233,6 +225,39 @@ impl Upstream {
             true => Failed::WorkerExited,
             false => Failed::Upstream(error_chain(error)),
         }
+    }
+}
+
+impl Upstream {
+    /// The failures told by the error's causes alone (no waiting for the worker's fate).
+    fn known_cause(&self, error: &hyper_util::client::legacy::Error) -> Option<Failed> {
+        let mut chain: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            chain.push(cause);
+            source = cause.source();
+        }
+        if chain.iter().any(|cause| cause.is::<LengthLimitError>()) {
+            return Some(Failed::TooLarge(self.max_body_size));
+        }
+        let hyper_errors = chain
+            .iter()
+            .filter_map(|c| c.downcast_ref::<hyper::Error>());
+        for hyper_error in hyper_errors {
+            // "error from user's Body stream": the body being sent is the client's.
+            if hyper_error.is_user() {
+                let why = chain
+                    .last()
+                    .map(|root| root.to_string())
+                    .unwrap_or_default();
+                let why = format!("the request body could not be read: {why}");
+                return Some(Failed::BadRequest(why));
+            }
+            if hyper_error.is_parse() || hyper_error.is_parse_status() {
+                return Some(Failed::InvalidResponse(hyper_error.to_string()));
+            }
+        }
+        None
     }
 }
 

@@ -21,6 +21,8 @@ pub enum Failure {
         fc_caller: bool,
     },
     BadRequest(String),
+    /// The client's body could not be read (bad chunked framing, a connection cut mid-body).
+    BadBody(String),
     /// The client did not send its whole body within the function's timeout.
     BodyTimeout,
     /// No route: the reason names what is served instead.
@@ -37,6 +39,7 @@ impl From<crate::invoke::Failed> for Failure {
             Failed::Upstream(why) => Failure::Upstream(why),
             Failed::Throttled => Failure::Throttled,
             Failed::TooLarge(limit) => Failure::TooLarge(limit),
+            Failed::BadRequest(why) => Failure::BadBody(why),
             Failed::NotReady => Failure::NotReady,
             Failed::Draining => Failure::Draining,
             Failed::NoSuchFunction(why) => Failure::NotFound(why),
@@ -72,6 +75,7 @@ impl Failure {
             Failure::Unhandled { .. }
             | Failure::BadRequest(_)
             | Failure::BodyTimeout
+            | Failure::BadBody(_)
             | Failure::NotFound(_) => Outcome::Error,
         }
     }
@@ -125,6 +129,7 @@ impl Failure {
                 String::new(),
             ),
             Failure::BadRequest(why) => (StatusCode::BAD_REQUEST, "InvalidEvent", why.clone()),
+            Failure::BadBody(why) => (StatusCode::BAD_REQUEST, "BadRequest", why.clone()),
             Failure::BodyTimeout => (
                 StatusCode::REQUEST_TIMEOUT,
                 "RequestTimeout",

@@ -101,3 +101,41 @@ fn garbage_from_the_child_is_502_invalid_response() {
     let r = shim.get("/echo");
     assert_eq!(r.status, 200, "the shim and child stay usable{r}{shim}");
 }
+
+#[test]
+fn a_clients_bad_chunk_is_400_and_not_blamed_on_the_worker() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    conn.set_read_timeout(SECS_10);
+    let mut bytes = Request::post("/echo").chunked(vec![]).head_bytes();
+    bytes.extend_from_slice(b"zz\r\nhello\r\n0\r\n\r\n");
+    conn.write_raw(&bytes).unwrap();
+    let r = conn
+        .read_response("POST")
+        .unwrap_or_else(|e| panic!("no answer to a bad chunk: {e}{shim}"));
+    assert_error(&r, 400, "BadRequest", &shim);
+    assert!(
+        r.json()["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("request body")),
+        "{r}{shim}"
+    );
+    let metrics = shim.get("/_/metrics").text();
+    let exited = metrics
+        .lines()
+        .find(|l| l.contains("outcome=\"worker_exited\""))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+    assert_eq!(exited, Some(0.0), "{metrics}{shim}");
+    assert_eq!(
+        metric_sum(&metrics, "fnshim_worker_restarts_total"),
+        0.0,
+        "{metrics}"
+    );
+    let r = shim.send(&Request::post("/echo").body("after"));
+    assert_eq!(
+        (r.status, r.json()["body"].clone()),
+        (200, "after".into()),
+        "{r}{shim}"
+    );
+}
