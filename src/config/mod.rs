@@ -5,7 +5,10 @@
 
 mod file;
 pub mod fyml;
+mod lambda;
 mod parse;
+
+pub use lambda::Lambda;
 
 pub use file::{layered, Layered};
 
@@ -133,6 +136,8 @@ pub struct Config {
     pub search_path: Option<String>,
     /// `fnshim -- CMD ARGS`: command mode.
     pub command: Option<Vec<OsString>>,
+    /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
+    pub lambda: Option<Lambda>,
 }
 
 /// Default in-flight limit for a proxied server (custom and command modes).
@@ -148,7 +153,7 @@ impl Config {
             env,
             errors: Vec::new(),
         };
-        let config = Config {
+        let mut config = Config {
             function_path: r.text("FUNCTION_PATH").map(PathBuf::from),
             function_entry: r.text("FUNCTION_ENTRY").map(PathBuf::from),
             function_handler: r
@@ -199,7 +204,9 @@ impl Config {
             search_path: r.text("PATH"),
             tz: r.text("TZ"),
             command,
+            lambda: None,
         };
+        lambda::apply(&mut r, &mut config);
         r.check_schedule(&config);
         if r.errors.is_empty() {
             Ok(config)
