@@ -11,6 +11,7 @@ pub mod event;
 pub mod exit;
 pub mod install;
 pub mod invoke;
+pub mod lambda;
 pub mod local;
 pub mod logging;
 pub mod readiness;
@@ -39,13 +40,14 @@ pub fn run(config: Config) -> i32 {
 /// Runs fnshim, optionally for one local job (`check`, `invoke`) instead of serving until a
 /// signal; returns the exit code.
 pub fn run_job(mut config: Config, job: Option<local::Job>) -> i32 {
+    lambda::prepare(&mut config, job.is_some());
     if job.is_some() {
         config.port = Some(0);
     }
     let launch = match runtime::resolve(&config).and_then(|launch| check_supported(&config, launch))
     {
         Ok(launch) => launch,
-        Err(error) => return report(&error),
+        Err(error) => return lambda::report_now(config.lambda.as_ref(), &error),
     };
     let reaper = Arc::new(Reaper::new());
     if !supervisor::become_subreaper() {
@@ -76,7 +78,7 @@ pub fn run_job(mut config: Config, job: Option<local::Job>) -> i32 {
                 ))),
             }
         }
-        served => serve(&config, served, reaper, events, job.map(|job| (job, stop))),
+        served => serve(&config, served, reaper, events, job, stop),
     }
 }
 
@@ -86,12 +88,14 @@ fn serve(
     launch: Launch,
     reaper: Arc<Reaper>,
     events: tokio::sync::mpsc::UnboundedReceiver<libc::c_int>,
-    job: Option<(local::Job, tokio::sync::mpsc::UnboundedSender<libc::c_int>)>,
+    job: Option<local::Job>,
+    stop: tokio::sync::mpsc::UnboundedSender<libc::c_int>,
 ) -> i32 {
     let port = config.port.unwrap_or(8080);
-    let bound_to = match job {
-        Some(_) => server::bind_loopback(port),
-        None => server::bind(port),
+    let bound_to = match (&job, &config.lambda) {
+        (None, Some(_)) => Ok(None), // a Runtime API client needs no listener
+        (Some(_), _) => server::bind_loopback(port).map(Some),
+        (None, None) => server::bind(port).map(Some),
     };
     let summary = local::describe(config, &launch);
     let job_code = Arc::new(std::sync::atomic::AtomicI32::new(-1));
@@ -99,7 +103,8 @@ fn serve(
         Ok(listener) => listener,
         Err(error) => return report(&error),
     };
-    let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    let bound = listener.as_ref().and_then(|l| l.local_addr().ok());
+    let bound = bound.map_or(port, |a| a.port());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -115,9 +120,12 @@ fn serve(
         let (stop_server, stopped) = tokio::sync::watch::channel(false);
         let code = job_code.clone();
         let start_server = move |app: Arc<server::App>| {
+            let Some(listener) = listener else {
+                return lambda::start(config, app, local::Finish { code, stop });
+            };
             tokio::spawn(server::serve(listener, app.clone(), stopped));
             tracing::info!(port = bound, "listening");
-            if let Some((job, stop)) = job {
+            if let Some(job) = job {
                 let limit = config.init_timeout + config.install_timeout;
                 let finish = local::Finish { code, stop };
                 tokio::spawn(local::run(job, app, bound, summary, limit, finish));
@@ -175,7 +183,7 @@ fn serve(
             }
             Launch::Init { .. } => unreachable!("a plain init does not serve HTTP"),
         };
-        let served = result.unwrap_or_else(|error| report(&error));
+        let served = lambda::served(config.lambda.as_ref(), result).await;
         match job_code.load(std::sync::atomic::Ordering::Acquire) {
             -1 => served,
             job => job,
