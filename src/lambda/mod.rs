@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use crate::backend::workers::epoch_ms;
 use crate::config::{Config, Lambda};
 use crate::exit::{self, StartError};
-use crate::invoke::Invocation;
+use crate::invoke::{Failed, Invocation, Outcome};
 use crate::local::Finish;
 use crate::server::{metrics, App};
 use client::{Next, RuntimeApi, Unreachable};
@@ -27,6 +27,9 @@ use invocation::Reply;
 
 /// When `run` began (just after exec), for the time to the first `/next`.
 pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// How often an invocation that found no worker tries again.
+const RETRY_NOT_READY: Duration = Duration::from_millis(20);
 
 /// How long `/init/error` may take: emulators hold it until an invocation arrives.
 const INIT_ERROR_LIMIT: Duration = Duration::from_secs(3);
@@ -114,7 +117,7 @@ async fn poll(front: Arc<Front>) -> Result<(), Unreachable> {
         let request_id = next.request_id.clone();
         let started = Instant::now();
         let (invocation, shape, timeout) = front.invocation(next);
-        let outcome = front.app.backend.invoke(invocation).await;
+        let outcome = front.invoke(invocation).await;
         let reply = invocation::reply(outcome, shape, timeout);
         let recorded = match &reply {
             Reply::Response(_) => metrics::Outcome::Success,
@@ -159,6 +162,20 @@ impl Front {
             deadline: Instant::now() + left,
         };
         (invocation, shape, left)
+    }
+
+    /// Runs the invocation; one that reached no worker (all restarting after a crash) is tried
+    /// again until its deadline, since Lambda hands over the next event at once.
+    async fn invoke(&self, invocation: Invocation) -> Result<Outcome, Failed> {
+        loop {
+            let deadline = invocation.deadline;
+            match self.app.backend.invoke(invocation.clone()).await {
+                Err(Failed::NotReady) if Instant::now() + RETRY_NOT_READY < deadline => {
+                    tokio::time::sleep(RETRY_NOT_READY).await
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// Posts the reply; a result the API refuses (too large, say) is posted as an error.

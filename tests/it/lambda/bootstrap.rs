@@ -1,0 +1,171 @@
+//! A custom `bootstrap` serving HTTP behind the Lambda client (what the Lambda Web Adapter
+//! does): API Gateway events as the requests they stand for, other events as `POST /invoke`,
+//! and the bootstrap's failures as the invocations' errors.
+
+use super::*;
+
+struct Running {
+    shim: Shim,
+    emulator: Emulator,
+    _function: Function,
+    _cache: tempfile::TempDir,
+}
+
+/// `tests/fixtures/upstream.py` as the bootstrap, polled by fnshim under a fresh emulator.
+fn running(timeout: &str) -> Running {
+    let emulator = Emulator::start();
+    let function = Function::upstream(&[]);
+    let cache = cache_dir();
+    let shim = in_lambda(&emulator, &cache)
+        .function(&function)
+        .env("FUNCTION_TIMEOUT", timeout)
+        .spawn();
+    wait_polling(&shim, STARTUP);
+    Running {
+        shim,
+        emulator,
+        _function: function,
+        _cache: cache,
+    }
+}
+
+/// The upstream's echo of the request it received (the body of the integration response).
+fn echoed(integration: &Value) -> Value {
+    serde_json::from_str(integration["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+}
+
+fn header_values(echo: &Value, name: &str) -> Vec<String> {
+    let pairs = echo["headers"].as_array().cloned().unwrap_or_default();
+    pairs
+        .iter()
+        .filter(|p| p[0] == name)
+        .map(|p| p[1].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn v1_to(path: &str, query: Value) -> Value {
+    let mut event = api_v1(path);
+    event["multiValueQueryStringParameters"] = query;
+    event["queryStringParameters"] = Value::Null;
+    event
+}
+
+#[test]
+fn api_gateway_events_become_requests_to_the_bootstrap() {
+    let Running {
+        shim,
+        emulator,
+        _function,
+        _cache,
+    } = running("30s");
+    let v1 = answer(&emulator.invoke(&api_v1("/orders/7")), &shim);
+    assert_eq!(v1["statusCode"], 200, "{v1}{shim}");
+    assert!(v1["multiValueHeaders"]["content-type"].is_array(), "{v1}");
+    let echo = echoed(&v1);
+    assert_eq!(
+        (echo["method"].as_str(), echo["path"].as_str()),
+        (Some("POST"), Some("/orders/7")),
+        "{v1}"
+    );
+    assert_eq!(echo["query"], "id=1&id=2&q=a%20b", "{echo}");
+    assert_eq!(header_values(&echo, "x-tag"), ["a", "b"], "{echo}");
+    assert_eq!(echo["body"], "hello v1");
+    let context = header_values(&echo, "x-amzn-request-context");
+    assert!(
+        context.first().is_some_and(|c| c.contains("\"gw-1\"")),
+        "{echo}"
+    );
+    let logged = invocations(&shim);
+    assert_eq!(
+        header_values(&echo, "x-request-id"),
+        [logged[0]["request_id"].as_str().unwrap()]
+    );
+
+    let v2 = answer(&emulator.invoke(&api_v2("/items")), &shim);
+    assert_eq!(v2["statusCode"], 200, "{v2}{shim}");
+    assert!(
+        v2["cookies"].is_array() && v2.get("multiValueHeaders").is_none(),
+        "{v2}"
+    );
+    let echo = echoed(&v2);
+    assert_eq!(
+        (echo["method"].as_str(), echo["path"].as_str()),
+        (Some("PUT"), Some("/items")),
+        "{v2}"
+    );
+    assert_eq!(echo["query"], "id=1&id=2");
+    assert_eq!(header_values(&echo, "cookie"), ["s=1; t=2"], "{echo}");
+    assert_eq!(echo["body_len"], 4, "the base64 body is decoded: {echo}");
+
+    let mut teapot = api_v2("/status");
+    teapot["rawQueryString"] = json!("code=418");
+    let status = answer(&emulator.invoke(&teapot), &shim);
+    assert_eq!(status["statusCode"], 418, "{status}");
+}
+
+#[test]
+fn other_events_are_post_invoke() {
+    let Running {
+        shim,
+        emulator,
+        _function,
+        _cache,
+    } = running("30s");
+    let response = emulator.invoke(&json!({"key": "value"}));
+    assert_eq!(response.status, 200, "{response}{shim}");
+    let echo = answer(&response, &shim);
+    assert_eq!(
+        (echo["method"].as_str(), echo["path"].as_str()),
+        (Some("POST"), Some("/invoke")),
+        "{echo}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(echo["body"].as_str().unwrap()).unwrap(),
+        json!({"key": "value"})
+    );
+}
+
+#[test]
+fn bootstrap_timeouts_and_crashes_are_errors_and_it_restarts() {
+    let Running {
+        shim,
+        emulator,
+        _function,
+        _cache,
+    } = running("4s");
+    let slow = answer(
+        &emulator.invoke(&v1_to("/sleep", json!({"ms": ["10000"]}))),
+        &shim,
+    );
+    assert_eq!(slow["errorType"], "Sandbox.Timedout", "{slow}{shim}");
+    let crash = answer(
+        &emulator.invoke(&v1_to("/exit", json!({"code": ["3"]}))),
+        &shim,
+    );
+    assert_eq!(crash["errorType"], "Runtime.ExitError", "{crash}{shim}");
+    let after = answer(&emulator.invoke(&api_v1("/after")), &shim);
+    assert_eq!(after["statusCode"], 200, "{after}{shim}");
+    assert_eq!(echoed(&after)["path"], "/after");
+}
+
+#[test]
+fn an_unreachable_runtime_api_ends_fnshim_with_69() {
+    let function = Function::upstream(&[]);
+    let cache = cache_dir();
+    let closed = format!("127.0.0.1:{}", free_port());
+    let shim = fnshim()
+        .function(&function)
+        .env("AWS_LAMBDA_RUNTIME_API", &closed)
+        .env("CACHE_DIR", cache.path().to_str().unwrap())
+        .spawn();
+    assert_eq!(shim.wait_code(STARTUP), 69, "{shim}");
+    let gone = shim.logs().into_iter().find(|l| l["exit_code"] == 69);
+    let gone = gone.unwrap_or_else(|| panic!("no exit line{shim}"));
+    assert_eq!(gone["address"], closed.as_str(), "{shim}");
+    assert!(
+        gone["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("after 6 attempts")),
+        "{shim}"
+    );
+}
