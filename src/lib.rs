@@ -394,7 +394,7 @@ async fn prepare_workers(
     installed: &mut Vec<Installed>,
 ) -> Result<runtime::HandlerTarget, install::StepError> {
     let settings = install::DepsSettings {
-        mode: config.install_deps,
+        mode: lambda::install_mode(config, &target),
         cache: &config.cache_dir,
         limit: config.install_timeout,
         search_path: config.search_path.as_deref(),

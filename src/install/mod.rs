@@ -5,9 +5,11 @@
 //! The steps: dependency install (`deps`: npm, pip, deno, pub) and the Dart AOT build
 //! (`dart`), each cached so that a restart with unchanged inputs skips it.
 
+mod baked;
 mod dart;
 mod deps;
 
+pub use baked::dependencies_baked;
 pub use dart::dart_aot;
 pub use deps::{install_dependencies, DepsSettings};
 

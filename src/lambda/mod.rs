@@ -17,10 +17,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::backend::workers::epoch_ms;
-use crate::config::{Config, Lambda};
+use crate::config::{Config, InstallDeps, Lambda};
 use crate::exit::{self, StartError};
 use crate::invoke::{Failed, Invocation, Outcome};
 use crate::local::Finish;
+use crate::runtime::HandlerTarget;
 use crate::server::{metrics, App};
 use client::{Next, RuntimeApi, Unreachable};
 use invocation::Reply;
@@ -252,6 +253,28 @@ pub fn prepare(config: &mut Config, local_job: bool) {
     }
 }
 
+/// In Lambda (INSTALL_DEPS=auto) dependencies are installed only when the image lacks them,
+/// with a warning: the folder is read-only, so each cold start would copy and install again.
+pub fn install_mode(config: &Config, target: &HandlerTarget) -> InstallDeps {
+    if config.lambda.is_none() || config.install_deps != InstallDeps::Auto {
+        return config.install_deps;
+    }
+    match crate::install::dependencies_baked(target) {
+        Some(true) => {
+            tracing::info!(folder = %target.folder.display(), "dependencies are in the image; not installing them");
+            InstallDeps::Never
+        }
+        Some(false) => {
+            tracing::warn!(
+                folder = %target.folder.display(),
+                "the function's dependencies are not in the image: installing them under /tmp at this cold start; bake them into the image (npm ci, pip install -t ., deno install, dart pub get when building it)"
+            );
+            InstallDeps::Auto
+        }
+        None => InstallDeps::Auto,
+    }
+}
+
 /// In Lambda only /tmp is writable: a CACHE_DIR that cannot be written (the images' own
 /// /var/cache/fnshim) is replaced by /tmp/fnshim, with a warning.
 fn writable_cache(config: &mut Config) {
@@ -275,4 +298,27 @@ fn can_write(dir: &Path) -> bool {
     let written = std::fs::write(&probe, b"").is_ok();
     let _ = std::fs::remove_file(&probe);
     written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unwritable_cache_dir_falls_back_to_tmp_in_lambda() {
+        let env: std::collections::HashMap<String, String> = [
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("CACHE_DIR", "/proc/fnshim-cannot-exist"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut config = Config::from_env(&env, None).unwrap();
+        prepare(&mut config, false);
+        assert_eq!(config.cache_dir, PathBuf::from("/tmp/fnshim"));
+        let mut local = Config::from_env(&env, None).unwrap();
+        prepare(&mut local, true);
+        assert_eq!(local.lambda, None);
+        assert_eq!(local.cache_dir, PathBuf::from("/proc/fnshim-cannot-exist"));
+    }
 }
