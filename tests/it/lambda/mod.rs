@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::support::{fnshim, wait_for, Conn, Function, Request, Response, Shim, ShimCmd, STARTUP};
 
 mod bootstrap;
+mod concurrency;
 mod deps;
 mod handlers;
 mod init;
