@@ -218,3 +218,46 @@ fn errors_timeouts_and_crashes_are_the_invocations_errors(lang: Lang) {
     assert!(shim.try_status().is_none(), "fnshim stopped polling{shim}");
 }
 per_language!(errors_timeouts_and_crashes_are_the_invocations_errors);
+
+/// A fetch-style module (`export default { fetch }`) gets a Request for an HTTP event.
+const FETCH_JS: &str = r#"
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const headers = new Headers({ 'content-type': 'text/plain' });
+    headers.append('set-cookie', 'a=1');
+    headers.append('set-cookie', 'b=2');
+    const text = `${request.method} ${url.pathname}${url.search} cookie=${request.headers.get('cookie')} body=${(await request.arrayBuffer()).byteLength}`;
+    return new Response(text, { status: 202, headers });
+  },
+};
+"#;
+
+#[test]
+fn fetch_style_handlers_get_a_request_for_http_events() {
+    let emulator = Emulator::start();
+    let function = Function::empty();
+    write_all(&function, &[("index.mjs", FETCH_JS)]);
+    let cache = cache_dir();
+    let shim = in_lambda(&emulator, &cache)
+        .env("FUNCTION_PATH", function.path().to_str().unwrap())
+        .spawn();
+    wait_polling(&shim, SLOW_START);
+    let v2 = answer(&emulator.invoke(&api_v2("/items")), &shim);
+    assert_eq!(v2["statusCode"], 202, "{v2}{shim}");
+    assert_eq!(
+        v2["body"], "PUT /items?id=1&id=2 cookie=s=1; t=2 body=4",
+        "{v2}"
+    );
+    assert_eq!(v2["cookies"], json!(["a=1", "b=2"]), "{v2}");
+    let v1 = answer(&emulator.invoke(&api_v1("/orders/7")), &shim);
+    assert_eq!(
+        v1["multiValueHeaders"]["set-cookie"],
+        json!(["a=1", "b=2"]),
+        "{v1}"
+    );
+    assert!(
+        v1["body"].as_str().unwrap().starts_with("POST /orders/7?"),
+        "{v1}"
+    );
+}
