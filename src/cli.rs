@@ -136,6 +136,8 @@ environment (every invalid value is reported, then exit 64):
   DART_AOT               true | false (default false)
   RUNTIME_CONFIG         YAML file with the same settings
   FUNCTION_NAME, FUNCTION_VERSION, MEMORY_SIZE   reported to the function
+  AWS_LAMBDA_RUNTIME_API set by Lambda: poll the Runtime API instead of listening on PORT
+  AWS_LAMBDA_MAX_CONCURRENCY   invocations taken at once in Lambda (default 1)
 
 routes: /_/health, /_/ready, /_/metrics are the shim's own; everything else goes to the function.
 exit codes: 0 clean shutdown, 64 bad configuration, 65 function could not be loaded,
