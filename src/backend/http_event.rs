@@ -38,6 +38,33 @@ impl Upstream {
             .saturating_duration_since(Instant::now());
         let (addr, generation) = self.readiness.wait_ready(limit).await?;
         let addr = addr.ok_or(Failed::NotReady)?;
+        let request = self.event_request(event, addr, &invocation.request_id)?;
+        let response = match timeout_at(invocation.deadline, self.client.request(request)).await {
+            Err(_) => return Err(Failed::Timeout),
+            Ok(Err(error)) => return Err(self.classify(&error, generation).await),
+            Ok(Ok(response)) => response,
+        };
+        let (parts, body) = response.into_parts();
+        let body = timeout_at(invocation.deadline, body.collect())
+            .await
+            .map_err(|_| Failed::Timeout)?
+            .map_err(|error| Failed::Upstream(error_chain(&error)))?
+            .to_bytes();
+        let headers = end_to_end(&parts.headers);
+        Ok(Outcome::Result(lambda::result_map(
+            parts.status.as_u16(),
+            &headers,
+            &body,
+        )))
+    }
+
+    /// The request an HTTP event stands for, to the server at `addr`.
+    fn event_request(
+        &self,
+        event: lambda::EventRequest,
+        addr: std::net::SocketAddr,
+        request_id: &str,
+    ) -> Result<Request<super::UpstreamBody>, Failed> {
         let mut request = Request::builder()
             .method(event.method.as_str())
             .uri(format!("http://{addr}{}", event.target))
@@ -55,37 +82,21 @@ impl Upstream {
         if let Ok(context) = HeaderValue::from_str(&event.context) {
             headers.insert(REQUEST_CONTEXT.clone(), context);
         }
-        let request_id = HeaderValue::from_str(&invocation.request_id)
+        let request_id = HeaderValue::from_str(request_id)
             .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
         self.identify(headers, &request_id);
-        let response = match timeout_at(invocation.deadline, self.client.request(request)).await {
-            Err(_) => return Err(Failed::Timeout),
-            Ok(Err(error)) => return Err(self.classify(&error, generation).await),
-            Ok(Ok(response)) => response,
-        };
-        let (parts, body) = response.into_parts();
-        let body = timeout_at(invocation.deadline, body.collect())
-            .await
-            .map_err(|_| Failed::Timeout)?
-            .map_err(|error| Failed::Upstream(error_chain(&error)))?
-            .to_bytes();
-        let headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .filter(|(name, _)| {
-                !super::is_hop_by_hop(name) && *name != http::header::CONTENT_LENGTH
-            })
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        Ok(Outcome::Result(lambda::result_map(
-            parts.status.as_u16(),
-            &headers,
-            &body,
-        )))
+        Ok(request)
     }
+}
+
+/// The answer's headers that belong in a result map (no framing or hop-by-hop ones).
+fn end_to_end(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| !super::is_hop_by_hop(name) && *name != http::header::CONTENT_LENGTH)
+        .map(|(n, v)| {
+            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (n.as_str().to_owned(), value)
+        })
+        .collect()
 }

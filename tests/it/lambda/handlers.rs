@@ -107,6 +107,10 @@ fn running(lang: Lang, timeout: &str) -> Running {
     let shim = in_lambda(&emulator, &cache)
         .env("LAMBDA_TASK_ROOT", function.path().to_str().unwrap())
         .env("FUNCTION_TIMEOUT", timeout)
+        // One worker (Python's default is one per CPU): with two, the event after a crash
+        // may go to the other one, still stuck in the timed-out `sleep` and about to be
+        // replaced, and fail with it.
+        .env("FUNCTION_WORKERS", "1")
         .spawn();
     wait_polling(&shim, SLOW_START);
     Running {
