@@ -147,25 +147,3 @@ fn bootstrap_timeouts_and_crashes_are_errors_and_it_restarts() {
     assert_eq!(after["statusCode"], 200, "{after}{shim}");
     assert_eq!(echoed(&after)["path"], "/after");
 }
-
-#[test]
-fn an_unreachable_runtime_api_ends_fnshim_with_69() {
-    let function = Function::upstream(&[]);
-    let cache = cache_dir();
-    let closed = format!("127.0.0.1:{}", free_port());
-    let shim = fnshim()
-        .function(&function)
-        .env("AWS_LAMBDA_RUNTIME_API", &closed)
-        .env("CACHE_DIR", cache.path().to_str().unwrap())
-        .spawn();
-    assert_eq!(shim.wait_code(STARTUP), 69, "{shim}");
-    let gone = shim.logs().into_iter().find(|l| l["exit_code"] == 69);
-    let gone = gone.unwrap_or_else(|| panic!("no exit line{shim}"));
-    assert_eq!(gone["address"], closed.as_str(), "{shim}");
-    assert!(
-        gone["reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("after 6 attempts")),
-        "{shim}"
-    );
-}

@@ -45,3 +45,23 @@ fn a_python_syntax_error_is_an_init_error() {
 fn a_missing_handler_file_is_an_init_error() {
     init_error_is_posted_then_exit_65(&[("other.js", "exports.handler = () => 1;\n")], "app");
 }
+
+#[test]
+fn a_missing_deno_export_is_an_init_error() {
+    init_error_is_posted_then_exit_65(
+        &[("app.ts", "export const other = (): number => 1;\n")],
+        "handler",
+    );
+}
+
+#[test]
+fn a_bootstrap_that_dies_at_start_is_an_init_error() {
+    let emulator = Emulator::start();
+    let mut waiting = emulator.invoke_later(&json!({"first": true}));
+    let function = Function::upstream(&[("UPSTREAM_EXIT_DURING_INIT", "3")]);
+    let cache = cache_dir();
+    let shim = in_lambda(&emulator, &cache).function(&function).spawn();
+    assert_eq!(shim.wait_code(STARTUP), 65, "{shim}");
+    let error = answer(&waiting.read_response("POST").unwrap(), &shim);
+    assert_eq!(error["errorType"], "Runtime.InitError", "{error}{shim}");
+}

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::support::{fnshim, wait_for, Conn, Function, Request, Response, Shim, ShimCmd, STARTUP};
 
+mod api;
 mod bootstrap;
 mod concurrency;
 mod deps;
