@@ -147,3 +147,41 @@ fn bootstrap_timeouts_and_crashes_are_errors_and_it_restarts() {
     assert_eq!(after["statusCode"], 200, "{after}{shim}");
     assert_eq!(echoed(&after)["path"], "/after");
 }
+
+#[test]
+fn alb_and_function_url_events_get_their_own_response_shape() {
+    let Running {
+        shim,
+        emulator,
+        _function,
+        _cache,
+    } = running("30s");
+    let alb = json!({
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/1"}},
+        "httpMethod": "GET", "path": "/lambda",
+        "multiValueQueryStringParameters": {"myKey": ["val1", "val%202"]},
+        "multiValueHeaders": {"accept": ["text/html"], "x-tag": ["1", "2"]},
+        "body": "", "isBase64Encoded": false
+    });
+    let answered = answer(&emulator.invoke(&alb), &shim);
+    assert_eq!(answered["statusDescription"], "200 OK", "{answered}{shim}");
+    assert!(
+        answered["multiValueHeaders"].is_object() && answered.get("headers").is_none(),
+        "{answered}"
+    );
+    let echo = echoed(&answered);
+    assert_eq!(echo["query"], "myKey=val1&myKey=val%202", "{echo}");
+    assert_eq!(header_values(&echo, "x-tag"), ["1", "2"], "{echo}");
+    let mut url = api_v2("/from-url");
+    url["requestContext"]["domainName"] = json!("abc.lambda-url.us-west-2.on.aws");
+    url["headers"]["host"] = json!("abc.lambda-url.us-west-2.on.aws");
+    let answered = answer(&emulator.invoke(&url), &shim);
+    assert_eq!(answered["statusCode"], 200, "{answered}{shim}");
+    let echo = echoed(&answered);
+    assert_eq!(echo["path"], "/from-url");
+    assert_eq!(
+        header_values(&echo, "host"),
+        ["abc.lambda-url.us-west-2.on.aws"],
+        "{echo}"
+    );
+}
