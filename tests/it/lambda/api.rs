@@ -48,4 +48,8 @@ fn a_runtime_api_answering_5xx_ends_fnshim_with_69() {
         &format!("127.0.0.1:{port}/prefix"),
         "503 Service Unavailable: down",
     );
+    let heads: Vec<String> = heads.try_iter().collect();
+    assert_eq!(heads.len(), 6, "{heads:?}");
+    let asked = "GET /prefix/2018-06-01/runtime/invocation/next HTTP/1.1";
+    assert!(heads.iter().all(|h| h.starts_with(asked)), "{heads:?}");
 }
