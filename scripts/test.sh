@@ -23,6 +23,9 @@ need file || apt_install file
 # Handler runtimes under test: node (with npm) and deno (Deno ships as a PyPI package).
 need node || apt_install nodejs npm
 need deno || python3 -m pip install --quiet deno
+# The Lambda tests run fnshim against a real Runtime API emulator (cargo-lambda ships as a
+# PyPI package with a prebuilt binary).
+need cargo-lambda || python3 -m pip install --quiet cargo-lambda
 need cargo || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked

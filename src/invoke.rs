@@ -50,7 +50,7 @@ pub enum Payload {
     /// An HTTP request the front end still holds, made into the shape the back end asks for
     /// only once it knows (a fetch-style worker reads the plain request; everything else the
     /// event), so that no request is built twice.
-    Http(Box<dyn FnOnce(Shape) -> Value + Send>),
+    Http(Box<dyn FnOnce(Shape) -> Value + Send + Sync>),
 }
 
 impl Payload {
@@ -60,6 +60,23 @@ impl Payload {
             Payload::Json(value) => value,
             Payload::Http(build) => build(shape),
         }
+    }
+}
+
+impl Invocation {
+    /// A copy to try again with, when the payload is JSON (an HTTP request is used up once).
+    pub fn try_clone(&self) -> Option<Invocation> {
+        let Payload::Json(event) = &self.event else {
+            return None;
+        };
+        Some(Invocation {
+            function: self.function,
+            kind: self.kind,
+            request_id: self.request_id.clone(),
+            event: Payload::Json(event.clone()),
+            context: self.context.clone(),
+            deadline: self.deadline,
+        })
     }
 }
 

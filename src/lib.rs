@@ -13,6 +13,7 @@ pub(crate) mod event;
 pub mod exit;
 pub(crate) mod install;
 pub(crate) mod invoke;
+pub(crate) mod lambda;
 pub mod local;
 pub mod logging;
 pub mod plan;
@@ -81,6 +82,13 @@ fn async_runtime() -> Result<tokio::runtime::Runtime, StartError> {
         .map_err(|error| {
             StartError::Unavailable(format!("cannot start the async runtime: {error}"))
         })
+}
+
+/// Reports why fnshim cannot start; in Lambda (not for a local job) it is posted to the
+/// Runtime API's `/init/error` first. Returns the exit code.
+pub fn refuse(env: &dyn config::Env, local: bool, error: &StartError) -> i32 {
+    let lambda = config::lambda_settings(env).filter(|_| !local);
+    lambda::report_now(lambda.as_ref(), error)
 }
 
 /// Logs why fnshim cannot start (every bad key for configuration errors); returns the exit code.

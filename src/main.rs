@@ -33,7 +33,7 @@ fn main() {
     logging::init(config::log_settings(&env));
     let code = match plan::make(&env, file_errors, command, job.is_some()) {
         Ok(plan) => fnshim::run_job(plan, job, Controls::from_signals()),
-        Err(error) => fnshim::report(&error),
+        Err(error) => fnshim::refuse(&env, job.is_some(), &error),
     };
     std::process::exit(code);
 }

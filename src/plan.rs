@@ -36,6 +36,7 @@ pub fn make(
             return Err(StartError::Config(errors));
         }
     };
+    crate::lambda::prepare(&mut config, local);
     if local {
         config.port = Some(0);
     }

@@ -21,10 +21,11 @@ pub(crate) fn serve(
     controls: Controls,
     job: Option<(local::Job, ControlSender)>,
 ) -> i32 {
-    let port = config.port.unwrap_or(8080);
-    let bound_to = match job {
-        Some(_) => server::bind_loopback(port),
-        None => server::bind(port),
+    let port = config.port.unwrap_or(config::DEFAULT_PORT);
+    let bound_to = match (&job, &config.lambda) {
+        (None, Some(_)) => Ok(None), // a Runtime API client needs no listener
+        (Some(_), _) => server::bind_loopback(port).map(Some),
+        (None, None) => server::bind(port).map(Some),
     };
     let summary = local::describe(config, &launch);
     let job_code = Arc::new(std::sync::atomic::AtomicI32::new(-1));
@@ -32,7 +33,8 @@ pub(crate) fn serve(
         Ok(listener) => listener,
         Err(error) => return crate::report(&error),
     };
-    let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    let bound = listener.as_ref().and_then(|l| l.local_addr().ok());
+    let bound = bound.map_or(port, |a| a.port());
     let runtime = match crate::async_runtime() {
         Ok(runtime) => runtime,
         Err(error) => return crate::report(&error),
@@ -40,7 +42,12 @@ pub(crate) fn serve(
     runtime.block_on(async move {
         let (stop_server, stopped) = tokio::sync::watch::channel(false);
         let code = job_code.clone();
+        let stop = controls.sender();
         let start_server = move |app: Arc<server::App>| {
+            let Some(listener) = listener else {
+                let finish = local::Finish { code, stop };
+                return crate::lambda::start(config, app, finish);
+            };
             tokio::spawn(server::serve(listener, app.clone(), stopped));
             tracing::info!(port = bound, "listening");
             if let Some((job, stop)) = job {
@@ -58,7 +65,7 @@ pub(crate) fn serve(
             }
             Launch::Init { .. } => unreachable!("a plain init does not serve HTTP"),
         };
-        let served = result.unwrap_or_else(|error| crate::report(&error));
+        let served = crate::lambda::served(config.lambda.as_ref(), result).await;
         match job_code.load(std::sync::atomic::Ordering::Acquire) {
             -1 => served,
             job => job,

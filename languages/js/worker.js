@@ -201,6 +201,7 @@ function makeContext(id, c) {
 
 function invoke(run, message) {
   const { id, context = {} } = message;
+  if (context.traceId) env._X_AMZN_TRACE_ID = context.traceId; // Lambda's X-Ray convention
   const invocation = { id };
   const done = new Promise((resolve, reject) => {
     invocation.fail = reject; // an uncaught error raised on this invocation's behalf fails it

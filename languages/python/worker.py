@@ -91,6 +91,9 @@ class Context:
         self.memory_limit_in_mb = fields.get("memoryLimitInMB")
         self.deadline_ms = fields.get("deadlineMs")
         self.trigger_type = fields.get("triggerType")
+        self.invoked_function_arn = fields.get("invokedFunctionArn")
+        self.client_context = fields.get("clientContext")
+        self.identity = fields.get("identity")
         self.logger = Logger(channel, invocation_id)
 
     def get_remaining_time_in_millis(self):
@@ -152,6 +155,8 @@ def invoke(channel, handler, message):
     """Run one invocation and answer it with exactly one result or error."""
     invocation_id = message["id"]
     context = Context(channel, invocation_id, message.get("context") or {})
+    if "traceId" in (message.get("context") or {}):  # Lambda's X-Ray convention
+        os.environ["_X_AMZN_TRACE_ID"] = message["context"]["traceId"]
     try:
         result = handler(message.get("event"), context)
         if hasattr(type(result), "__await__"):  # a coroutine or other awaitable

@@ -22,8 +22,11 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::{timeout_at, Instant};
 
 use super::{Body, BoxError};
-use crate::invoke::{Failed, Invocation, Outcome, Shape};
+use crate::invoke::{Failed, Invocation, Kind, Outcome, Payload, Shape};
 use crate::readiness::{InFlight, Permit, Readiness};
+
+#[path = "http_event.rs"]
+mod event;
 
 /// Bodies sent to the server: a client's request (bounded by MAX_BODY_SIZE), or one the shim
 /// makes itself (an event).
@@ -180,9 +183,15 @@ impl Upstream {
     }
 
     /// An invocation that is not a client's HTTP request (a timer tick, an event) as
-    /// `POST /invoke` with a JSON body. A 2xx answer's body is the result (JSON when it
+    /// `POST /invoke` with a JSON body; an API Gateway or ALB event (`Kind::Http`) as the
+    /// request it stands for (`http_event.rs`). A 2xx answer's body is the result (JSON when it
     /// parses); any other status is the function's error.
     pub async fn invoke(&self, invocation: Invocation) -> Result<Outcome, Failed> {
+        if let (Kind::Http, Payload::Json(event)) = (invocation.kind, &invocation.event) {
+            if let Some(shape) = crate::event::lambda::shape_of(event) {
+                return self.invoke_http_event(&invocation, event, shape).await;
+            }
+        }
         let limit = invocation
             .deadline
             .saturating_duration_since(Instant::now());

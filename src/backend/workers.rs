@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::invoke::{Failed, Invocation, Kind, Outcome, Shape};
+use crate::invoke::{self, Failed, Invocation, Kind, Outcome, Shape};
 use crate::readiness::Readiness;
 use crate::worker::{Input, InvokeError, Payload, Pool, Reply};
 
@@ -45,9 +45,13 @@ impl Workers {
         let event = invocation.event;
         // Shaped once the worker is chosen: a fetch-style worker reads the plain request.
         let payload = |input| match input {
-            Input::Request if invocation.kind == Kind::Http => {
-                Payload::Request(event.into_shape(Shape::Request))
-            }
+            Input::Request if invocation.kind == Kind::Http => Payload::Request(match event {
+                // An HTTP event that came as JSON (from Lambda) is described from its fields.
+                invoke::Payload::Json(event) => {
+                    crate::event::lambda::plain_request_of(&event).unwrap_or(event)
+                }
+                other => other.into_shape(Shape::Request),
+            }),
             _ => Payload::Event(event.into_shape(Shape::Event)),
         };
         let reply = function

@@ -6,8 +6,11 @@
 pub(crate) mod cron;
 mod file;
 pub(crate) mod fyml;
+mod lambda;
 mod parse;
 pub mod settings;
+
+pub use lambda::Lambda;
 
 pub use file::{layered, Layered};
 pub use settings::{Setting, SETTINGS};
@@ -134,6 +137,8 @@ pub struct Config {
     pub search_path: Option<String>,
     /// `fnshim -- CMD ARGS`: command mode.
     pub command: Option<Vec<OsString>>,
+    /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
+    pub lambda: Option<Lambda>,
 }
 
 /// Default in-flight limit for a proxied server (custom and command modes).
@@ -149,7 +154,7 @@ impl Config {
         command: Option<Vec<OsString>>,
     ) -> Result<Config, Vec<ConfigError>> {
         let mut r = Reader::new(env);
-        let config = Config {
+        let mut config = Config {
             function_path: r.text("FUNCTION_PATH").map(PathBuf::from),
             function_entry: r.text("FUNCTION_ENTRY").map(PathBuf::from),
             function_handler: r
@@ -193,7 +198,9 @@ impl Config {
             search_path: r.text("PATH"),
             tz: r.text("TZ"),
             command,
+            lambda: None,
         };
+        lambda::apply(&mut r, &mut config);
         r.check_schedule(&config);
         if r.errors.is_empty() {
             Ok(config)
@@ -211,7 +218,12 @@ impl Config {
 /// FUNCTION_PATH alone, read as [`Config::from_env`] reads it (the plan checks the folder even
 /// when other settings are bad, to report every error together).
 pub fn function_path(env: &dyn Env) -> Option<PathBuf> {
-    Reader::new(env).text("FUNCTION_PATH").map(PathBuf::from)
+    lambda::function_path(&mut Reader::new(env))
+}
+
+/// The Lambda Runtime API settings alone (to post an init error when the rest is bad).
+pub fn lambda_settings(env: &dyn Env) -> Option<Lambda> {
+    lambda::settings(&mut Reader::new(env))
 }
 
 /// PORT alone, read as [`Config::from_env`] reads it (`fnshim health` needs nothing else).

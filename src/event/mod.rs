@@ -7,6 +7,7 @@
 
 mod cloudevent;
 mod http;
+pub mod lambda;
 mod response;
 
 pub use cloudevent::cloudevent;

@@ -6,6 +6,7 @@
 //! each as the language table says, each cached so that a restart with unchanged inputs skips it.
 
 mod aot;
+mod baked;
 mod deps;
 mod prepare;
 

@@ -51,8 +51,14 @@ pub(crate) async fn prepare_workers(
         Some(done) => done.apply(target),
         None => {
             let (runtime, from, own) = (target.runtime, target.folder.clone(), target.env.len());
+            // In Lambda, dependencies baked into the image are used as they are.
+            let install_deps = super::baked::mode(config, &target);
+            let mode = Config {
+                install_deps,
+                ..config.clone()
+            };
             let target =
-                super::install_dependencies(reaper, config, target, events, announce).await?;
+                super::install_dependencies(reaper, &mode, target, events, announce).await?;
             installed.push(Installed {
                 runtime,
                 from,

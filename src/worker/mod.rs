@@ -253,7 +253,9 @@ impl Pool {
         };
         let reply = connection
             .send_invoke(&id, request_id, message.to_string() + "\n")
-            .ok_or(InvokeError::WorkerExited)?;
+            // Its input is closed: the worker exited before this was sent, and the
+            // supervisor has not detached it yet. Nothing ran, so it may be tried again.
+            .ok_or(InvokeError::Unavailable)?;
         match timeout_at(deadline, reply).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) => Err(InvokeError::WorkerExited),

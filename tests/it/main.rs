@@ -2,6 +2,7 @@
 mod docker;
 mod handlers;
 mod install;
+mod lambda;
 mod pid1;
 mod proxy;
 mod support;

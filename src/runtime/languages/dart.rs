@@ -45,6 +45,7 @@ pub const DART: Language = Language {
             (argv, env)
         },
         shared_env: &["PUB_CACHE"],
+        baked: |folder| folder.join(".dart_tool").is_dir(),
     }),
     aot: Some(Aot {
         name: "Dart",

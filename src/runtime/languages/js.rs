@@ -39,6 +39,7 @@ pub const NODE: Language = Language {
         mirror: |config| config.npm_mirror.as_deref(),
         command: npm,
         shared_env: &[],
+        baked: |folder| folder.join("node_modules").is_dir(),
     }),
     aot: None,
 };
@@ -68,6 +69,7 @@ pub const DENO: Language = Language {
             (argv, vec![("DENO_DIR", (c.cache)("deno"))])
         },
         shared_env: &["DENO_DIR"],
+        baked: |folder| folder.join("node_modules").is_dir(),
     }),
     ..NODE
 };

@@ -86,6 +86,9 @@ pub struct Installer {
     pub command: fn(&InstallCommand) -> InstallLine,
     /// Of the install's environment, what the workers need too (the caches it filled).
     pub shared_env: &'static [&'static str],
+    /// Whether the function folder already holds the installed packages (baked into an image
+    /// at build time, as Lambda wants: its folder is read-only and cold starts are short).
+    pub baked: fn(&Path) -> bool,
 }
 
 /// Where an installer puts the packages.

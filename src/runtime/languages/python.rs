@@ -37,6 +37,7 @@ pub const PYTHON: Language = Language {
         mirror: |config| config.pip_mirror.as_deref(),
         command: pip,
         shared_env: &[],
+        baked: has_dist_info,
     }),
     aot: None,
 };
@@ -64,4 +65,12 @@ fn pip(c: &InstallCommand) -> InstallLine {
         argv.extend(["--index-url".into(), url.into()]);
     }
     (argv, vec![("PIP_CACHE_DIR", (c.cache)("pip-cache"))])
+}
+
+/// `pip install -t .` leaves a `*.dist-info` folder per package next to the code.
+fn has_dist_info(folder: &std::path::Path) -> bool {
+    let entries = std::fs::read_dir(folder).into_iter().flatten().flatten();
+    entries
+        .into_iter()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".dist-info"))
 }

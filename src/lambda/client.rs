@@ -1,0 +1,235 @@
+//! The Lambda Runtime API (2018-06-01) over hyper's pooled client: `/invocation/next`, an
+//! invocation's `/response` or `/error`, and `/init/error`, each with bounded retries while the
+//! API is unreachable or answers 5xx.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use serde_json::Value;
+
+/// Attempts per call before the API counts as gone; the waits between them double from
+/// [`FIRST_WAIT`] (about 3 s in all).
+const ATTEMPTS: u32 = 6;
+const FIRST_WAIT: Duration = Duration::from_millis(100);
+
+/// A result or error post is answered at once; `/next` is a long poll with no limit.
+const POST_LIMIT: Option<Duration> = Some(Duration::from_secs(10));
+
+pub(crate) static REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+static ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+
+/// The API could not be reached, or kept failing, after the retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the Lambda Runtime API at {address} failed: {reason}")]
+pub struct Unreachable {
+    pub address: String,
+    pub reason: String,
+}
+
+/// One event from `/invocation/next`: its headers (the context) and its body.
+#[derive(Debug)]
+pub struct Next {
+    pub request_id: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+pub struct RuntimeApi {
+    client: Client<HttpConnector, Full<Bytes>>,
+    /// `http://host:port[/prefix]/2018-06-01/runtime`
+    base: String,
+    address: String,
+}
+
+impl RuntimeApi {
+    /// `address` is AWS_LAMBDA_RUNTIME_API: `host:port`, maybe with a path prefix.
+    pub fn new(address: &str) -> RuntimeApi {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        RuntimeApi {
+            client,
+            base: format!("http://{address}/2018-06-01/runtime"),
+            address: address.to_owned(),
+        }
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Waits for the next event (a long poll: no time limit once connected).
+    pub async fn next(&self) -> Result<Next, Unreachable> {
+        let (status, headers, body) = self
+            .call(Method::GET, "/invocation/next", None, Bytes::new(), None)
+            .await?;
+        let request_id = headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|id| !id.is_empty());
+        match (status.is_success(), request_id) {
+            (true, Some(id)) => Ok(Next {
+                request_id: id.to_owned(),
+                headers: headers.clone(),
+                body,
+            }),
+            _ => Err(self.unreachable(format!(
+                "/invocation/next answered {status} without a request id"
+            ))),
+        }
+    }
+
+    /// Posts an invocation's result; `Ok(false)` when the API refused it (4xx, e.g. too large).
+    pub async fn respond(&self, request_id: &str, body: Bytes) -> Result<bool, Unreachable> {
+        let path = format!("/invocation/{request_id}/response");
+        let (status, _, _) = self
+            .call(Method::POST, &path, None, body, POST_LIMIT)
+            .await?;
+        Ok(status.is_success())
+    }
+
+    /// Posts an invocation's error `{errorMessage, errorType, stackTrace}`.
+    pub async fn fail(&self, request_id: &str, error: &Value) -> Result<bool, Unreachable> {
+        let path = format!("/invocation/{request_id}/error");
+        let (status, _, _) = self
+            .call(
+                Method::POST,
+                &path,
+                error_type(error),
+                body(error),
+                POST_LIMIT,
+            )
+            .await?;
+        Ok(status.is_success())
+    }
+
+    /// Posts why the function cannot start; one try, bounded by `limit` (emulators may hold
+    /// the call until an invocation arrives).
+    pub async fn init_error(&self, error: &Value, limit: Duration) -> Result<(), String> {
+        let request = self.request(Method::POST, "/init/error", error_type(error), body(error))?;
+        match tokio::time::timeout(limit, self.client.request(request)).await {
+            Err(_) => Err(format!(
+                "no answer within {}",
+                humantime::format_duration(limit)
+            )),
+            Ok(Err(error)) => Err(error_chain(&error)),
+            Ok(Ok(response)) if response.status().is_success() => Ok(()),
+            Ok(Ok(response)) => Err(format!("it answered {}", response.status())),
+        }
+    }
+
+    /// One call with retries while the connection fails or the API answers 5xx.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        error_type: Option<HeaderValue>,
+        body: Bytes,
+        limit: Option<Duration>,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), Unreachable> {
+        let mut wait = FIRST_WAIT;
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            if attempt > 1 {
+                tracing::warn!(
+                    attempt,
+                    reason = last,
+                    address = self.address,
+                    "retrying the Lambda Runtime API"
+                );
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            let request = self
+                .request(method.clone(), path, error_type.clone(), body.clone())
+                .map_err(|reason| self.unreachable(reason))?;
+            match self.once(request, limit).await {
+                Ok((status, _, body)) if status.is_server_error() => {
+                    last = format!(
+                        "{method} {path} answered {status}: {}",
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+                Ok(answer) => return Ok(answer),
+                Err(reason) => last = format!("{method} {path}: {reason}"),
+            }
+        }
+        Err(self.unreachable(format!("{last} (after {ATTEMPTS} attempts)")))
+    }
+
+    async fn once(
+        &self,
+        request: Request<Full<Bytes>>,
+        limit: Option<Duration>,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.map_err(|e| error_chain(&e))?;
+            Ok((parts.status, parts.headers, body.to_bytes()))
+        };
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, exchange)
+                .await
+                .unwrap_or_else(|_| Err("no answer in time".into())),
+            None => exchange.await,
+        }
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        error_type: Option<HeaderValue>,
+        body: Bytes,
+    ) -> Result<Request<Full<Bytes>>, String> {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(error_type) = error_type {
+            builder = builder.header(ERROR_TYPE, error_type);
+        }
+        builder
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body))
+            .map_err(|e| format!("invalid request to {}{path}: {e}", self.base))
+    }
+
+    fn unreachable(&self, reason: String) -> Unreachable {
+        Unreachable {
+            address: self.address.clone(),
+            reason,
+        }
+    }
+}
+
+fn error_type(error: &Value) -> Option<HeaderValue> {
+    HeaderValue::from_str(error["errorType"].as_str().unwrap_or("Runtime.Unknown")).ok()
+}
+
+fn body(value: &Value) -> Bytes {
+    Bytes::from(value.to_string())
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
