@@ -356,6 +356,18 @@ fn timestamp(out: &mut String, now: SystemTime) {
     out.push('Z');
 }
 
+/// An error and its causes on one line (`a: b: c`), for a log field or an error message.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::{Body, BoxError};
 use crate::invoke::{Failed, Invocation, Kind, Outcome, Payload, Shape};
+use crate::logging::error_chain;
 use crate::readiness::{InFlight, Permit, Readiness};
 
 #[path = "http_event.rs"]
@@ -378,17 +379,6 @@ fn append_forwarded_for(headers: &mut HeaderMap, remote: IpAddr) {
     if let Ok(value) = value {
         headers.insert(FORWARDED_FOR.clone(), value);
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The worker's response body, holding the in-flight permit until it has been sent in full.

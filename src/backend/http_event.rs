@@ -9,9 +9,10 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tokio::time::{timeout_at, Instant};
 
-use super::{error_chain, Upstream};
+use super::Upstream;
 use crate::event::lambda::{self, Shape};
 use crate::invoke::{Failed, Invocation, Outcome};
+use crate::logging::error_chain;
 
 static REQUEST_CONTEXT: HeaderName = HeaderName::from_static("x-amzn-request-context");
 

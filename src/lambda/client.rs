@@ -2,6 +2,7 @@
 //! invocation's `/response` or `/error`, and `/init/error`, each with bounded retries while the
 //! API is unreachable or answers 5xx.
 
+use crate::logging::error_chain;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -221,15 +222,4 @@ fn error_type(error: &Value) -> Option<HeaderValue> {
 
 fn body(value: &Value) -> Bytes {
     Bytes::from(value.to_string())
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -12,28 +12,9 @@ use serde_json::{json, Value};
 use data::{base64_decode, base64_encode, binary_bytes, epoch_ms, header_in};
 use probe::Lang;
 
-use crate::support::{fnshim, metric_sum, wait_for, Conn, Function, Request, Response, Shim};
-
-/// Runs `check(Lang::X)` as one test per language, named `<check>::node` and so on.
-macro_rules! per_language {
-    ($check:ident) => {
-        mod $check {
-            use super::*;
-            #[test]
-            fn node() {
-                super::$check(Lang::Node)
-            }
-            #[test]
-            fn deno() {
-                super::$check(Lang::Deno)
-            }
-            #[test]
-            fn python() {
-                super::$check(Lang::Python)
-            }
-        }
-    };
-}
+use crate::support::{
+    fnshim, metric_sum, per_language, wait_for, Conn, Function, Request, Response, Shim,
+};
 
 mod build;
 mod config_file;

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{fnshim, wait_for, Conn, Function, Request, Response, Shim, ShimCmd, STARTUP};
+use crate::support::{
+    fnshim, per_language, wait_for, Conn, Function, Request, Response, Shim, ShimCmd, STARTUP,
+};
 
 mod api;
 mod bootstrap;
@@ -16,28 +18,6 @@ mod concurrency;
 mod deps;
 mod handlers;
 mod init;
-
-/// Runs `check(Lang::X)` as one test per language.
-macro_rules! per_language {
-    ($check:ident) => {
-        mod $check {
-            use super::*;
-            #[test]
-            fn node() {
-                super::$check(Lang::Node)
-            }
-            #[test]
-            fn deno() {
-                super::$check(Lang::Deno)
-            }
-            #[test]
-            fn python() {
-                super::$check(Lang::Python)
-            }
-        }
-    };
-}
-use per_language;
 
 /// Deno and Python start slower, and the machine is shared.
 const SLOW_START: Duration = Duration::from_secs(40);

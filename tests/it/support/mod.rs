@@ -26,6 +26,29 @@ pub use http::{chunk_bytes, get_in_background, wait_refused, Conn, Request, Resp
 pub use procs::{context_switches, cpu_ticks, descendants, proc_stat, status_field, Proc};
 pub use shim::Shim;
 
+/// Runs `check(Lang::X)` as one test per language, named `<check>::node` and so on (`Lang` is
+/// the caller's: each suite has its own).
+macro_rules! per_language {
+    ($check:ident) => {
+        mod $check {
+            use super::*;
+            #[test]
+            fn node() {
+                super::$check(Lang::Node)
+            }
+            #[test]
+            fn deno() {
+                super::$check(Lang::Deno)
+            }
+            #[test]
+            fn python() {
+                super::$check(Lang::Python)
+            }
+        }
+    };
+}
+pub(crate) use per_language;
+
 /// Generous bounds: the tests share a loaded two-core machine.
 pub const STARTUP: Duration = Duration::from_secs(20);
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
