@@ -7,8 +7,13 @@
 //! [`Failed`]; it knows nothing of workers or processes. A back end runs an [`Invocation`] and
 //! knows nothing of where it came from (no HTTP request, no route, no trigger). Pure data here.
 
+use bytes::Bytes;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A response body streamed as it is produced.
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
 /// What an event is, as the handler's `context.triggerType` and the worker protocol's `kind`
 /// say it.
@@ -76,6 +81,7 @@ impl Invocation {
             event: Payload::Json(event.clone()),
             context: self.context.clone(),
             deadline: self.deadline,
+            stream: self.stream,
         })
     }
 }
@@ -102,15 +108,38 @@ pub struct Invocation {
     pub context: Map<String, Value>,
     /// When the caller stops waiting; the back end enforces it.
     pub deadline: Instant,
+    /// The front end can pass an HTTP answer on as it arrives (Lambda's response streaming):
+    /// a back end that has one streaming may answer `Outcome::Stream`.
+    pub stream: bool,
 }
 
 /// What the function answered.
-#[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Its result (for `Kind::Http`, a result map with `statusCode`, or any value).
     Result(Value),
     /// It failed: `{errorType, errorMessage, stackTrace}`.
     Error(Value),
+    /// An HTTP answer whose body is still arriving (only when the invocation asked for
+    /// `stream`): the front end passes it on as it comes.
+    Stream(Streamed),
+}
+
+/// The head of a streamed HTTP answer and its body.
+pub struct Streamed {
+    pub status: u16,
+    /// End-to-end headers, names in lower case, repeated names kept.
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Result(value) => write!(f, "Result({value})"),
+            Outcome::Error(value) => write!(f, "Error({value})"),
+            Outcome::Stream(streamed) => write!(f, "Stream({})", streamed.status),
+        }
+    }
 }
 
 /// Why an invocation got no answer from the function; each front end maps these to its own

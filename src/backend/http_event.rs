@@ -11,14 +11,15 @@ use tokio::time::{timeout_at, Instant};
 
 use super::Upstream;
 use crate::event::lambda::{self, Shape};
-use crate::invoke::{Failed, Invocation, Outcome};
+use crate::invoke::{Failed, Invocation, Outcome, Streamed};
 use crate::logging::error_chain;
 
 static REQUEST_CONTEXT: HeaderName = HeaderName::from_static("x-amzn-request-context");
 
 impl Upstream {
     /// `{statusCode, headers, multiValueHeaders, body, isBase64Encoded}` from the server's
-    /// answer to the request `invocation.event` stands for.
+    /// answer to the request `invocation.event` stands for; with `invocation.stream`, the
+    /// answer's head and its body as it arrives.
     pub(super) async fn invoke_http_event(
         &self,
         invocation: &Invocation,
@@ -47,6 +48,13 @@ impl Upstream {
             Ok(Ok(response)) => response,
         };
         let (parts, body) = response.into_parts();
+        if invocation.stream {
+            return Ok(Outcome::Stream(Streamed {
+                status: parts.status.as_u16(),
+                headers: end_to_end(&parts.headers),
+                body: body.map_err(Into::into).boxed_unsync(),
+            }));
+        }
         let body = timeout_at(invocation.deadline, body.collect())
             .await
             .map_err(|_| Failed::Timeout)?

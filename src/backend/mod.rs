@@ -10,13 +10,9 @@ pub mod workers;
 
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use crate::invoke::{Failed, Invocation, Outcome};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// A response body streamed to a client.
-pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+pub use crate::invoke::{Body, BoxError};
 
 pub enum Backend {
     Workers(workers::Workers),

@@ -12,6 +12,9 @@ pub struct Lambda {
     pub runtime_api: String,
     /// AWS_LAMBDA_MAX_CONCURRENCY: one poller per slot (1 unless set).
     pub max_concurrency: usize,
+    /// AWS_LWA_INVOKE_MODE=response_stream (the Lambda Web Adapter's setting): a bootstrap's
+    /// answers to HTTP events are streamed to Lambda as they arrive.
+    pub streaming: bool,
 }
 
 /// The Runtime API settings alone, when AWS_LAMBDA_RUNTIME_API is set (every Lambda variable
@@ -21,9 +24,13 @@ pub(super) fn settings(r: &mut Reader<'_>) -> Option<Lambda> {
     let max_concurrency = r
         .parsed("AWS_LAMBDA_MAX_CONCURRENCY", super::parse::positive)
         .unwrap_or(1);
+    let mode = r.parsed("AWS_LWA_INVOKE_MODE", |v| {
+        super::parse::one_of(v, super::settings::INVOKE_MODES)
+    });
     Some(Lambda {
         runtime_api: api?,
         max_concurrency,
+        streaming: mode.is_some_and(|m| m == "response_stream"),
     })
 }
 

@@ -95,6 +95,7 @@ pub(crate) const LEVELS: &[&str] = &["debug", "info", "warn", "error"];
 pub(crate) const LOG_FORMATS: &[&str] = &["json", "text"];
 pub(crate) const EVENT_FORMATS: &[&str] = &["v1", "v2"];
 pub(crate) const INSTALL_MODES: &[&str] = &["auto", "always", "never"];
+pub(crate) const INVOKE_MODES: &[&str] = &["buffered", "response_stream"];
 
 const fn any(
     name: &'static str,
@@ -174,6 +175,8 @@ pub static SETTINGS: &[Setting] = &[
         "set by Lambda: host:port[/prefix] of the Runtime API; fnshim polls it instead of PORT")),
     from(Source::Environment, any("AWS_LAMBDA_MAX_CONCURRENCY", Kind::Count, "`1`",
         "with AWS_LAMBDA_RUNTIME_API: invocations taken at once (one poller each)")),
+    from(Source::Environment, any("AWS_LWA_INVOKE_MODE", Kind::Choice(INVOKE_MODES), "`buffered`",
+        "in Lambda: response_stream streams a bootstrap's HTTP answers (Function URL streaming)")),
     from(Source::Environment, any("_HANDLER", Kind::Text, "unset",
         "set by Lambda: FUNCTION_HANDLER when that is unset")),
     from(Source::Environment, any("LAMBDA_TASK_ROOT", Kind::Text, "unset",

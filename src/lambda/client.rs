@@ -42,6 +42,8 @@ pub struct Next {
 
 pub struct RuntimeApi {
     client: Client<HttpConnector, Full<Bytes>>,
+    /// For streamed results, whose body is not in memory.
+    streamer: Client<HttpConnector, crate::invoke::Body>,
     /// `http://host:port[/prefix]/2018-06-01/runtime`
     base: String,
     address: String,
@@ -55,9 +57,13 @@ impl RuntimeApi {
         connector.set_connect_timeout(Some(Duration::from_secs(2)));
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
+            .build(connector.clone());
+        let streamer = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
             .build(connector);
         RuntimeApi {
             client,
+            streamer,
             base: format!("http://{address}/2018-06-01/runtime"),
             address: address.to_owned(),
         }
@@ -94,6 +100,29 @@ impl RuntimeApi {
         let (status, _, _) = self
             .call(Method::POST, &path, None, body, POST_LIMIT)
             .await?;
+        Ok(status.is_success())
+    }
+
+    /// Posts a streamed result (one try: a stream cannot be sent twice); `Ok(false)` when the
+    /// API refused it.
+    pub async fn respond_streaming(
+        &self,
+        request_id: &str,
+        body: super::stream::Prefixed,
+    ) -> Result<bool, Unreachable> {
+        let path = format!("/invocation/{request_id}/response");
+        let request = Request::post(format!("{}{path}", self.base))
+            .header(super::stream::MODE, "streaming")
+            .header(http::header::CONTENT_TYPE, super::stream::INTEGRATION)
+            .body(body.boxed_unsync())
+            .map_err(|e| self.unreachable(e.to_string()))?;
+        let response = self
+            .streamer
+            .request(request)
+            .await
+            .map_err(|e| self.unreachable(format!("POST {path}: {}", error_chain(&e))))?;
+        let status = response.status();
+        let _ = response.into_body().collect().await;
         Ok(status.is_success())
     }
 

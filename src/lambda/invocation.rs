@@ -104,6 +104,10 @@ pub fn reply(outcome: Result<Outcome, Failed>, shape: Option<Shape>, timeout: Du
             "errorMessage": thrown["errorMessage"].as_str().unwrap_or_default(),
             "stackTrace": thrown.get("stackTrace").cloned().unwrap_or(json!([])),
         })),
+        Ok(Outcome::Stream(_)) => Reply::Error(error(
+            "Runtime.InvalidResponse",
+            "a streamed answer to an invocation that asked for none",
+        )),
         Err(failed) => Reply::Error(failure(&failed, timeout)),
     }
 }

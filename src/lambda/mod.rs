@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod invocation;
+mod stream;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +43,8 @@ struct Front {
     warned_deadline: AtomicBool,
     started: std::time::Instant,
     polled: AtomicBool,
+    /// AWS_LWA_INVOKE_MODE=response_stream: HTTP answers are streamed to `/response`.
+    streaming: bool,
 }
 
 /// What the front end needs from the start-up: when fnshim started, how long the function
@@ -82,6 +85,7 @@ pub async fn run(app: Arc<App>, lambda: Lambda, start: Start) {
         warned_deadline: AtomicBool::new(false),
         started: start.started,
         polled: AtomicBool::new(false),
+        streaming: lambda.streaming,
     });
     let mut pollers = tokio::task::JoinSet::new();
     for _ in 0..lambda.max_concurrency {
@@ -117,7 +121,13 @@ async fn poll(front: Arc<Front>) -> Result<(), Unreachable> {
         let request_id = next.request_id.clone();
         let started = Instant::now();
         let (invocation, shape, timeout) = front.invocation(next);
-        let outcome = front.invoke(invocation).await;
+        let outcome = match front.invoke(invocation).await {
+            Ok(Outcome::Stream(streamed)) => {
+                front.stream(&request_id, streamed, started).await?;
+                continue;
+            }
+            outcome => outcome,
+        };
         let reply = invocation::reply(outcome, shape, timeout);
         let recorded = match &reply {
             Reply::Response(_) => metrics::Outcome::Success,
@@ -160,8 +170,36 @@ impl Front {
             event: Payload::Json(event),
             context: invocation::context_of(&next.headers),
             deadline: Instant::now() + left,
+            stream: self.streaming && kind == crate::invoke::Kind::Http,
         };
         (invocation, shape, left)
+    }
+
+    /// Posts a streamed answer as it arrives, then logs and counts it.
+    async fn stream(
+        &self,
+        request_id: &str,
+        streamed: crate::invoke::Streamed,
+        started: Instant,
+    ) -> Result<(), Unreachable> {
+        let status = streamed.status;
+        let accepted = self
+            .api
+            .respond_streaming(request_id, stream::body(streamed))
+            .await?;
+        let outcome = match accepted {
+            true => metrics::Outcome::Success,
+            false => metrics::Outcome::Error,
+        };
+        self.app.metrics.record(outcome, started.elapsed());
+        tracing::info!(
+            request_id,
+            status,
+            accepted,
+            duration_us = started.elapsed().as_micros() as u64,
+            "invocation (streamed)"
+        );
+        Ok(())
     }
 
     /// Runs the invocation; one that reached no worker (all restarting after a crash) is tried

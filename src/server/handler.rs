@@ -73,11 +73,13 @@ async fn run(
         event,
         context: Default::default(),
         deadline,
+        stream: false,
     };
     match app.backend.invoke(invocation).await? {
         Outcome::Error(error) => Err(Failure::Unhandled { error, fc_caller }),
         Outcome::Result(result) if kind == Kind::Http => http_response(result),
         Outcome::Result(result) => Ok(json(StatusCode::OK, result.to_string())),
+        Outcome::Stream(streamed) => streamed_response(streamed),
     }
 }
 
@@ -191,6 +193,21 @@ fn invoke_event(headers: &http::HeaderMap, body: &[u8]) -> Result<(Kind, Value),
     event::raw_event(content_type, body)
         .map(|e| (Kind::Event, e))
         .map_err(|e| Failure::BadRequest(e.0))
+}
+
+/// A streamed answer as it is (never asked for here, but a back end may give one).
+fn streamed_response(streamed: crate::invoke::Streamed) -> Result<Response<Body>, Failure> {
+    let mut response = Response::new(streamed.body);
+    *response.status_mut() = StatusCode::from_u16(streamed.status)
+        .map_err(|e| Failure::InvalidResponse(e.to_string()))?;
+    for (name, value) in streamed.headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| Failure::InvalidResponse(format!("header {name:?}: {e}")))?;
+        let value = HeaderValue::from_str(&value)
+            .map_err(|e| Failure::InvalidResponse(format!("header {name}: {e}")))?;
+        response.headers_mut().append(name, value);
+    }
+    Ok(response)
 }
 
 fn http_response(result: Value) -> Result<Response<Body>, Failure> {

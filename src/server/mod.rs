@@ -234,9 +234,10 @@ impl App {
             event: Payload::Json(event),
             context,
             deadline: started + timeout,
+            stream: false,
         };
         let result = match self.backend.invoke(invocation).await {
-            Ok(Outcome::Result(_)) => Ok(()),
+            Ok(Outcome::Result(_) | Outcome::Stream(_)) => Ok(()),
             Ok(Outcome::Error(error)) => Err(format!(
                 "the handler threw {}: {}",
                 error["errorType"].as_str().unwrap_or("Error"),

@@ -18,6 +18,7 @@ mod concurrency;
 mod deps;
 mod handlers;
 mod init;
+mod streaming;
 
 /// Deno and Python start slower, and the machine is shared.
 const SLOW_START: Duration = Duration::from_secs(40);

@@ -1,0 +1,89 @@
+//! Lambda response streaming (AWS_LWA_INVOKE_MODE=response_stream): a bootstrap's answer to an
+//! HTTP event reaches `/response` as it is written, after the Function URL prelude. The
+//! Runtime API here is `tests/fixtures/recording-runtime-api.py`, which records the bytes and
+//! when they came (cargo-lambda's emulator answers a streamed `/response` with 500).
+
+use super::*;
+
+fn record_of(path: &std::path::Path, shim: &Shim) -> Value {
+    let text = wait_for(Duration::from_secs(30), || {
+        std::fs::read_to_string(path).ok()
+    });
+    let text = text.unwrap_or_else(|| panic!("no /response was recorded{shim}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_streamed_answer_is_posted_as_it_arrives_after_the_prelude() {
+    let folder = tempfile::tempdir().unwrap();
+    let (event_file, record_file) = (folder.path().join("event"), folder.path().join("record"));
+    let mut event = api_v2("/stream");
+    event["rawQueryString"] = json!("n=3&delay_ms=400");
+    event["requestContext"]["http"]["method"] = json!("GET");
+    std::fs::write(&event_file, event.to_string()).unwrap();
+    let port = free_port();
+    let mut api = std::process::Command::new(crate::support::python())
+        .arg(crate::support::fixture("recording-runtime-api.py"))
+        .args([port.to_string(), event_file.display().to_string()])
+        .arg(&record_file)
+        .spawn()
+        .unwrap();
+    let function = Function::upstream(&[]);
+    let cache = cache_dir();
+    let shim = fnshim()
+        .env("AWS_LAMBDA_RUNTIME_API", &format!("127.0.0.1:{port}"))
+        .env("AWS_LWA_INVOKE_MODE", "response_stream")
+        .env("CACHE_DIR", cache.path().to_str().unwrap())
+        .function(&function)
+        .spawn();
+    let record = record_of(&record_file, &shim);
+    let _ = api.kill();
+    let _ = api.wait();
+    assert_eq!(
+        record["path"],
+        "/2018-06-01/runtime/invocation/rec-1/response"
+    );
+    let headers = &record["headers"];
+    assert_eq!(
+        headers["lambda-runtime-function-response-mode"], "streaming",
+        "{record}"
+    );
+    assert_eq!(
+        headers["content-type"],
+        "application/vnd.awslambda.http-integration-response"
+    );
+    let pieces: Vec<(u64, Vec<u8>)> = record["pieces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["ms"].as_u64().unwrap(), hex(p["hex"].as_str().unwrap())))
+        .collect();
+    let body: Vec<u8> = pieces.iter().flat_map(|(_, bytes)| bytes.clone()).collect();
+    let separator = body
+        .windows(8)
+        .position(|w| w == [0; 8])
+        .expect("eight NULs");
+    let prelude: Value = serde_json::from_slice(&body[..separator]).unwrap();
+    assert_eq!(prelude["statusCode"], 200, "{prelude}");
+    assert_eq!(
+        String::from_utf8_lossy(&body[separator + 8..]),
+        "chunk 0\nchunk 1\nchunk 2\n"
+    );
+    let first_chunk = pieces
+        .iter()
+        .find(|(_, b)| b.windows(7).any(|w| w == b"chunk 0"));
+    let last_chunk = pieces
+        .iter()
+        .find(|(_, b)| b.windows(7).any(|w| w == b"chunk 2"));
+    let (first, last) = (first_chunk.unwrap().0, last_chunk.unwrap().0);
+    assert!(
+        last >= first + 600,
+        "the chunks arrived together ({first} ms, {last} ms): not streamed{record}{shim}"
+    );
+}
