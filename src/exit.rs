@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use crate::config::ConfigError;
 
 pub const OK: i32 = 0;
+/// `fnshim invoke` answered 400 or more, or failed; `fnshim health` found fnshim not ready.
+pub const FAILED: i32 = 1;
 pub const USAGE: i32 = 64;
 pub const LOAD: i32 = 65;
 pub const UNAVAILABLE: i32 = 69;

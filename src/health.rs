@@ -7,6 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use fnshim::config::{self, Env};
+use fnshim::exit;
 
 /// The whole check, connect to last byte: under the images' `HEALTHCHECK --timeout=3s`.
 const BOUND: Duration = Duration::from_secs(2);
@@ -23,10 +24,10 @@ pub fn route(live: bool) -> &'static str {
 /// Exit code 0 when the route answers 200, else 1 with one line on stderr saying why.
 pub fn run(env: &dyn Env, live: bool) -> i32 {
     match port(env).and_then(|port| probe(port, route(live), BOUND)) {
-        Ok(()) => 0,
+        Ok(()) => exit::OK,
         Err(why) => {
             eprintln!("fnshim health: {why}");
-            1
+            exit::FAILED
         }
     }
 }

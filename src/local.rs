@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::exit;
 use crate::server::App;
 use crate::supervisor::control::ControlSender;
 use bytes::Bytes;
@@ -72,14 +73,14 @@ async fn invoke(port: u16, method: &str, path: &str, body: Vec<u8>) -> i32 {
         Ok(request) => request,
         Err(error) => {
             eprintln!("fnshim: invalid request {method} {path}: {error}");
-            return 64;
+            return exit::USAGE;
         }
     };
     let response = match client.request(request).await {
         Ok(response) => response,
         Err(error) => {
             eprintln!("fnshim: the invocation failed: {error}");
-            return 1;
+            return exit::FAILED;
         }
     };
     let status = response.status();
@@ -91,7 +92,10 @@ async fn invoke(port: u16, method: &str, path: &str, body: Vec<u8>) -> i32 {
         .unwrap_or_default();
     eprintln!("fnshim: {status}");
     println!("{}", String::from_utf8_lossy(&body));
-    i32::from(status.as_u16() >= 400)
+    match status.as_u16() >= 400 {
+        true => exit::FAILED,
+        false => exit::OK,
+    }
 }
 
 fn content_type(body: &[u8]) -> &'static str {
