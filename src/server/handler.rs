@@ -5,7 +5,6 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
 
@@ -163,20 +162,11 @@ fn pick(
 }
 
 async fn read_body(app: &App, headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, Failure> {
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > app.max_body_size) {
-        return Err(Failure::TooLarge(app.max_body_size));
-    }
-    let limit = usize::try_from(app.max_body_size).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(Failure::TooLarge(app.max_body_size))
-        }
-        Err(error) => Err(Failure::BadRequest(format!(
-            "the request body could not be read: {error}"
+    match super::body::read_limited(headers, body, app.max_body_size).await {
+        Ok(body) => Ok(body),
+        Err(super::body::Unread::TooLarge) => Err(Failure::TooLarge(app.max_body_size)),
+        Err(super::body::Unread::Broken(why)) => Err(Failure::BadRequest(format!(
+            "the request body could not be read: {why}"
         ))),
     }
 }

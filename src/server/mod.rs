@@ -4,6 +4,7 @@
 //! worker only through [`Readiness`] and tells the supervisor nothing but "idle".
 
 mod admin;
+mod body;
 pub mod errors;
 pub mod handler;
 pub mod metrics;

@@ -20,6 +20,11 @@ pub async fn invoke(
     if !upstream.is_served(request.method(), request.uri().path()) {
         return call.finish(Err(Failure::events_only()));
     }
+    if super::body::declared(request.headers()).is_some_and(|len| len > app.max_body_size) {
+        let (parts, body) = request.into_parts();
+        super::body::discard_unless_continue(&parts.headers, body);
+        return call.finish(Err(Failure::TooLarge(app.max_body_size)));
+    }
     let result = upstream
         .forward(request, remote, &call.request_id, call.started)
         .await

@@ -139,3 +139,29 @@ fn a_clients_bad_chunk_is_400_and_not_blamed_on_the_worker() {
         "{r}{shim}"
     );
 }
+
+/// A client that sends its whole body before it reads (no `Expect: 100-continue`, as curl with
+/// a big file and most SDKs do) must be able to read the 413, not get a reset.
+fn sends_all_then_reads_413(port: u16, shim: &Shim) {
+    let mut conn = Conn::connect(port).unwrap();
+    conn.set_read_timeout(SECS_10);
+    let body = vec![b'a'; 4 << 20];
+    let req = Request::post("/echo")
+        .header("Content-Length", &body.len().to_string())
+        .body(body);
+    conn.write_raw(&req.to_bytes())
+        .unwrap_or_else(|e| panic!("the upload was cut off: {e}{shim}"));
+    let r = conn
+        .read_response("POST")
+        .unwrap_or_else(|e| panic!("no readable answer after the upload: {e}{shim}"));
+    assert_error(&r, 413, "PayloadTooLarge", shim);
+}
+
+#[test]
+fn a_body_over_the_limit_sent_whole_still_gets_its_413() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("MAX_BODY_SIZE", "1KB")]);
+    sends_all_then_reads_413(shim.port(), &shim);
+    let r = shim.send(&Request::post("/echo").body("after"));
+    assert_eq!(r.status, 200, "{r}{shim}");
+}
