@@ -204,6 +204,8 @@ async fn handle(app: &App, request: http::Request<Incoming>, remote: IpAddr) -> 
     if let Some(response) = admin::route(app, &request) {
         return response;
     }
+    // A started bootstrap is an HTTP server or a Runtime API client: known once it starts.
+    app.backend.settle(app.function_timeout).await;
     match app.backend.http() {
         Some(upstream) => proxy::invoke(app, upstream, request, remote).await,
         None => handler::invoke(app, request, remote).await,
