@@ -85,6 +85,15 @@ impl Backend {
         }
     }
 
+    /// The function version invocations run (FUNCTION_VERSION), for `X-Amz-Executed-Version`.
+    pub fn version(&self) -> &str {
+        match self {
+            Backend::Workers(workers) => &workers.function_version,
+            Backend::Bootstrap(bootstrap) => &bootstrap.api.function.version,
+            Backend::Http(_) => "$LATEST",
+        }
+    }
+
     /// How long `function` may run (FUNCTION_TIMEOUT, or its own f.yml timeout).
     pub fn timeout(&self, function: usize) -> Option<Duration> {
         match self {
