@@ -23,6 +23,9 @@ need file || apt_install file
 # Handler runtimes under test: node (with npm) and deno (Deno ships as a PyPI package).
 need node || apt_install nodejs npm
 need deno || python3 -m pip install --quiet deno
+# Lambda clients no one here wrote (tests/it/runtime_api): awslambdaric as a bootstrap, boto3's
+# lambda.invoke against fnshim's Invoke API.
+python3 -c 'import awslambdaric, boto3' 2>/dev/null || python3 -m pip install --quiet awslambdaric boto3
 need cargo || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked

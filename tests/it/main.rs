@@ -4,4 +4,5 @@ mod handlers;
 mod install;
 mod pid1;
 mod proxy;
+mod runtime_api;
 mod support;
