@@ -108,3 +108,82 @@ async fn a_full_queue_throttles() {
     assert_eq!(refused, Err(Failed::Throttled));
     callers.iter().for_each(|c| c.abort());
 }
+
+/// One HTTP/1.1 request to slot 0's endpoint; the status and body.
+async fn http(api: &RuntimeApi, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(api.endpoint(0)).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let _ = stream.write_all(body).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_routes_answer_with_lambdas_statuses_and_error_bodies() {
+    let (api, _timeouts) = api(1);
+    api.attach(0, 42);
+    let base = "/2018-06-01/runtime/invocation";
+    let (status, body) = http(&api, "POST", &format!("{base}/nobody/response"), b"1").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
+    );
+    let caller = tokio::spawn({
+        let api = api.clone();
+        async move { api.invoke(invocation("r-9", Duration::from_secs(5))).await }
+    });
+    let (status, event) = http(&api, "GET", &format!("{base}/next"), b"").await;
+    assert_eq!((status, event.as_str()), (200, r#"{"n":"r-9"}"#));
+    let (status, _) = http(&api, "POST", &format!("{base}/r-9/response"), b"{\"ok\":1}").await;
+    assert_eq!(status, 202);
+    assert_eq!(caller.await.unwrap(), Ok(Outcome::Result(json!({"ok": 1}))));
+    let (status, _) = http(&api, "POST", &format!("{base}/r-9/response"), b"2").await;
+    assert_eq!(status, 400, "a second answer is refused");
+    let (status, _) = http(&api, "GET", &format!("{base}/r-9/response"), b"").await;
+    assert_eq!(status, 405);
+    let (status, _) = http(&api, "GET", "/2018-06-01/elsewhere", b"").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_answer_over_6_mib_is_413_and_a_function_error() {
+    let (api, _timeouts) = api(1);
+    api.attach(0, 42);
+    let caller = tokio::spawn({
+        let api = api.clone();
+        async move { api.invoke(invocation("big", Duration::from_secs(5))).await }
+    });
+    let base = "/2018-06-01/runtime/invocation";
+    let (status, _) = http(&api, "GET", &format!("{base}/next"), b"").await;
+    assert_eq!(status, 200);
+    let huge = vec![b'x'; MAX_PAYLOAD + 1];
+    let (status, body) = http(&api, "POST", &format!("{base}/big/response"), &huge).await;
+    assert_eq!(status, 413);
+    assert!(body.contains("RequestEntityTooLarge"), "{body}");
+    let Ok(Outcome::Error(error)) = caller.await.unwrap() else {
+        panic!("expected a function error")
+    };
+    assert_eq!(error["errorType"], "Function.ResponseSizeTooLarge");
+}
+
+#[tokio::test]
+async fn init_error_is_reported_to_the_supervisor() {
+    let (api, _timeouts) = api(1);
+    let body = br#"{"errorMessage":"no config","errorType":"ConfigError","stackTrace":["at x"]}"#;
+    let (status, _) = http(&api, "POST", "/2018-06-01/runtime/init/error", body).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        api.started(0).await,
+        Started::InitError("ConfigError: no config\n    at x".into())
+    );
+}
