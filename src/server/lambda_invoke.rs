@@ -194,7 +194,8 @@ fn answer(
     if function_error {
         headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
     }
-    if let Some(log) = tail.finish(function_error, app.backend.version()) {
+    let lines = app.backend.log_of(request_id).unwrap_or_default();
+    if let Some(log) = tail.finish(function_error, app.backend.version(), &lines) {
         headers.insert("x-amz-log-result", log);
     }
     response
@@ -239,7 +240,8 @@ fn empty(status: StatusCode) -> Response<Body> {
 }
 
 /// `X-Amz-Log-Type: Tail`: the invocation's START, END and REPORT lines as Lambda writes
-/// them, base64, at most the last 4 KB.
+/// them, around the function's own lines where the back end tells them apart; base64, at most
+/// the last 4 KB.
 struct Tail {
     wanted: bool,
     request_id: String,
@@ -255,17 +257,25 @@ impl Tail {
         }
     }
 
-    fn finish(self, function_error: bool, version: &str) -> Option<HeaderValue> {
+    fn finish(self, function_error: bool, version: &str, lines: &[String]) -> Option<HeaderValue> {
         if !self.wanted {
             return None;
         }
         let id = &self.request_id;
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let status = if function_error { "\tStatus: error" } else { "" };
-        let log = format!(
-            "START RequestId: {id} Version: {version}\nEND RequestId: {id}\nREPORT RequestId: {id}\tDuration: {ms:.2} ms{status}\n"
-        );
-        let start = log.len().saturating_sub(TAIL_BYTES);
+        let mut log = format!("START RequestId: {id} Version: {version}\n");
+        for line in lines {
+            log.push_str(line);
+            log.push('\n');
+        }
+        log.push_str(&format!(
+            "END RequestId: {id}\nREPORT RequestId: {id}\tDuration: {ms:.2} ms{status}\n"
+        ));
+        let mut start = log.len().saturating_sub(TAIL_BYTES);
+        while !log.is_char_boundary(start) {
+            start += 1;
+        }
         let encoded = base64::engine::general_purpose::STANDARD.encode(&log.as_bytes()[start..]);
         HeaderValue::from_str(&encoded).ok()
     }

@@ -326,7 +326,7 @@ fn spawn(shared: &Shared, index: usize) -> Result<Child, String> {
         capture_output: target.capture_output,
         take_terminal: false,
         worker_id: index as u32 + 1,
-        tail: None,
+        tail: Some(shared.lambda.api.output(index)),
     };
     let child = process::spawn(&shared.lambda.reaper, spec).map_err(|error| {
         let program = target.argv.first().map(|p| p.to_string_lossy().into_owned());

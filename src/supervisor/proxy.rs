@@ -206,8 +206,10 @@ impl Supervisor<'_> {
             ("PORT".into(), port.to_string()),
             ("FC_SERVER_PORT".into(), port.to_string()),
         ];
+        let mut tail = None;
         if let Some(lambda) = self.lambda.as_ref().filter(|_| generation == 1) {
             env.extend(lambda.env_for(0));
+            tail = Some(lambda.api.output(0));
         }
         let spec = Spec {
             argv: &target.argv,
@@ -216,7 +218,7 @@ impl Supervisor<'_> {
             capture_output: target.capture_output,
             take_terminal: false,
             worker_id: 1,
-            tail: None,
+            tail,
         };
         let program = target.argv.first().cloned().unwrap_or_default();
         let child = match process::spawn(self.reaper, spec) {

@@ -24,6 +24,12 @@ use crate::readiness::Readiness;
 /// The largest response or error a bootstrap may post, as in Lambda (6 MiB).
 pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 
+/// The last output lines of a slot's process, as its supervisor's relay appends them.
+pub type Output = Arc<Mutex<VecDeque<String>>>;
+
+/// How many answered invocations' output lines are kept for `X-Amz-Log-Type: Tail`.
+const KEPT_LOGS: usize = 64;
+
 /// What the bootstrap turned out to be (FUNCTION_PROTOCOL, or its first move).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -117,6 +123,10 @@ pub struct RuntimeApi {
     started: Vec<watch::Sender<Started>>,
     endpoints: Vec<SocketAddr>,
     protocol: watch::Sender<Option<Protocol>>,
+    /// Each slot's output since its process took its invocation.
+    outputs: Vec<Output>,
+    /// The output of the last answered invocations, by request id.
+    logs: Mutex<VecDeque<(String, Vec<String>)>>,
 }
 
 impl RuntimeApi {
@@ -149,6 +159,8 @@ impl RuntimeApi {
             started: (0..slots).map(|_| watch::channel(Started::Waiting).0).collect(),
             endpoints,
             protocol: watch::channel(protocol).0,
+            outputs: (0..slots).map(|_| Output::default()).collect(),
+            logs: Mutex::new(VecDeque::new()),
         });
         for (slot, listener) in listeners.into_iter().enumerate() {
             listener.set_nonblocking(true)?;
@@ -192,6 +204,18 @@ impl RuntimeApi {
 
 /// The supervisor's side: which process runs in a slot, and how its start went.
 impl RuntimeApi {
+    /// Where slot `slot`'s process output goes (its lines become the invocation's log tail).
+    pub fn output(&self, slot: usize) -> Output {
+        self.outputs[slot].clone()
+    }
+
+    /// The output lines of the answered invocation `id`, once.
+    pub fn log_of(&self, id: &str) -> Option<Vec<String>> {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        let at = logs.iter().position(|(known, _)| known == id)?;
+        logs.remove(at).map(|(_, lines)| lines)
+    }
+
     /// A new process is about to start in `slot`: its start is awaited afresh.
     pub fn reset(&self, slot: usize) {
         self.started[slot].send_replace(Started::Waiting);
@@ -336,6 +360,10 @@ impl RuntimeApi {
                 continue;
             }
             let pid = state.slots[slot].pid;
+            self.outputs[slot]
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
             state.slots[slot].holds = Some(pending.id.clone());
             let held = Held {
                 slot,
@@ -367,6 +395,15 @@ impl RuntimeApi {
             state.slots[held.slot].holds = None;
             held
         };
+        let output = self.outputs[held.slot].lock().unwrap_or_else(|p| p.into_inner());
+        let lines = output.iter().cloned().collect();
+        drop(output);
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        if logs.len() == KEPT_LOGS {
+            logs.pop_front();
+        }
+        logs.push_back((id.to_owned(), lines));
+        drop(logs);
         let _ = held.reply.send(Ok(outcome));
         true
     }

@@ -73,6 +73,10 @@ fn boto3_invokes_an_ric_bootstrap() {
     check_common(&calls, &shim);
     let sync = &calls["sync"];
     assert_eq!(sync["payload"]["custom"], serde_json::json!({"k": "v"}), "{sync}");
+    // A bootstrap runs one invocation at a time: its own lines are in the tail.
+    let id = sync["payload"]["requestId"].as_str().unwrap();
+    let log = sync["log"].as_str().unwrap();
+    assert!(log.contains(&format!("handled {id}")), "{log}");
     assert_eq!(
         sync["payload"]["arn"],
         "arn:aws:lambda:us-east-1:000000000000:function:ricfn"
