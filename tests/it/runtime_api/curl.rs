@@ -48,7 +48,8 @@ fn curl_bootstrap_serves_http_events_with_the_runtime_headers() {
 #[test]
 fn curl_bootstrap_takes_raw_events_and_reports_errors() {
     let f = curl_function();
-    let shim = serve(&f, &[]);
+    // Forced, not detected: the Runtime API is the only one offered.
+    let shim = serve(&f, &[("FUNCTION_PROTOCOL", "lambda")]);
     let r = invoke(&shim, &serde_json::json!({"order": 7}));
     let body = ok_json(&r, &shim);
     // A raw event's result is JSON as the function gave it: here an HTTP result map.
@@ -113,4 +114,15 @@ fn runtime_api_http_servers_are_still_detected_as_such() {
     assert_eq!(ready.json()["protocol"], "http", "{ready}{shim}");
     let r = shim.get("/status?code=201");
     assert_eq!(r.status, 201, "{r}{shim}");
+}
+
+#[test]
+fn runtime_api_check_reports_the_protocol() {
+    let f = curl_function();
+    let shim = fnshim().function(&f).arg("check").run();
+    assert_eq!(shim.wait_code(STARTUP), 0, "{shim}");
+    assert!(
+        shim.stdout().contains("protocol: lambda"),
+        "check does not say the bootstrap is a Runtime API client\n{shim}"
+    );
 }
