@@ -156,7 +156,10 @@ fn runtime_api(
     let task_root = target.cwd.clone().or_else(|| std::env::current_dir().ok());
     let mut env = vec![
         ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), name.to_owned()),
-        ("AWS_LAMBDA_FUNCTION_VERSION".into(), config.function_version.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION".into(),
+            config.function_version.clone(),
+        ),
         ("_HANDLER".into(), config.function_handler.clone()),
     ];
     if let Some(memory) = memory_mb {

@@ -72,9 +72,12 @@ async fn run(
     let (parts, body) = request.into_parts();
     let asked = match asked(&parts.headers) {
         Ok(asked) => asked,
-        Err(response) => return Ok(response),
+        Err((kind, why)) => return Ok(aws_error(StatusCode::BAD_REQUEST, kind, &why)),
     };
-    let timeout = app.backend.timeout(function).unwrap_or(app.function_timeout);
+    let timeout = app
+        .backend
+        .timeout(function)
+        .unwrap_or(app.function_timeout);
     let deadline = call.started + timeout;
     let limit = usize::try_from(app.max_body_size).unwrap_or(usize::MAX);
     let body = match tokio::time::timeout_at(deadline, Limited::new(body, limit).collect()).await {
@@ -84,7 +87,11 @@ async fn run(
     };
     let Some(event) = event(&body) else {
         let why = "Could not parse request body into json";
-        return Ok(aws_error(StatusCode::BAD_REQUEST, "InvalidRequestContentException", why));
+        return Ok(aws_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            why,
+        ));
     };
     let invocation = Invocation {
         function,
@@ -113,7 +120,8 @@ fn event(body: &Bytes) -> Option<Value> {
     serde_json::from_slice(body).ok()
 }
 
-fn asked(headers: &http::HeaderMap) -> Result<Asked, Response<Body>> {
+/// The Invoke headers; a bad one is Lambda's error type and message (a 400).
+fn asked(headers: &http::HeaderMap) -> Result<Asked, (&'static str, String)> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let kind = match header("x-amz-invocation-type").unwrap_or("RequestResponse") {
         "RequestResponse" => InvocationType::RequestResponse,
@@ -121,7 +129,7 @@ fn asked(headers: &http::HeaderMap) -> Result<Asked, Response<Body>> {
         "DryRun" => InvocationType::DryRun,
         other => {
             let why = format!("1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]");
-            return Err(aws_error(StatusCode::BAD_REQUEST, "ValidationException", &why));
+            return Err(("ValidationException", why));
         }
     };
     let mut context = Map::new();
@@ -132,7 +140,7 @@ fn asked(headers: &http::HeaderMap) -> Result<Asked, Response<Body>> {
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
         let Some(client_context) = decoded else {
             let why = "Client context must be a valid Base64-encoded JSON object.";
-            return Err(aws_error(StatusCode::BAD_REQUEST, "InvalidRequestContentException", why));
+            return Err(("InvalidRequestContentException", why.into()));
         };
         context.insert("clientContext".into(), client_context);
     }
@@ -176,23 +184,37 @@ fn answer(
         Ok(Outcome::Error(error)) => (error, true),
         Err(Failed::Timeout) => {
             let secs = timeout.as_secs_f64();
-            let message = format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds");
-            (json!({"errorType": "Sandbox.Timedout", "errorMessage": message}), true)
+            let message =
+                format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds");
+            (
+                json!({"errorType": "Sandbox.Timedout", "errorMessage": message}),
+                true,
+            )
         }
         Err(Failed::WorkerExited) => {
-            let message = format!("RequestId: {request_id} Error: Runtime exited without providing a reason");
-            (json!({"errorType": "Runtime.ExitError", "errorMessage": message}), true)
+            let message =
+                format!("RequestId: {request_id} Error: Runtime exited without providing a reason");
+            (
+                json!({"errorType": "Runtime.ExitError", "errorMessage": message}),
+                true,
+            )
         }
         Err(failed) => return service_error(failed),
     };
     let mut response = Response::new(full(body.to_string()));
     let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Ok(version) = HeaderValue::from_str(app.backend.version()) {
         headers.insert("x-amz-executed-version", version);
     }
     if function_error {
-        headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
+        headers.insert(
+            "x-amz-function-error",
+            HeaderValue::from_static("Unhandled"),
+        );
     }
     let lines = app.backend.log_of(request_id).unwrap_or_default();
     if let Some(log) = tail.finish(function_error, app.backend.version(), &lines) {
@@ -228,7 +250,10 @@ fn aws_error(status: StatusCode, kind: &'static str, message: &str) -> Response<
     let mut response = Response::new(full(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert("x-amzn-errortype", HeaderValue::from_static(kind));
     response
 }
@@ -263,7 +288,11 @@ impl Tail {
         }
         let id = &self.request_id;
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        let status = if function_error { "\tStatus: error" } else { "" };
+        let status = if function_error {
+            "\tStatus: error"
+        } else {
+            ""
+        };
         let mut log = format!("START RequestId: {id} Version: {version}\n");
         for line in lines {
             log.push_str(line);
@@ -297,7 +326,10 @@ mod tests {
             Some("users")
         );
         assert_eq!(invoked_name(&Method::GET, &path("users")), None);
-        assert_eq!(invoked_name(&post, "/2015-03-31/functions//invocations"), None);
+        assert_eq!(
+            invoked_name(&post, "/2015-03-31/functions//invocations"),
+            None
+        );
         assert_eq!(invoked_name(&post, "/invoke"), None);
     }
 

@@ -201,7 +201,11 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-async fn handle(app: &Arc<App>, request: http::Request<Incoming>, remote: IpAddr) -> Response<Body> {
+async fn handle(
+    app: &Arc<App>,
+    request: http::Request<Incoming>,
+    remote: IpAddr,
+) -> Response<Body> {
     if let Some(response) = admin::route(app, &request) {
         return response;
     }

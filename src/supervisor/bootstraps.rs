@@ -140,7 +140,11 @@ fn kill_timed_out(shared: &Shared, timed_out: TimedOut) {
     let pid = shared.groups.pid(timed_out.slot);
     if pid > 0 && (timed_out.pid == pid || timed_out.pid == 0) {
         let worker = timed_out.slot + 1;
-        tracing::warn!(worker, pid, "an invocation timed out; restarting its bootstrap");
+        tracing::warn!(
+            worker,
+            pid,
+            "an invocation timed out; restarting its bootstrap"
+        );
         super::signals::kill_group(pid, libc::SIGKILL);
     }
 }
@@ -242,7 +246,11 @@ async fn slot(
             }
             Err(why) => {
                 let worker = index + 1;
-                tracing::warn!(worker, reason = why, "the restarted bootstrap failed to start");
+                tracing::warn!(
+                    worker,
+                    reason = why,
+                    "the restarted bootstrap failed to start"
+                );
                 let _ = report.send(SlotEvent::Down(index, why));
             }
         }
@@ -329,7 +337,10 @@ fn spawn(shared: &Shared, index: usize) -> Result<Child, String> {
         tail: Some(shared.lambda.api.output(index)),
     };
     let child = process::spawn(&shared.lambda.reaper, spec).map_err(|error| {
-        let program = target.argv.first().map(|p| p.to_string_lossy().into_owned());
+        let program = target
+            .argv
+            .first()
+            .map(|p| p.to_string_lossy().into_owned());
         format!("cannot execute {}: {error}", program.unwrap_or_default())
     })?;
     tracing::info!(worker = index + 1, pid = child.pid, "bootstrap started");

@@ -70,11 +70,11 @@ type Interrupted = (Stop, Option<Child>);
 impl Supervisor<'_> {
     pub async fn run(mut self) -> Result<i32, StartError> {
         if self.detecting() == Some(Protocol::Lambda) {
-            return self.as_lambda(None).await;
+            return self.hand_over(None).await;
         }
         let mut worker = match self.launch(1).await? {
             Launched::Ready(worker) => worker,
-            Launched::Lambda(child) => return self.as_lambda(Some(child)).await,
+            Launched::Lambda(child) => return self.hand_over(Some(child)).await,
             Launched::Failed(why) => return Err(StartError::Load(why)),
             Launched::Stopped(stop, child) => return Ok(self.shutdown(child, stop).await),
         };
@@ -157,7 +157,9 @@ impl Supervisor<'_> {
         match first {
             First::Listening(Ok(addr)) => {
                 decide(Protocol::Http);
-                Ok(Launched::Ready(self.ready(child, addr, generation, started)))
+                Ok(Launched::Ready(
+                    self.ready(child, addr, generation, started),
+                ))
             }
             First::Polled(Started::Polled) => {
                 decide(Protocol::Lambda);
@@ -179,7 +181,7 @@ impl Supervisor<'_> {
 
     /// Hands the bootstrap over to the Runtime API supervisor (with slot 0's process when
     /// detection started it).
-    async fn as_lambda(self, first: Option<Child>) -> Result<i32, StartError> {
+    async fn hand_over(self, first: Option<Child>) -> Result<i32, StartError> {
         let Some(lambda) = self.lambda else {
             unreachable!("a Runtime API client is only found with a Runtime API")
         };

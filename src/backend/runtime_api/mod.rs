@@ -67,7 +67,10 @@ pub struct FunctionInfo {
 impl FunctionInfo {
     /// The ARN a caller invoked when it gave none (the emulator's account, us-east-1).
     pub fn arn(&self) -> String {
-        format!("arn:aws:lambda:us-east-1:000000000000:function:{}", self.name)
+        format!(
+            "arn:aws:lambda:us-east-1:000000000000:function:{}",
+            self.name
+        )
     }
 }
 
@@ -156,7 +159,9 @@ impl RuntimeApi {
             function,
             readiness,
             timeouts,
-            started: (0..slots).map(|_| watch::channel(Started::Waiting).0).collect(),
+            started: (0..slots)
+                .map(|_| watch::channel(Started::Waiting).0)
+                .collect(),
             endpoints,
             protocol: watch::channel(protocol).0,
             outputs: (0..slots).map(|_| Output::default()).collect(),
@@ -295,7 +300,8 @@ impl RuntimeApi {
         if state.queue.len() >= self.max_waiting {
             return Err(Failed::Throttled);
         }
-        let taken = |id: &str| state.held.contains_key(id) || state.queue.iter().any(|p| p.id == id);
+        let taken =
+            |id: &str| state.held.contains_key(id) || state.queue.iter().any(|p| p.id == id);
         let mut id = request_id.clone();
         for n in 2.. {
             if !taken(&id) {
@@ -395,7 +401,9 @@ impl RuntimeApi {
             state.slots[held.slot].holds = None;
             held
         };
-        let output = self.outputs[held.slot].lock().unwrap_or_else(|p| p.into_inner());
+        let output = self.outputs[held.slot]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let lines = output.iter().cloned().collect();
         drop(output);
         let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());

@@ -120,7 +120,11 @@ fn respond(
             if !api.answer(id, Outcome::Error(error)) {
                 return invalid_id();
             }
-            error_body(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", &too_large)
+            error_body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                &too_large,
+            )
         }
         Err(false) => error(StatusCode::BAD_REQUEST, "InvalidRequest", "unreadable body"),
         Ok(body) => match api.answer(id, outcome(body)) {

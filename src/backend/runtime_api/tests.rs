@@ -41,11 +41,20 @@ async fn an_invocation_is_handed_out_once_and_answered_once() {
     let next = api.next(0).await;
     assert_eq!(next.id, "r-1");
     assert_eq!(&next.event[..], br#"{"n":"r-1"}"#);
-    assert_eq!(next.context["invokedFunctionArn"], json!(api.function.arn()));
+    assert_eq!(
+        next.context["invokedFunctionArn"],
+        json!(api.function.arn())
+    );
     assert_eq!(api.started(0).await, Started::Polled);
     assert!(api.answer("r-1", Outcome::Result(json!(7))));
-    assert!(!api.answer("r-1", Outcome::Result(json!(8))), "answered twice");
-    assert!(!api.answer("nobody", Outcome::Result(json!(8))), "unknown id");
+    assert!(
+        !api.answer("r-1", Outcome::Result(json!(8))),
+        "answered twice"
+    );
+    assert!(
+        !api.answer("nobody", Outcome::Result(json!(8))),
+        "unknown id"
+    );
     assert_eq!(caller.await.unwrap(), Ok(Outcome::Result(json!(7))));
 }
 
@@ -55,7 +64,10 @@ async fn a_timeout_reports_the_process_and_the_late_answer_is_refused() {
     api.attach(0, 42);
     let caller = tokio::spawn({
         let api = api.clone();
-        async move { api.invoke(invocation("slow", Duration::from_millis(100))).await }
+        async move {
+            api.invoke(invocation("slow", Duration::from_millis(100)))
+                .await
+        }
     });
     let next = api.next(0).await;
     assert_eq!(caller.await.unwrap(), Err(Failed::Timeout));
@@ -104,7 +116,9 @@ async fn a_full_queue_throttles() {
     tokio::time::timeout(Duration::from_secs(5), queued)
         .await
         .unwrap();
-    let refused = api.invoke(invocation("one-more", Duration::from_secs(5))).await;
+    let refused = api
+        .invoke(invocation("one-more", Duration::from_secs(5)))
+        .await;
     assert_eq!(refused, Err(Failed::Throttled));
     callers.iter().for_each(|c| c.abort());
 }
@@ -112,7 +126,9 @@ async fn a_full_queue_throttles() {
 /// One HTTP/1.1 request to slot 0's endpoint; the status and body.
 async fn http(api: &RuntimeApi, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(api.endpoint(0)).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(api.endpoint(0))
+        .await
+        .unwrap();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()

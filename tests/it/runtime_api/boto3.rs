@@ -72,7 +72,11 @@ fn boto3_invokes_an_ric_bootstrap() {
     let calls = boto3_calls(&shim, "ricfn");
     check_common(&calls, &shim);
     let sync = &calls["sync"];
-    assert_eq!(sync["payload"]["custom"], serde_json::json!({"k": "v"}), "{sync}");
+    assert_eq!(
+        sync["payload"]["custom"],
+        serde_json::json!({"k": "v"}),
+        "{sync}"
+    );
     // A bootstrap runs one invocation at a time: its own lines are in the tail.
     let id = sync["payload"]["requestId"].as_str().unwrap();
     let log = sync["log"].as_str().unwrap();

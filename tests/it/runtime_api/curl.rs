@@ -17,7 +17,10 @@ fn decoded_event(body: &Value) -> Value {
 #[test]
 fn curl_bootstrap_serves_http_events_with_the_runtime_headers() {
     let f = curl_function();
-    let shim = serve(&f, &[("FUNCTION_NAME", "curly"), ("FUNCTION_TIMEOUT", "7s")]);
+    let shim = serve(
+        &f,
+        &[("FUNCTION_NAME", "curly"), ("FUNCTION_TIMEOUT", "7s")],
+    );
     let ready = shim.get("/_/ready");
     assert_eq!(ready.json()["protocol"], "lambda", "{ready}{shim}");
     let before = std::time::SystemTime::now()
@@ -32,7 +35,10 @@ fn curl_bootstrap_serves_http_events_with_the_runtime_headers() {
         body["arn"],
         "arn:aws:lambda:us-east-1:000000000000:function:curly"
     );
-    assert!(body["traceId"].as_str().unwrap().starts_with("Root=1-"), "{r}");
+    assert!(
+        body["traceId"].as_str().unwrap().starts_with("Root=1-"),
+        "{r}"
+    );
     assert_eq!(body["function"], "curly", "{r}");
     let deadline: u64 = body["deadlineMs"].as_str().unwrap().parse().unwrap();
     assert!(
@@ -55,7 +61,11 @@ fn curl_bootstrap_takes_raw_events_and_reports_errors() {
     // A raw event's result is JSON as the function gave it: here an HTTP result map.
     assert_eq!(body["statusCode"], 200, "{r}");
     let inner: Value = serde_json::from_str(body["body"].as_str().unwrap()).unwrap();
-    assert_eq!(decoded_event(&inner), serde_json::json!({"order": 7}), "{r}");
+    assert_eq!(
+        decoded_event(&inner),
+        serde_json::json!({"order": 7}),
+        "{r}"
+    );
     let r = invoke(&shim, &serde_json::json!({"please": "fail"}));
     assert_eq!(r.status, 500, "{r}{shim}");
     assert_eq!(r.json()["errorType"], "CurlError", "{r}");
@@ -78,7 +88,10 @@ fn runtime_api_timeout_kills_that_bootstrap_and_the_other_keeps_serving() {
     let restarted = shim.wait_log(RECOVERY, |l| {
         l["message"] == "bootstrap started" && l["worker"] == 1
     });
-    assert!(restarted.is_some(), "the timed-out bootstrap was not restarted\n{shim}");
+    assert!(
+        restarted.is_some(),
+        "the timed-out bootstrap was not restarted\n{shim}"
+    );
 }
 
 #[test]
@@ -93,7 +106,10 @@ sleep 30
     let shim = fnshim().function(&f).spawn();
     let code = shim.wait_code(STARTUP);
     assert_eq!(code, 65, "{shim}");
-    assert!(shim.stderr().contains("ConfigError: no database URL"), "{shim}");
+    assert!(
+        shim.stderr().contains("ConfigError: no database URL"),
+        "{shim}"
+    );
 }
 
 #[test]
@@ -103,7 +119,11 @@ fn runtime_api_function_protocol_http_offers_no_runtime_api() {
     let shim = serve(&f, &[("FUNCTION_PROTOCOL", "http")]);
     let ready = shim.get("/_/ready");
     assert_eq!(ready.json()["protocol"], "http", "{ready}{shim}");
-    assert!(shim.wait_log(STARTUP, |l| l["message"] == "api=none").is_some(), "{shim}");
+    assert!(
+        shim.wait_log(STARTUP, |l| l["message"] == "api=none")
+            .is_some(),
+        "{shim}"
+    );
 }
 
 #[test]

@@ -10,9 +10,15 @@ fn ric_serves_get_and_post_as_api_gateway_events() {
     let r = shim.get("/items?id=3");
     let body = ok_json(&r, &shim);
     assert_eq!(r.header("x-runtime"), Some("awslambdaric"), "{r}");
-    assert_eq!((body["method"].as_str(), body["path"].as_str()), (Some("GET"), Some("/items")));
+    assert_eq!(
+        (body["method"].as_str(), body["path"].as_str()),
+        (Some("GET"), Some("/items"))
+    );
     assert_eq!(body["requestId"].as_str(), r.header("x-request-id"), "{r}");
-    assert_eq!(body["arn"], "arn:aws:lambda:us-east-1:000000000000:function:ric");
+    assert_eq!(
+        body["arn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:ric"
+    );
     assert!(body["remainingMs"].as_u64().unwrap() > 1_000, "{r}");
     let r = shim.send(&Request::post("/items").body("posted words"));
     let body = ok_json(&r, &shim);
@@ -32,7 +38,12 @@ fn ric_takes_raw_events_and_reports_errors() {
     let error = r.json();
     assert_eq!(error["errorType"], "ValueError", "{r}");
     assert_eq!(error["errorMessage"], "asked to fail", "{r}");
-    assert!(error["stackTrace"].as_array().is_some_and(|s| !s.is_empty()), "{r}");
+    assert!(
+        error["stackTrace"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{r}"
+    );
 }
 
 #[test]
@@ -64,6 +75,8 @@ fn ric_crash_of_one_process_fails_its_request_and_the_others_serve() {
     assert_eq!(r.json()["errorType"], "WorkerExited", "{r}");
     let r = answers_again(&shim, "/after-crash");
     assert_eq!(r.json()["path"], "/after-crash", "{r}");
-    let restarted = shim.wait_log(RECOVERY, |l| l["message"] == "the bootstrap exited; restarting it");
+    let restarted = shim.wait_log(RECOVERY, |l| {
+        l["message"] == "the bootstrap exited; restarting it"
+    });
     assert!(restarted.is_some(), "{shim}");
 }
