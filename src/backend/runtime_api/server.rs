@@ -176,7 +176,11 @@ fn function_error(headers: &http::HeaderMap, body: &[u8]) -> Value {
         .entry("errorType")
         .or_insert_with(|| json!(header_type));
     error.entry("errorMessage").or_insert_with(|| json!(""));
-    error.entry("stackTrace").or_insert_with(|| json!([]));
+    // aws-lambda-ric (Node) names the stack `trace`.
+    let trace = error.get("trace").filter(|t| t.is_array()).cloned();
+    error
+        .entry("stackTrace")
+        .or_insert_with(|| trace.unwrap_or_else(|| json!([])));
     Value::Object(error)
 }
 
@@ -292,6 +296,8 @@ mod tests {
             error,
             json!({"errorType": "Runtime.Crash", "errorMessage": "boom", "stackTrace": []})
         );
+        let error = function_error(&http::HeaderMap::new(), br#"{"trace":["at f"]}"#);
+        assert_eq!(error["stackTrace"], json!(["at f"]));
         let error = function_error(&http::HeaderMap::new(), b"plain words");
         assert_eq!(error["errorMessage"], "plain words");
         assert_eq!(error["errorType"], "Runtime.Unknown");

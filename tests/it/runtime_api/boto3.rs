@@ -5,7 +5,7 @@
 use super::*;
 
 /// Runs the boto3 script against `shim` and returns its lines by call name.
-fn boto3_calls(shim: &Shim, name: &str) -> std::collections::HashMap<String, Value> {
+pub(super) fn boto3_calls(shim: &Shim, name: &str) -> std::collections::HashMap<String, Value> {
     let port = shim.port().to_string();
     let out = Command::new(python())
         .arg(fixture("lambda/invoke.py"))

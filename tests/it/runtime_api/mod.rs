@@ -1,6 +1,7 @@
 //! Lambda-style bootstraps under fnshim, with clients no one here wrote: a sh + curl custom
-//! runtime in the style of AWS's tutorial, `awslambdaric` (PyPI) as a bootstrap, and boto3's
-//! `lambda.invoke` against fnshim's Invoke API for an RIC bootstrap and a handler function.
+//! runtime in the style of AWS's tutorial, `awslambdaric` (PyPI) and `aws-lambda-ric` (npm) as
+//! bootstraps, and boto3's `lambda.invoke` against fnshim's Invoke API for RIC bootstraps and a
+//! handler function.
 
 use std::process::Command;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use crate::support::{fixture, fnshim, python, wait_for, Conn, Function, Request,
 
 mod boto3;
 mod curl;
+mod node_ric;
 mod ric;
 
 const RECOVERY: Duration = Duration::from_secs(30);
