@@ -80,3 +80,49 @@ fn ric_crash_of_one_process_fails_its_request_and_the_others_serve() {
     });
     assert!(restarted.is_some(), "{shim}");
 }
+
+#[test]
+fn ric_as_a_command_with_port_gets_timer_and_cloud_events() {
+    let f = ric_function();
+    let shim = fnshim()
+        .env("PORT", "0")
+        .env("TRIGGER_TYPE", "schedule")
+        .env("SCHEDULE", "@every 1s")
+        .env("SCHEDULE_PAYLOAD", "tick")
+        .cwd(f.path())
+        .args(["--", python().to_str().unwrap(), "-m", "awslambdaric", "app.handler"])
+        .spawn();
+    shim.wait_ready();
+    // A command's output passes straight through to fnshim's stdout.
+    let ticked = wait_for(RECOVERY, || shim.stdout().contains("handled ").then_some(()));
+    assert!(ticked.is_some(), "no timer event reached the bootstrap\n{shim}");
+    let root = f.path().canonicalize().unwrap();
+    let r = invoke(&shim, &serde_json::json!({"action": "echo"}));
+    assert_eq!(ok_json(&r, &shim)["taskRoot"], root.to_str().unwrap(), "{r}");
+    let r = shim.send(
+        &Request::post("/invoke")
+            .header("ce-specversion", "1.0")
+            .header("ce-id", "evt-1")
+            .header("ce-source", "/orders")
+            .header("ce-type", "order.created")
+            .header("content-type", "application/json")
+            .body(r#"{"order":1}"#),
+    );
+    let body = ok_json(&r, &shim);
+    assert_eq!(body["event"]["id"], "evt-1", "{r}");
+    assert_eq!(body["event"]["data"], serde_json::json!({"order": 1}), "{r}");
+}
+
+#[test]
+fn ric_bootstraps_stop_on_sigterm_after_the_request_in_flight() {
+    let f = ric_function();
+    let shim = serve(&f, &[("FUNCTION_WORKERS", "2"), ("SHUTDOWN_TIMEOUT", "8s")]);
+    let r = shim.get("/before-stop");
+    assert_eq!(r.status, 200, "{r}{shim}");
+    shim.signal(libc::SIGTERM);
+    assert_eq!(shim.wait_code(Duration::from_secs(15)), 0, "{shim}");
+    assert!(
+        shim.wait_log(RECOVERY, |l| l["message"] == "stopped").is_some(),
+        "{shim}"
+    );
+}
