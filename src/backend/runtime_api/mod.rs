@@ -87,6 +87,7 @@ struct Pending {
 struct Held {
     slot: usize,
     pid: i32,
+    deadline: Instant,
     reply: oneshot::Sender<Result<Outcome, Failed>>,
 }
 
@@ -325,12 +326,15 @@ impl RuntimeApi {
         Ok(id)
     }
 
-    /// The deadline passed: a queued invocation leaves the queue; a held one's process is
-    /// reported to the supervisor, which kills it (the slot restarts it).
+    /// The deadline of `id` passed: a queued invocation leaves the queue; a held one's process
+    /// is reported to the supervisor, which kills it (the slot restarts it). A later invocation
+    /// under the same id, whose deadline is still ahead, is left alone.
     fn expire(&self, id: &str) {
+        let now = Instant::now();
         let mut state = self.lock();
-        state.queue.retain(|p| p.id != id);
-        if let Some(held) = state.held.remove(id) {
+        state.queue.retain(|p| p.id != id || p.deadline > now);
+        let due = state.held.get(id).is_some_and(|h| h.deadline <= now);
+        if let Some(held) = due.then(|| state.held.remove(id)).flatten() {
             state.slots[held.slot].holds = None;
             let _ = self.timeouts.send(TimedOut {
                 slot: held.slot,
@@ -339,14 +343,20 @@ impl RuntimeApi {
         }
     }
 
-    /// `/next` for `slot`: the next invocation, waiting for one.
-    async fn next(&self, slot: usize) -> Next {
+    /// `/next` for `slot`: the next invocation, waiting for one. Its deadline is watched here
+    /// too, so that a process is reset even when the caller went away before it.
+    async fn next(self: &Arc<Self>, slot: usize) -> Next {
         self.note_start(slot, Started::Polled);
         loop {
             let arrived = self.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
             if let Some(next) = self.take(slot) {
+                let (api, id, deadline) = (self.clone(), next.id.clone(), next.deadline);
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(deadline).await;
+                    api.expire(&id);
+                });
                 return next;
             }
             arrived.await;
@@ -374,6 +384,7 @@ impl RuntimeApi {
             let held = Held {
                 slot,
                 pid,
+                deadline: pending.deadline,
                 reply: pending.reply,
             };
             state.held.insert(pending.id.clone(), held);

@@ -24,6 +24,8 @@ const PREFIX: &str = "/2018-06-01/runtime/";
 pub(super) async fn serve(api: Arc<RuntimeApi>, slot: usize, listener: tokio::net::TcpListener) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // EMFILE and the like repeat at once: give the system a moment.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -72,7 +74,11 @@ fn parse(path: &str) -> Route<'_> {
     }
 }
 
-async fn route(api: &RuntimeApi, slot: usize, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(
+    api: &Arc<RuntimeApi>,
+    slot: usize,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_owned();
     let route = parse(&path);
     let expected = match route {

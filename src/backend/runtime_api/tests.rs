@@ -203,3 +203,21 @@ async fn init_error_is_reported_to_the_supervisor() {
         Started::InitError("ConfigError: no config\n    at x".into())
     );
 }
+
+#[tokio::test]
+async fn a_process_is_reset_at_the_deadline_even_when_the_caller_went_away() {
+    let (api, mut timeouts) = api(1);
+    api.attach(0, 42);
+    let caller = tokio::spawn({
+        let api = api.clone();
+        async move {
+            api.invoke(invocation("gone", Duration::from_millis(200)))
+                .await
+        }
+    });
+    let next = api.next(0).await;
+    caller.abort();
+    let reported = tokio::time::timeout(Duration::from_secs(5), timeouts.recv()).await;
+    assert_eq!(reported.unwrap(), Some(TimedOut { slot: 0, pid: 42 }));
+    assert!(!api.answer(&next.id, Outcome::Result(json!(1))));
+}

@@ -22,19 +22,30 @@ fn node_ric_function() -> Function {
 #[test]
 fn node_ric_serves_http_and_raw_events_and_reports_errors() {
     let f = node_ric_function();
-    let shim = serve(&f, &[("FUNCTION_NAME", "noderic"), ("FUNCTION_WORKERS", "2")]);
+    let shim = serve(
+        &f,
+        &[("FUNCTION_NAME", "noderic"), ("FUNCTION_WORKERS", "2")],
+    );
     let r = shim.get("/hello?x=1");
     let body = ok_json(&r, &shim);
     assert_eq!(r.header("x-runtime"), Some("aws-lambda-ric"), "{r}");
     assert_eq!(body["path"], "/hello", "{r}");
     assert_eq!(body["requestId"].as_str(), r.header("x-request-id"), "{r}");
-    assert_eq!(body["arn"], "arn:aws:lambda:us-east-1:000000000000:function:noderic");
+    assert_eq!(
+        body["arn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:noderic"
+    );
     let event = serde_json::json!({"action": "echo", "list": [1]});
     assert_eq!(ok_json(&invoke(&shim, &event), &shim)["event"], event);
     let r = invoke(&shim, &serde_json::json!({"action": "fail"}));
     assert_eq!(r.status, 500, "{r}{shim}");
     assert_eq!(r.json()["errorType"], "TypeError", "{r}");
-    assert!(r.json()["stackTrace"].as_array().is_some_and(|s| !s.is_empty()), "{r}");
+    assert!(
+        r.json()["stackTrace"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{r}"
+    );
     let statuses = concurrently(&shim, 64, "/many");
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}\n{shim}");
 }
@@ -47,10 +58,18 @@ fn node_ric_answers_boto3() {
     let sync = &calls["sync"];
     assert_eq!(sync["status"], 200, "{sync}{shim}");
     assert_eq!(sync["payload"]["event"]["n"], 1, "{sync}");
-    assert_eq!(sync["payload"]["custom"], serde_json::json!({"k": "v"}), "{sync}");
+    assert_eq!(
+        sync["payload"]["custom"],
+        serde_json::json!({"k": "v"}),
+        "{sync}"
+    );
     assert_eq!(calls["event"]["status"], 202);
     assert_eq!(calls["dryrun"]["status"], 204);
-    assert_eq!(calls["error"]["functionError"], "Unhandled", "{}", calls["error"]);
+    assert_eq!(
+        calls["error"]["functionError"], "Unhandled",
+        "{}",
+        calls["error"]
+    );
     assert_eq!(calls["error"]["payload"]["errorType"], "TypeError");
     assert_eq!(calls["unknown"]["error"], "ResourceNotFoundException");
 }

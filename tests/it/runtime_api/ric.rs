@@ -90,15 +90,30 @@ fn ric_as_a_command_with_port_gets_timer_and_cloud_events() {
         .env("SCHEDULE", "@every 1s")
         .env("SCHEDULE_PAYLOAD", "tick")
         .cwd(f.path())
-        .args(["--", python().to_str().unwrap(), "-m", "awslambdaric", "app.handler"])
+        .args([
+            "--",
+            python().to_str().unwrap(),
+            "-m",
+            "awslambdaric",
+            "app.handler",
+        ])
         .spawn();
     shim.wait_ready();
     // A command's output passes straight through to fnshim's stdout.
-    let ticked = wait_for(RECOVERY, || shim.stdout().contains("handled ").then_some(()));
-    assert!(ticked.is_some(), "no timer event reached the bootstrap\n{shim}");
+    let ticked = wait_for(RECOVERY, || {
+        shim.stdout().contains("handled ").then_some(())
+    });
+    assert!(
+        ticked.is_some(),
+        "no timer event reached the bootstrap\n{shim}"
+    );
     let root = f.path().canonicalize().unwrap();
     let r = invoke(&shim, &serde_json::json!({"action": "echo"}));
-    assert_eq!(ok_json(&r, &shim)["taskRoot"], root.to_str().unwrap(), "{r}");
+    assert_eq!(
+        ok_json(&r, &shim)["taskRoot"],
+        root.to_str().unwrap(),
+        "{r}"
+    );
     let r = shim.send(
         &Request::post("/invoke")
             .header("ce-specversion", "1.0")
@@ -110,7 +125,11 @@ fn ric_as_a_command_with_port_gets_timer_and_cloud_events() {
     );
     let body = ok_json(&r, &shim);
     assert_eq!(body["event"]["id"], "evt-1", "{r}");
-    assert_eq!(body["event"]["data"], serde_json::json!({"order": 1}), "{r}");
+    assert_eq!(
+        body["event"]["data"],
+        serde_json::json!({"order": 1}),
+        "{r}"
+    );
 }
 
 #[test]
@@ -122,7 +141,8 @@ fn ric_bootstraps_stop_on_sigterm_after_the_request_in_flight() {
     shim.signal(libc::SIGTERM);
     assert_eq!(shim.wait_code(Duration::from_secs(15)), 0, "{shim}");
     assert!(
-        shim.wait_log(RECOVERY, |l| l["message"] == "stopped").is_some(),
+        shim.wait_log(RECOVERY, |l| l["message"] == "stopped")
+            .is_some(),
         "{shim}"
     );
 }
