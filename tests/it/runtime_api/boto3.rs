@@ -108,3 +108,29 @@ fn boto3_invokes_a_handler_function() {
     assert_eq!(r.header("x-amz-executed-version"), Some("$LATEST"), "{r}");
     event_ran(&shim);
 }
+
+#[test]
+fn invoke_api_names_the_functions_of_an_f_yml() {
+    let f = Function::empty();
+    let service = "service: two\nfunctions:\n  first:\n    handler: app.handler\n  second:\n    handler: app.handler\n    timeout: 1s\n";
+    f.write("f.yml", service, 0o644);
+    let app = std::fs::read_to_string(fixture("lambda/app.py")).unwrap();
+    f.write("app.py", &app, 0o644);
+    let cache = tempfile::tempdir().unwrap();
+    let shim = serve(&f, &[("CACHE_DIR", cache.path().to_str().unwrap())]);
+    let path = |name: &str| format!("/2015-03-31/functions/{name}/invocations");
+    let r = shim.send(&Request::post(&path("second")).body(r#"{"action":"echo"}"#));
+    assert_eq!(ok_json(&r, &shim)["function"], "second", "{r}");
+    // Its own one-second timeout: a function error, as Lambda reports a timeout.
+    let r = shim.send(&Request::post(&path("second")).body(r#"{"action":"sleep"}"#));
+    assert_eq!(r.status, 200, "{r}{shim}");
+    assert_eq!(r.header("x-amz-function-error"), Some("Unhandled"), "{r}");
+    assert_eq!(r.json()["errorType"], "Sandbox.Timedout", "{r}");
+    let r = shim.send(&Request::post(&path("third")).body("{}"));
+    assert_eq!(r.status, 404, "{r}{shim}");
+    assert_eq!(
+        r.header("x-amzn-errortype"),
+        Some("ResourceNotFoundException"),
+        "{r}"
+    );
+}
