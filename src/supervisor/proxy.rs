@@ -69,7 +69,7 @@ type Interrupted = (Stop, Option<Child>);
 
 impl Supervisor<'_> {
     pub async fn run(mut self) -> Result<i32, StartError> {
-        if self.detecting() == Some(Protocol::Lambda) {
+        if self.decided() == Some(Protocol::Lambda) {
             return self.hand_over(None).await;
         }
         let mut worker = match self.launch(1).await? {
@@ -116,7 +116,11 @@ impl Supervisor<'_> {
             match self.launch(generation).await? {
                 Launched::Ready(worker) => return Ok(Ok(worker)),
                 Launched::Stopped(stop, child) => return Ok(Err((stop, child))),
-                Launched::Lambda(_) => unreachable!("the protocol is decided at the first start"),
+                // Not offered after the first start (the protocol is decided then).
+                Launched::Lambda(child) => {
+                    child.signal(libc::SIGKILL);
+                    reason = "the restarted worker called /next instead of listening".into();
+                }
                 Launched::Failed(why) => {
                     tracing::warn!(reason = why, "the restarted worker failed to start");
                     reason = why;
@@ -166,16 +170,28 @@ impl Supervisor<'_> {
                 tracing::info!(pid, "the bootstrap called /next: a Runtime API client");
                 Ok(Launched::Lambda(child))
             }
-            First::Polled(Started::InitError(why)) | First::Listening(Err(why)) => {
+            First::Polled(Started::InitError(why)) => {
                 child.signal(libc::SIGKILL);
                 Ok(Launched::Failed(why))
             }
-            First::Polled(Started::Waiting) => unreachable!("started() waits for a move"),
+            First::Polled(Started::Waiting) => {
+                child.signal(libc::SIGKILL);
+                Ok(Launched::Failed("the Runtime API closed".into()))
+            }
+            First::Listening(Err(why)) => {
+                child.signal(libc::SIGKILL);
+                let or_next = match detect {
+                    Some(_) => " (nor did it call /next on AWS_LAMBDA_RUNTIME_API)",
+                    None => "",
+                };
+                Ok(Launched::Failed(format!("{why}{or_next}")))
+            }
         }
     }
 
-    /// The protocol when there is a Runtime API to offer: `None` while it is to be detected.
-    fn detecting(&self) -> Option<Protocol> {
+    /// The protocol, when there is a Runtime API to offer and it is known (forced, or found at
+    /// the first start).
+    fn decided(&self) -> Option<Protocol> {
         self.lambda.as_ref().and_then(|l| l.api.protocol())
     }
 
@@ -183,7 +199,8 @@ impl Supervisor<'_> {
     /// detection started it).
     async fn hand_over(self, first: Option<Child>) -> Result<i32, StartError> {
         let Some(lambda) = self.lambda else {
-            unreachable!("a Runtime API client is only found with a Runtime API")
+            let why = "a Runtime API client was found with no Runtime API offered";
+            return Err(StartError::Load(why.into()));
         };
         bootstraps::run(
             lambda,
