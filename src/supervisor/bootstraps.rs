@@ -36,14 +36,21 @@ pub struct Lambda {
 impl Lambda {
     /// The environment of slot `slot`'s process.
     pub fn env_for(&self, slot: usize) -> Vec<(String, String)> {
-        let mut env = self.env.clone();
-        env.push(("AWS_LAMBDA_RUNTIME_API".into(), self.api.endpoint(slot)));
-        env
+        env_for(&self.env, &self.api, slot)
     }
 }
 
+fn env_for(env: &[(String, String)], api: &RuntimeApi, slot: usize) -> Vec<(String, String)> {
+    let mut env = env.to_vec();
+    env.push(("AWS_LAMBDA_RUNTIME_API".into(), api.endpoint(slot)));
+    env
+}
+
+/// What the slot tasks share.
 struct Shared {
-    lambda: Lambda,
+    api: Arc<RuntimeApi>,
+    reaper: Arc<Reaper>,
+    env: Vec<(String, String)>,
     app: Arc<App>,
     options: ProxyOptions,
     groups: Groups,
@@ -58,26 +65,31 @@ enum SlotEvent {
 /// Runs the bootstraps until a stop; `first` is slot 0's process when detection started it
 /// (it has called `/next` already).
 pub async fn run(
-    mut lambda: Lambda,
+    lambda: Lambda,
     app: Arc<App>,
     options: ProxyOptions,
     stop_server: watch::Sender<bool>,
     mut controls: Controls,
     first: Option<Child>,
 ) -> Result<i32, StartError> {
-    let (_, unused) = mpsc::unbounded_channel();
-    let mut timeouts = std::mem::replace(&mut lambda.timeouts, unused);
-    let slots = lambda.api.slots();
-    let groups = Groups::new(slots);
+    let Lambda {
+        api,
+        mut timeouts,
+        reaper,
+        env,
+    } = lambda;
+    let groups = Groups::new(api.slots());
     let shared = Arc::new(Shared {
-        lambda,
+        api,
+        reaper,
+        env,
         app,
         options,
         groups,
     });
     let (report_tx, mut reports) = mpsc::unbounded_channel();
     let mut slots = Slots::start(&shared, report_tx, first);
-    let mut up = vec![false; shared.lambda.api.slots()];
+    let mut up = vec![false; shared.api.slots()];
     loop {
         tokio::select! {
             Some(report) = reports.recv() => {
@@ -93,7 +105,7 @@ pub async fn run(
                     let how = Shutdown {
                         app: &shared.app,
                         stop_server: &stop_server,
-                        reaper: &shared.lambda.reaper,
+                        reaper: &shared.reaper,
                         timeout: shared.options.shutdown_timeout,
                         grace: shared.options.grace,
                         own_code: false,
@@ -164,7 +176,7 @@ impl Slots {
     ) -> Slots {
         let mut tasks = JoinSet::new();
         let mut tell = Vec::new();
-        for index in 0..shared.lambda.api.slots() {
+        for index in 0..shared.api.slots() {
             let (tx, controls) = Controls::channel();
             tell.push(tx);
             let child = first.take();
@@ -270,11 +282,11 @@ async fn serve(
     report: &mpsc::UnboundedSender<SlotEvent>,
 ) -> Option<Duration> {
     shared.groups.set(index, child.pid);
-    shared.lambda.api.attach(index, child.pid);
+    shared.api.attach(index, child.pid);
     let _ = report.send(SlotEvent::Ready(index));
     let ready_at = Instant::now();
     let ended = wait_child(&mut child, controls).await;
-    shared.lambda.api.detach(index);
+    shared.api.detach(index);
     let status = match ended {
         Ok(status) => status,
         Err(stop) => {
@@ -296,7 +308,7 @@ async fn serve(
 
 /// Starts slot `index`'s process and waits for its first `/next` within INIT_TIMEOUT.
 async fn start(shared: &Shared, index: usize) -> Result<Child, String> {
-    let api = &shared.lambda.api;
+    let api = &shared.api;
     api.reset(index);
     let mut child = spawn(shared, index)?;
     shared.groups.set(index, child.pid);
@@ -330,13 +342,13 @@ fn spawn(shared: &Shared, index: usize) -> Result<Child, String> {
     let spec = Spec {
         argv: &target.argv,
         cwd: target.cwd.as_ref(),
-        env: shared.lambda.env_for(index),
+        env: env_for(&shared.env, &shared.api, index),
         capture_output: target.capture_output,
         take_terminal: false,
         worker_id: index as u32 + 1,
-        tail: Some(shared.lambda.api.output(index)),
+        tail: Some(shared.api.output(index)),
     };
-    let child = process::spawn(&shared.lambda.reaper, spec).map_err(|error| {
+    let child = process::spawn(&shared.reaper, spec).map_err(|error| {
         let program = target
             .argv
             .first()
