@@ -26,6 +26,18 @@ need deno || python3 -m pip install --quiet deno
 # The Lambda tests run fnshim against a real Runtime API emulator (cargo-lambda ships as a
 # PyPI package with a prebuilt binary).
 need cargo-lambda || python3 -m pip install --quiet cargo-lambda
+# Lambda clients no one here wrote (tests/it/runtime_api): awslambdaric as a bootstrap, boto3's
+# lambda.invoke against fnshim's Invoke API.
+python3 -c 'import awslambdaric, boto3' 2>/dev/null || python3 -m pip install --quiet awslambdaric boto3
+# aws-lambda-ric (npm) builds a native addon (its bundled curl and aws-lambda-cpp) with these;
+# it is installed once under target/lambda-clients, where tests/it/runtime_api looks for it.
+need cmake && need autoreconf && need libtoolize || apt_install cmake autoconf automake libtool
+if [ ! -x target/lambda-clients/node_modules/.bin/aws-lambda-ric ]; then
+  mkdir -p target/lambda-clients
+  # allowScripts: npm 11 runs a package's install scripts only when allowed.
+  echo '{"private":true,"allowScripts":{"aws-lambda-ric":true}}' > target/lambda-clients/package.json
+  (cd target/lambda-clients && npm install --no-audit --no-fund --foreground-scripts aws-lambda-ric@3.3.0)
+fi
 need cargo || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked

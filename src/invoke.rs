@@ -132,6 +132,18 @@ pub struct Streamed {
     pub body: Body,
 }
 
+/// Results and errors compare by value; a stream equals nothing (its body is not in memory).
+impl PartialEq for Outcome {
+    fn eq(&self, other: &Outcome) -> bool {
+        match (self, other) {
+            (Outcome::Result(a), Outcome::Result(b)) | (Outcome::Error(a), Outcome::Error(b)) => {
+                a == b
+            }
+            _ => false,
+        }
+    }
+}
+
 impl std::fmt::Debug for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -50,7 +50,12 @@ pub async fn run(
         }
         Ok(_) => match job {
             Job::Check => {
-                println!("{summary}\nok: the function loaded and is ready");
+                let protocol = app.backend.protocol().map(|p| match p.as_str() {
+                    "lambda" => "\nprotocol: lambda (a Runtime API client: it called /next)",
+                    _ => "\nprotocol: http (an HTTP server on its PORT)",
+                });
+                let protocol = protocol.unwrap_or_default();
+                println!("{summary}{protocol}\nok: the function loaded and is ready");
                 0
             }
             Job::Invoke { method, path, body } => invoke(port, &method, &path, body).await,

@@ -82,9 +82,10 @@ fn check_supported(config: &Config, launch: Launch) -> Result<Launch, StartError
             }]));
         }
     }
-    if matches!(launch, Launch::Proxy(_)) && config.workers.is_some_and(|n| n > 1) {
+    let http_only = config.protocol == Some(crate::config::Protocol::Http);
+    if matches!(launch, Launch::Proxy(_)) && http_only && config.workers.is_some_and(|n| n > 1) {
         tracing::warn!(
-            "FUNCTION_WORKERS applies to handler runtimes; a bootstrap or command runs once"
+            "FUNCTION_WORKERS applies to handler runtimes and Runtime API bootstraps; an HTTP bootstrap runs once"
         );
     }
     Ok(launch)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::config::{self, Config, ConfigError, Trigger};
 use crate::exit::{self, StartError};
 use crate::runtime::{self, Launch};
+use crate::supervisor::bootstraps::Lambda;
 use crate::supervisor::control::{ControlSender, Controls};
 use crate::supervisor::handlers::{Group, HandlerOptions, HandlerSupervisor};
 use crate::supervisor::proxy::{ProxyOptions, Supervisor};
@@ -58,7 +59,7 @@ pub(crate) fn serve(
         };
         let result = match launch {
             Launch::Proxy(target) => {
-                run_proxy(config, target, &reaper, controls, stop_server, start_server).await
+                run_proxy(config, target, reaper, controls, stop_server, start_server).await
             }
             Launch::Handlers(target) => {
                 run_handlers(config, target, reaper, controls, stop_server, start_server).await
@@ -77,7 +78,7 @@ pub(crate) fn serve(
 async fn run_proxy(
     config: &Config,
     target: runtime::ProxyTarget,
-    reaper: &Reaper,
+    reaper: Arc<Reaper>,
     controls: Controls,
     stop_server: tokio::sync::watch::Sender<bool>,
     start_server: impl FnOnce(Arc<server::App>),
@@ -96,12 +97,21 @@ async fn run_proxy(
         config.max_body_size,
         in_flight.clone(),
     );
+    let (backend, lambda) = match config.protocol {
+        Some(config::Protocol::Http) => (server::Backend::Http(upstream), None),
+        _ => {
+            let lambda = runtime_api(config, &target, &name, &readiness, reaper.clone())?;
+            let api = lambda.api.clone();
+            let bootstrap = backend::bootstrap::Bootstrap { upstream, api };
+            (server::Backend::Bootstrap(bootstrap), Some(lambda))
+        }
+    };
     let app = server::App::new(
         readiness,
         in_flight,
         config.function_timeout,
         config.max_body_size,
-        server::Backend::Http(upstream),
+        backend,
         routes(config, None),
     );
     start_server(app.clone());
@@ -114,14 +124,63 @@ async fn run_proxy(
         grace: config.kill_grace(),
     };
     Supervisor {
-        reaper,
+        reaper: &reaper,
         app,
         options,
         stop_server,
         controls,
+        lambda,
     }
     .run()
     .await
+}
+
+/// The Runtime API bootstraps may poll: FUNCTION_WORKERS endpoints (default: one per CPU), the
+/// function's Lambda variables, and the protocol if FUNCTION_PROTOCOL forces it.
+fn runtime_api(
+    config: &Config,
+    target: &runtime::ProxyTarget,
+    name: &str,
+    readiness: &Arc<readiness::Readiness>,
+    reaper: Arc<Reaper>,
+) -> Result<Lambda, StartError> {
+    let slots = config.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let memory_mb = config.memory_size.or_else(runtime::memory_limit_mb);
+    let function = backend::runtime_api::FunctionInfo {
+        name: name.to_owned(),
+        version: config.function_version.clone(),
+        memory_mb,
+        timeout: config.function_timeout,
+    };
+    let forced = config
+        .protocol
+        .map(|_| backend::runtime_api::Protocol::Lambda);
+    let (api, timeouts) =
+        backend::runtime_api::RuntimeApi::start(slots, function, readiness.clone(), forced)
+            .map_err(|error| StartError::Load(format!("cannot serve the Runtime API: {error}")))?;
+    let task_root = target.cwd.clone().or_else(|| std::env::current_dir().ok());
+    let mut env = vec![
+        ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), name.to_owned()),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION".into(),
+            config.function_version.clone(),
+        ),
+        ("_HANDLER".into(), config.function_handler.clone()),
+    ];
+    if let Some(memory) = memory_mb {
+        env.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), memory.to_string()));
+    }
+    if let Some(root) = task_root {
+        env.push(("LAMBDA_TASK_ROOT".into(), root.display().to_string()));
+    }
+    Ok(Lambda {
+        api,
+        timeouts,
+        reaper,
+        env,
+    })
 }
 
 async fn run_handlers(

@@ -1,11 +1,14 @@
 //! The back ends: what runs an [`Invocation`](crate::invoke::Invocation). Handler worker pools
-//! ([`workers`]) and a proxied HTTP server ([`http`]); each knows nothing of the front end an
-//! invocation came from.
+//! ([`workers`]), a proxied HTTP server ([`http`]) and Lambda-style bootstraps polling the
+//! Runtime API fnshim serves ([`runtime_api`]); a started bootstrap is one of the last two
+//! ([`bootstrap`]). Each knows nothing of the front end an invocation came from.
 //!
 //! A back end that speaks HTTP itself (the proxied server) is also offered a client's request
 //! as it is ([`Backend::http`]), so that the proxy path builds no event and copies nothing.
 
+pub mod bootstrap;
 pub mod http;
+pub mod runtime_api;
 pub mod workers;
 
 use std::time::Duration;
@@ -17,6 +20,8 @@ pub use crate::invoke::{Body, BoxError};
 pub enum Backend {
     Workers(workers::Workers),
     Http(http::Upstream),
+    /// A bootstrap: an HTTP server or a Runtime API client, as it turns out.
+    Bootstrap(bootstrap::Bootstrap),
 }
 
 impl Backend {
@@ -24,6 +29,7 @@ impl Backend {
         match self {
             Backend::Workers(workers) => workers.invoke(invocation).await,
             Backend::Http(upstream) => upstream.invoke(invocation).await,
+            Backend::Bootstrap(bootstrap) => bootstrap.invoke(invocation).await,
         }
     }
 
@@ -31,6 +37,24 @@ impl Backend {
     pub fn http(&self) -> Option<&http::Upstream> {
         match self {
             Backend::Http(upstream) => Some(upstream),
+            Backend::Bootstrap(bootstrap) => bootstrap.http(),
+            Backend::Workers(_) => None,
+        }
+    }
+
+    /// Waits up to `limit` until a started bootstrap's protocol is known (at once otherwise),
+    /// so that [`Backend::http`] answers for good.
+    pub async fn settle(&self, limit: Duration) {
+        if let Backend::Bootstrap(bootstrap) = self {
+            bootstrap.settle(limit).await;
+        }
+    }
+
+    /// What a bootstrap turned out to be, for `/_/ready` and `fnshim check`.
+    pub fn protocol(&self) -> Option<runtime_api::Protocol> {
+        match self {
+            Backend::Bootstrap(bootstrap) => bootstrap.api.protocol(),
+            Backend::Http(_) => Some(runtime_api::Protocol::Http),
             Backend::Workers(_) => None,
         }
     }
@@ -53,6 +77,25 @@ impl Backend {
                 workers.functions.iter().map(|f| f.name.as_str()).collect()
             }
             Backend::Http(upstream) => vec![upstream.name()],
+            Backend::Bootstrap(bootstrap) => vec![bootstrap.upstream.name()],
+        }
+    }
+
+    /// The output lines of the answered invocation `request_id`, where the back end can tell
+    /// them apart (a Runtime API bootstrap runs one invocation at a time).
+    pub fn log_of(&self, request_id: &str) -> Option<Vec<String>> {
+        match self {
+            Backend::Bootstrap(bootstrap) => bootstrap.api.log_of(request_id),
+            Backend::Http(_) | Backend::Workers(_) => None,
+        }
+    }
+
+    /// The function version invocations run (FUNCTION_VERSION), for `X-Amz-Executed-Version`.
+    pub fn version(&self) -> &str {
+        match self {
+            Backend::Workers(workers) => &workers.function_version,
+            Backend::Bootstrap(bootstrap) => &bootstrap.api.function.version,
+            Backend::Http(_) => "$LATEST",
         }
     }
 
@@ -61,6 +104,7 @@ impl Backend {
         match self {
             Backend::Workers(workers) => workers.timeout(function),
             Backend::Http(upstream) => (function == 0).then(|| upstream.timeout()),
+            Backend::Bootstrap(bootstrap) => (function == 0).then(|| bootstrap.upstream.timeout()),
         }
     }
 }

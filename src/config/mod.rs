@@ -83,6 +83,15 @@ pub enum EventFormat {
     V2,
 }
 
+/// FUNCTION_PROTOCOL: what a bootstrap is, when it is not to be detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// A Lambda Runtime API client (it polls `AWS_LAMBDA_RUNTIME_API`).
+    Lambda,
+    /// An HTTP server on its PORT.
+    Http,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstallDeps {
     Auto,
@@ -119,6 +128,8 @@ pub struct Config {
     pub schedule: Option<crate::config::cron::Schedule>,
     pub schedule_payload: String,
     pub http_event_format: EventFormat,
+    /// FUNCTION_PROTOCOL; `None`: detected.
+    pub protocol: Option<Protocol>,
     pub dart_version: Option<String>,
     pub pub_mirror: Option<String>,
     pub npm_mirror: Option<String>,
@@ -178,6 +189,7 @@ impl Config {
             http_event_format: r
                 .parsed("HTTP_EVENT_FORMAT", parse_event_format)
                 .unwrap_or(EventFormat::V1),
+            protocol: r.parsed("FUNCTION_PROTOCOL", parse_protocol),
             dart_version: r.text("DART_VERSION"),
             pub_mirror: r.text("PUB_MIRROR"),
             npm_mirror: r.text("NPM_MIRROR"),
@@ -355,6 +367,13 @@ fn parse_event_format(value: &str) -> Result<EventFormat, String> {
     Ok(match parse::one_of(value, settings::EVENT_FORMATS)? {
         "v1" => EventFormat::V1,
         _ => EventFormat::V2,
+    })
+}
+
+fn parse_protocol(value: &str) -> Result<Protocol, String> {
+    Ok(match parse::one_of(value, settings::PROTOCOLS)? {
+        "lambda" => Protocol::Lambda,
+        _ => Protocol::Http,
     })
 }
 

@@ -94,6 +94,7 @@ pub(crate) const TRIGGERS: &[&str] = &["http", "event", "schedule"];
 pub(crate) const LEVELS: &[&str] = &["debug", "info", "warn", "error"];
 pub(crate) const LOG_FORMATS: &[&str] = &["json", "text"];
 pub(crate) const EVENT_FORMATS: &[&str] = &["v1", "v2"];
+pub(crate) const PROTOCOLS: &[&str] = &["lambda", "http"];
 pub(crate) const INSTALL_MODES: &[&str] = &["auto", "always", "never"];
 pub(crate) const INVOKE_MODES: &[&str] = &["buffered", "response_stream"];
 
@@ -143,8 +144,12 @@ pub static SETTINGS: &[Setting] = &[
     any("FUNCTION_CONCURRENCY", Kind::Count,
         "64 for node/deno/dart, 1 for python, 256 for custom and command modes",
         "invocations in flight before 429 (per worker for handlers)"),
-    any("FUNCTION_WORKERS", Kind::Count, "`1` (python: number of CPUs)",
-        "worker processes (handler runtimes; a bootstrap runs once)"),
+    any("FUNCTION_WORKERS", Kind::Count,
+        "`1` (python and Runtime API bootstraps: number of CPUs)",
+        "worker processes (handler runtimes, Runtime API bootstraps; an HTTP bootstrap runs once)"),
+    any("FUNCTION_PROTOCOL", Kind::Choice(PROTOCOLS),
+        "detected: the bootstrap's first move (calls /next, or listens on PORT)",
+        "how a bootstrap is run: a Lambda Runtime API client or an HTTP server"),
     any("MAX_BODY_SIZE", Kind::Size, "`6MB`", "largest request body"),
     any("SHUTDOWN_TIMEOUT", Kind::Duration, "`8s` (under Docker's 10 s)",
         "whole drain + stop budget after SIGTERM"),

@@ -4,6 +4,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 
 use super::{full, json, App, Body};
 use crate::readiness::Upstream;
+use serde_json::json;
 
 pub fn route<B>(app: &App, request: &Request<B>) -> Option<Response<Body>> {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
@@ -19,12 +20,18 @@ pub fn route<B>(app: &App, request: &Request<B>) -> Option<Response<Body>> {
 
 fn ready(app: &App) -> Response<Body> {
     let (status, reason) = match app.readiness.current() {
-        Upstream::Ready { .. } => return json(StatusCode::OK, r#"{"status":"ready"}"#.into()),
+        Upstream::Ready { .. } => {
+            let body = match app.backend.protocol() {
+                Some(protocol) => json!({"status": "ready", "protocol": protocol.as_str()}),
+                None => json!({"status": "ready"}),
+            };
+            return json(StatusCode::OK, body.to_string());
+        }
         Upstream::Starting { reason } => ("starting", reason),
         Upstream::Down { reason, .. } => ("restarting", reason),
         Upstream::Draining => ("draining", "shutting down".to_string()),
     };
-    let body = serde_json::json!({ "status": status, "reason": reason });
+    let body = json!({ "status": status, "reason": reason });
     json(StatusCode::SERVICE_UNAVAILABLE, body.to_string())
 }
 

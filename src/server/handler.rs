@@ -24,8 +24,6 @@ pub struct Routes {
     pub trigger: Trigger,
 }
 
-const AWS_INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
-
 pub async fn invoke(app: &App, request: Request<Incoming>, remote: IpAddr) -> Response<Body> {
     let call = Call::start(app, &request);
     // Unlimited here (each pool queues and throttles), counted for fnshim_in_flight.
@@ -85,8 +83,8 @@ async fn run(
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route<'a> {
     Http,
-    /// A raw event, for the named function (`/invoke/NAME`, AWS's `/functions/NAME/`) or the
-    /// first one.
+    /// A raw event, for the named function (`/invoke/NAME`) or the first one. (AWS's Invoke
+    /// path has its own front end, `lambda_invoke`.)
     Invoke(Option<&'a str>),
     NotFound,
 }
@@ -121,15 +119,11 @@ fn http_payload(
     }))
 }
 
-/// `/invoke` (and AWS's emulator path) take raw events; with TRIGGER_TYPE=event so does `POST /`,
-/// and every other route is 404; with http every other route is an HTTP event.
+/// `/invoke` takes raw events; with TRIGGER_TYPE=event so does `POST /`, and every other route
+/// is 404; with http every other route is an HTTP event.
 fn route<'a>(trigger: Trigger, method: &Method, path: &'a str) -> Route<'a> {
-    let named = path.strip_prefix("/invoke/").or_else(|| {
-        path.strip_prefix("/2015-03-31/functions/")?
-            .strip_suffix("/invocations")
-            .filter(|name| *name != "function")
-    });
-    let invoke_path = path == "/invoke" || path == AWS_INVOKE_PATH;
+    let named = path.strip_prefix("/invoke/");
+    let invoke_path = path == "/invoke";
     match (trigger, method == Method::POST) {
         (_, true) if invoke_path => Route::Invoke(None),
         (_, true) if named.is_some_and(|n| !n.is_empty() && !n.contains('/')) => {
@@ -228,19 +222,7 @@ mod tests {
             Route::Invoke(None)
         );
         assert_eq!(
-            route(Trigger::Http, &Method::POST, AWS_INVOKE_PATH),
-            Route::Invoke(None)
-        );
-        assert_eq!(
             route(Trigger::Http, &Method::POST, "/invoke/users"),
-            Route::Invoke(Some("users"))
-        );
-        assert_eq!(
-            route(
-                Trigger::Event,
-                &Method::POST,
-                "/2015-03-31/functions/users/invocations"
-            ),
             Route::Invoke(Some("users"))
         );
         assert_eq!(

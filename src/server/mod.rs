@@ -7,6 +7,7 @@ mod admin;
 mod body;
 pub mod errors;
 pub mod handler;
+mod lambda_invoke;
 pub mod metrics;
 mod proxy;
 mod request_id;
@@ -201,10 +202,19 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-async fn handle(app: &App, request: http::Request<Incoming>, remote: IpAddr) -> Response<Body> {
+async fn handle(
+    app: &Arc<App>,
+    request: http::Request<Incoming>,
+    remote: IpAddr,
+) -> Response<Body> {
     if let Some(response) = admin::route(app, &request) {
         return response;
     }
+    if lambda_invoke::invoked_name(request.method(), request.uri().path()).is_some() {
+        return lambda_invoke::invoke(app, request).await;
+    }
+    // A started bootstrap is an HTTP server or a Runtime API client: known once it starts.
+    app.backend.settle(app.function_timeout).await;
     match app.backend.http() {
         Some(upstream) => proxy::invoke(app, upstream, request, remote).await,
         None => handler::invoke(app, request, remote).await,

@@ -134,6 +134,11 @@ impl Groups {
         self.0[place].store(pid, Ordering::Release);
     }
 
+    /// The worker in `place` (0: none).
+    pub fn pid(&self, place: usize) -> i32 {
+        self.0[place].load(Ordering::Acquire)
+    }
+
     pub fn signal(&self, sig: c_int) {
         for pid in self.0.iter() {
             signals::kill_group(pid.load(Ordering::Acquire), sig);

@@ -6,6 +6,7 @@
 //! thread); `lifecycle` and `shutdown` build on those, and the modes build on them. `worker`
 //! names nothing here: a handler slot hands each connection the way to kill its worker.
 
+pub(crate) mod bootstraps;
 pub mod control;
 pub(crate) mod handlers;
 pub(crate) mod init;

@@ -1,6 +1,8 @@
 //! The lifecycle of a proxied worker (custom `bootstrap` or `fnshim -- CMD` with PORT): start it
 //! on a private port, wait until it listens, restart it with backoff when it dies; a stop runs
-//! the shutdown sequence (`shutdown::run`).
+//! the shutdown sequence (`shutdown::run`). With a Runtime API to offer ([`Lambda`]) the first
+//! start also watches for `/next`: a bootstrap that polls it before it listens is a Runtime API
+//! client and is handed over to [`super::bootstraps`].
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -9,12 +11,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{sleep, Instant};
 
+use super::bootstraps::{self, Lambda};
 use super::control::{Controls, Stop};
 use super::lifecycle::{pause, until, wait_child, Backoff};
 use super::process::{self, Child, Spec};
 use super::reaper::{Reaper, WaitStatus};
 use super::shutdown::{self, OneWorker, Shutdown};
 use super::signals;
+use crate::backend::runtime_api::{Protocol, Started};
 use crate::exit::StartError;
 use crate::readiness::Upstream;
 use crate::runtime::ProxyTarget;
@@ -35,6 +39,8 @@ pub struct Supervisor<'a> {
     /// Turning this true makes the server close its listener and drain its connections.
     pub stop_server: watch::Sender<bool>,
     pub controls: Controls,
+    /// The Runtime API, unless FUNCTION_PROTOCOL=http: run as a client or detect.
+    pub lambda: Option<Lambda>,
 }
 
 struct Worker {
@@ -48,6 +54,14 @@ enum Launched {
     Failed(String),
     /// A stop arrived while the worker was starting.
     Stopped(Stop, Option<Child>),
+    /// It called `/next` first: a Runtime API client.
+    Lambda(Child),
+}
+
+/// What a starting bootstrap did first.
+enum First {
+    Listening(Result<SocketAddr, String>),
+    Polled(Started),
 }
 
 /// A stop that ends the restarts, with the worker it found (none between two starts).
@@ -55,8 +69,12 @@ type Interrupted = (Stop, Option<Child>);
 
 impl Supervisor<'_> {
     pub async fn run(mut self) -> Result<i32, StartError> {
+        if self.decided() == Some(Protocol::Lambda) {
+            return self.hand_over(None).await;
+        }
         let mut worker = match self.launch(1).await? {
             Launched::Ready(worker) => worker,
+            Launched::Lambda(child) => return self.hand_over(Some(child)).await,
             Launched::Failed(why) => return Err(StartError::Load(why)),
             Launched::Stopped(stop, child) => return Ok(self.shutdown(child, stop).await),
         };
@@ -98,6 +116,11 @@ impl Supervisor<'_> {
             match self.launch(generation).await? {
                 Launched::Ready(worker) => return Ok(Ok(worker)),
                 Launched::Stopped(stop, child) => return Ok(Err((stop, child))),
+                // Not offered after the first start (the protocol is decided then).
+                Launched::Lambda(child) => {
+                    child.signal(libc::SIGKILL);
+                    reason = "the restarted worker called /next instead of listening".into();
+                }
                 Launched::Failed(why) => {
                     tracing::warn!(reason = why, "the restarted worker failed to start");
                     reason = why;
@@ -118,18 +141,76 @@ impl Supervisor<'_> {
         });
         let pid = child.pid;
         let limit = self.options.init_timeout;
-        let listening = wait_listening(&mut child, port, limit);
+        let detect = self.lambda.as_ref().map(|l| l.api.clone());
+        let detect = detect.filter(|api| api.protocol().is_none());
+        let first = async {
+            let Some(api) = &detect else {
+                return First::Listening(wait_listening(&mut child, port, limit).await);
+            };
+            tokio::select! {
+                listening = wait_listening(&mut child, port, limit) => First::Listening(listening),
+                said = api.started(0) => First::Polled(said),
+            }
+        };
         let forward = |sig| signals::kill_group(pid, sig);
-        match until(listening, &mut self.controls, forward).await {
-            Err(stop) => Ok(Launched::Stopped(stop, Some(child))),
-            Ok(Err(why)) => {
+        let first = match until(first, &mut self.controls, forward).await {
+            Err(stop) => return Ok(Launched::Stopped(stop, Some(child))),
+            Ok(first) => first,
+        };
+        let decide = |protocol| detect.iter().for_each(|api| api.decide(protocol));
+        match first {
+            First::Listening(Ok(addr)) => {
+                decide(Protocol::Http);
+                Ok(Launched::Ready(
+                    self.ready(child, addr, generation, started),
+                ))
+            }
+            First::Polled(Started::Polled) => {
+                decide(Protocol::Lambda);
+                tracing::info!(pid, "the bootstrap called /next: a Runtime API client");
+                Ok(Launched::Lambda(child))
+            }
+            First::Polled(Started::InitError(why)) => {
                 child.signal(libc::SIGKILL);
                 Ok(Launched::Failed(why))
             }
-            Ok(Ok(addr)) => Ok(Launched::Ready(
-                self.ready(child, addr, generation, started),
-            )),
+            First::Polled(Started::Waiting) => {
+                child.signal(libc::SIGKILL);
+                Ok(Launched::Failed("the Runtime API closed".into()))
+            }
+            First::Listening(Err(why)) => {
+                child.signal(libc::SIGKILL);
+                let or_next = match detect {
+                    Some(_) => " (nor did it call /next on AWS_LAMBDA_RUNTIME_API)",
+                    None => "",
+                };
+                Ok(Launched::Failed(format!("{why}{or_next}")))
+            }
         }
+    }
+
+    /// The protocol, when there is a Runtime API to offer and it is known (forced, or found at
+    /// the first start).
+    fn decided(&self) -> Option<Protocol> {
+        self.lambda.as_ref().and_then(|l| l.api.protocol())
+    }
+
+    /// Hands the bootstrap over to the Runtime API supervisor (with slot 0's process when
+    /// detection started it).
+    async fn hand_over(self, first: Option<Child>) -> Result<i32, StartError> {
+        let Some(lambda) = self.lambda else {
+            let why = "a Runtime API client was found with no Runtime API offered";
+            return Err(StartError::Load(why.into()));
+        };
+        bootstraps::run(
+            lambda,
+            self.app,
+            self.options,
+            self.stop_server,
+            self.controls,
+            first,
+        )
+        .await
     }
 
     /// Starts the worker's process on a free private port. A command that cannot be executed is
@@ -140,17 +221,23 @@ impl Supervisor<'_> {
             Ok(port) => port,
             Err(error) => return Ok(Err(format!("no free private port: {error}"))),
         };
+        let mut env = vec![
+            ("PORT".into(), port.to_string()),
+            ("FC_SERVER_PORT".into(), port.to_string()),
+        ];
+        let mut tail = None;
+        if let Some(lambda) = self.lambda.as_ref().filter(|_| generation == 1) {
+            env.extend(lambda.env_for(0));
+            tail = Some(lambda.api.output(0));
+        }
         let spec = Spec {
             argv: &target.argv,
             cwd: target.cwd.as_ref(),
-            env: vec![
-                ("PORT".into(), port.to_string()),
-                ("FC_SERVER_PORT".into(), port.to_string()),
-            ],
+            env,
             capture_output: target.capture_output,
             take_terminal: false,
             worker_id: 1,
-            tail: None,
+            tail,
         };
         let program = target.argv.first().cloned().unwrap_or_default();
         let child = match process::spawn(self.reaper, spec) {

@@ -5,4 +5,5 @@ mod install;
 mod lambda;
 mod pid1;
 mod proxy;
+mod runtime_api;
 mod support;

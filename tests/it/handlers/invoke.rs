@@ -70,14 +70,22 @@ per_language!(invoke_results_are_json_whatever_their_shape);
 
 fn malformed_json_on_invoke_is_400(lang: Lang) {
     let served = serve_probe(lang, &[]);
-    for path in ["/invoke", AWS_PATH] {
-        let r = served.send(
+    let malformed = |path| {
+        served.send(
             &Request::post(path)
                 .header("Content-Type", "application/json")
                 .body("{\"a\":"),
-        );
-        assert_error(&r, 400, "InvalidEvent", &served);
-    }
+        )
+    };
+    assert_error(&malformed("/invoke"), 400, "InvalidEvent", &served);
+    // AWS's path answers as Lambda's Invoke API does.
+    let r = malformed(AWS_PATH);
+    assert_eq!(r.status, 400, "{r}{served}");
+    assert_eq!(
+        r.header("x-amzn-errortype"),
+        Some("InvalidRequestContentException"),
+        "{r}{served}"
+    );
     let r = invoke(&served, &json!({"fine": true}));
     assert_eq!(
         ok_json(&r, &served)["event"],
