@@ -3,7 +3,7 @@
 (POST /2015-03-31/functions/_/invocations, keep-alive) for SECONDS; prints one JSON line with
 invocations/s, p50 and p99 in microseconds, and the number of failed invocations.
 
-usage: load.py PORT CALLERS SECONDS
+usage: load.py PORT CALLERS SECONDS [FUNCTION]   (FUNCTION: the name in the path, default _)
 """
 import http.client
 import json
@@ -12,7 +12,7 @@ import threading
 import time
 
 port, callers, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-PATH = "/2015-03-31/functions/_/invocations"
+PATH = f"/2015-03-31/functions/{sys.argv[4] if len(sys.argv) > 4 else '_'}/invocations"
 BODY = b'{"name": "bench"}'
 latencies, failures, lock = [], [0], threading.Lock()
 
