@@ -11,7 +11,16 @@ set -euo pipefail
 
 CACHE=${FNSHIM_DOCKER_CACHE:-/var/cache/fnshim-docker}
 BASE=debian:bookworm-slim
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# Debian's mirror as this machine's apt knows it (a deb822 `URIs:` line of a .sources file, or
+# a one-line `deb URL` entry), unless DEBIAN_MIRROR names one.
+apt_mirror() {
+  local uri
+  uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/debian/ && !/security/ {print $2; exit}')
+  [ -n "$uri" ] || uri=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk '{for (i = 2; i <= NF; i++) if ($i ~ /^https?:/ && $i ~ /debian/ && $i !~ /security/) {print $i; exit}}')
+  echo "$uri"
+}
+MIRROR=${DEBIAN_MIRROR:-$(apt_mirror)}
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/fnshim-dockerd.log}
 
 need() { command -v "$1" >/dev/null 2>&1; }
@@ -59,6 +68,7 @@ bootstrap_base() {
   if [ ! -s "$tarball" ]; then
     local root
     root=$(mktemp -d /var/tmp/fnshim-rootfs.XXXXXX)
+    [ -n "$MIRROR" ] || { say "no Debian mirror found in /etc/apt's sources: set DEBIAN_MIRROR"; exit 69; }
     say "debootstrap --variant=minbase bookworm from $MIRROR (a few minutes, once)"
     as_root debootstrap --variant=minbase bookworm "$root" "$MIRROR" >"$root.log" 2>&1 ||
       { tail -n 20 "$root.log" >&2; exit 1; }
