@@ -75,9 +75,10 @@ pub async fn pause(delay: Duration, controls: &mut Controls) -> Result<(), Stop>
     until(sleep(delay), controls, |_| {}).await
 }
 
-/// Restart delays: 100 ms, doubling to 5 s; back to 100 ms for a worker that was healthy (ready)
-/// for at least 10 s before it died. Healthy time is measured from ready, not from start, so a
-/// slow start never counts as health.
+/// Restart delays, for workers that fail while starting: 100 ms, doubling to 5 s. A worker that
+/// served (was ready for at least a second) before it died is started again at once, and the
+/// delays start over: an OOM-killed function under load must not wait longer after each
+/// crash. Healthy time is measured from ready, not from start, so a slow start never counts.
 #[derive(Debug)]
 pub struct Backoff {
     next: Duration,
@@ -86,23 +87,25 @@ pub struct Backoff {
 impl Backoff {
     pub const FIRST: Duration = Duration::from_millis(100);
     pub const MAX: Duration = Duration::from_secs(5);
-    pub const STABLE_AFTER: Duration = Duration::from_secs(10);
+    /// Ready this long before it died: the worker served, and comes back at once.
+    pub const SERVED_AFTER: Duration = Duration::from_secs(1);
 
     pub fn new() -> Backoff {
         Backoff { next: Self::FIRST }
     }
 
-    /// The delay before the next start; the one after it is twice as long, up to [`Self::MAX`].
+    /// The delay before the next start; the one after it is twice as long (at least
+    /// [`Self::FIRST`]), up to [`Self::MAX`].
     pub fn next_delay(&mut self) -> Duration {
         let delay = self.next;
-        self.next = (self.next * 2).min(Self::MAX);
+        self.next = (self.next * 2).clamp(Self::FIRST, Self::MAX);
         delay
     }
 
-    /// A worker died after being ready for `healthy`: long enough, and the delays start over.
+    /// A worker died after being ready for `healthy`: one that served starts again at once.
     pub fn exited_after(&mut self, healthy: Duration) {
-        if healthy >= Self::STABLE_AFTER {
-            self.next = Self::FIRST;
+        if healthy >= Self::SERVED_AFTER {
+            self.next = Duration::ZERO;
         }
     }
 }
@@ -278,15 +281,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn backoff_starts_over_after_ten_seconds_of_health() {
+    fn a_worker_that_served_comes_back_at_once_and_the_delays_start_over() {
         let mut backoff = Backoff::new();
         for _ in 0..4 {
             backoff.next_delay();
         }
-        backoff.exited_after(Duration::from_millis(9_999));
+        backoff.exited_after(Duration::from_millis(999));
         assert_eq!(backoff.next_delay(), Duration::from_millis(1600));
-        backoff.exited_after(Duration::from_secs(10));
+        backoff.exited_after(Duration::from_secs(1));
+        assert_eq!(backoff.next_delay(), Duration::ZERO);
         assert_eq!(backoff.next_delay(), Duration::from_millis(100));
+        assert_eq!(backoff.next_delay(), Duration::from_millis(200));
     }
 
     #[tokio::test]

@@ -250,3 +250,49 @@ fn requests_during_a_slow_restart_get_503_not_ready_then_200() {
     let r = shim.get("/echo");
     assert_eq!(r.status, 200, "{r}{shim}");
 }
+
+/// Seconds since midnight of a log line's `timestamp` (`2026-12-02T00:01:05.171757Z`).
+fn logged_at(line: &Value) -> f64 {
+    let time = line["timestamp"].as_str().unwrap_or_default();
+    let clock = time
+        .split('T')
+        .nth(1)
+        .unwrap_or_default()
+        .trim_end_matches('Z');
+    let parts: Vec<f64> = clock.split(':').map(|p| p.parse().unwrap_or(0.0)).collect();
+    parts.iter().fold(0.0, |total, part| total * 60.0 + part)
+}
+
+#[test]
+fn a_worker_that_served_is_restarted_at_once_every_time() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    for crash in 1..=4 {
+        // Ready for more than a second: it served, so no backoff applies.
+        std::thread::sleep(Duration::from_millis(1200));
+        let r = shim.get("/exit?code=3&delay_ms=10");
+        assert_error(&r, 502, "WorkerExited", &shim);
+        let back = wait_for(Duration::from_secs(20), || {
+            (shim.get("/echo").status == 200).then_some(())
+        });
+        assert!(back.is_some(), "not back after crash {crash}{shim}");
+    }
+    let logs = shim.logs();
+    let exits: Vec<f64> = logs
+        .iter()
+        .filter(|l| l["message"] == "the worker exited; restarting it")
+        .map(logged_at)
+        .collect();
+    let starts: Vec<f64> = logs
+        .iter()
+        .filter(|l| l["message"] == "worker started")
+        .map(logged_at)
+        .skip(1)
+        .collect();
+    assert_eq!((exits.len(), starts.len()), (4, 4), "{shim}");
+    for (exit, start) in exits.iter().zip(&starts) {
+        let waited = start - exit;
+        // The old backoff waited 100, 200, 400 and then 800 ms.
+        assert!(waited < 0.3, "restarted {waited:.3} s after the exit{shim}");
+    }
+}
