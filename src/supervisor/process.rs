@@ -62,7 +62,6 @@ impl Child {
     }
 
     /// The exit status, if the child was waited for to its end.
-    #[cfg(test)]
     pub fn exited(&self) -> Option<WaitStatus> {
         self.status
     }

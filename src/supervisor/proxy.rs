@@ -13,6 +13,7 @@ use tokio::time::{sleep, Instant};
 
 use super::bootstraps::{self, Lambda};
 use super::control::{Controls, Stop};
+use super::leftovers;
 use super::lifecycle::{pause, until, wait_child, Backoff};
 use super::process::{self, Child, Spec};
 use super::reaper::{Reaper, WaitStatus};
@@ -56,6 +57,9 @@ enum Launched {
     Stopped(Stop, Option<Child>),
     /// It called `/next` first: a Runtime API client.
     Lambda(Child),
+    /// A command (`fnshim -- CMD` with PORT) that exited on its own before it ever listened:
+    /// a batch job, not a server. fnshim ends with its code, as a plain init would.
+    Exited(Child),
 }
 
 /// What a starting bootstrap did first.
@@ -77,6 +81,7 @@ impl Supervisor<'_> {
             Launched::Lambda(child) => return self.hand_over(Some(child)).await,
             Launched::Failed(why) => return Err(StartError::Load(why)),
             Launched::Stopped(stop, child) => return Ok(self.shutdown(child, stop).await),
+            Launched::Exited(child) => return Ok(self.ended_before_listening(child).await),
         };
         let mut backoff = Backoff::new();
         loop {
@@ -125,6 +130,12 @@ impl Supervisor<'_> {
                     tracing::warn!(reason = why, "the restarted worker failed to start");
                     reason = why;
                 }
+                // Only a first start ends fnshim this way: this command had listened before.
+                Launched::Exited(child) => {
+                    let status = child.exited().map(|s| s.to_string()).unwrap_or_default();
+                    reason = format!("the restarted worker exited before it listened ({status})");
+                    tracing::warn!(reason, "the restarted worker failed to start");
+                }
             }
         }
     }
@@ -157,36 +168,59 @@ impl Supervisor<'_> {
             Err(stop) => return Ok(Launched::Stopped(stop, Some(child))),
             Ok(first) => first,
         };
+        let detecting = detect.is_some();
         let decide = |protocol| detect.iter().for_each(|api| api.decide(protocol));
-        match first {
+        Ok(match first {
             First::Listening(Ok(addr)) => {
                 decide(Protocol::Http);
-                Ok(Launched::Ready(
-                    self.ready(child, addr, generation, started),
-                ))
+                Launched::Ready(self.ready(child, addr, generation, started))
             }
             First::Polled(Started::Polled) => {
                 decide(Protocol::Lambda);
                 tracing::info!(pid, "the bootstrap called /next: a Runtime API client");
-                Ok(Launched::Lambda(child))
+                Launched::Lambda(child)
             }
-            First::Polled(Started::InitError(why)) => {
-                child.signal(libc::SIGKILL);
-                Ok(Launched::Failed(why))
+            other => self.not_started(other, child, generation, detecting),
+        })
+    }
+
+    /// Why a worker did not start: its reason, or, for a command that exited on its own at
+    /// its first start, that it ended (a batch job, not a server).
+    fn not_started(
+        &self,
+        first: First,
+        child: Child,
+        generation: u64,
+        detecting: bool,
+    ) -> Launched {
+        let why = match first {
+            First::Listening(Err(_))
+                if generation == 1
+                    && self.options.target.command_mode
+                    && child.exited().is_some() =>
+            {
+                return Launched::Exited(child);
             }
-            First::Polled(Started::Waiting) => {
-                child.signal(libc::SIGKILL);
-                Ok(Launched::Failed("the Runtime API closed".into()))
+            First::Listening(Err(why)) if detecting => {
+                format!("{why} (nor did it call /next on AWS_LAMBDA_RUNTIME_API)")
             }
-            First::Listening(Err(why)) => {
-                child.signal(libc::SIGKILL);
-                let or_next = match detect {
-                    Some(_) => " (nor did it call /next on AWS_LAMBDA_RUNTIME_API)",
-                    None => "",
-                };
-                Ok(Launched::Failed(format!("{why}{or_next}")))
-            }
-        }
+            First::Listening(Err(why)) | First::Polled(Started::InitError(why)) => why,
+            First::Polled(Started::Waiting) => "the Runtime API closed".into(),
+            First::Listening(Ok(_)) | First::Polled(Started::Polled) => String::new(),
+        };
+        child.signal(libc::SIGKILL);
+        Launched::Failed(why)
+    }
+
+    /// A command that exited before it listened: what it left behind is stopped, and its own
+    /// code (128 + N for a signal) is fnshim's.
+    async fn ended_before_listening(self, child: Child) -> i32 {
+        let status = child.exited().unwrap_or(WaitStatus(0));
+        tracing::info!(pid = child.pid, %status, "the command exited before it listened on PORT; ending with its code, as a plain init");
+        self.app.readiness.set(Upstream::Draining);
+        let _ = self.stop_server.send(true);
+        leftovers::stop_all(self.reaper, child.pid, self.options.grace).await;
+        status.code()
     }
 
     /// The protocol, when there is a Runtime API to offer and it is known (forced, or found at

@@ -296,3 +296,20 @@ fn a_worker_that_served_is_restarted_at_once_every_time() {
         assert!(waited < 0.3, "restarted {waited:.3} s after the exit{shim}");
     }
 }
+
+/// `docker run fnshim/python -- python job.py`: every image sets PORT, yet a command that ends
+/// before it ever listened is a batch job, and fnshim ends with its code, as tini would.
+#[test]
+fn a_command_that_ends_before_it_listens_ends_fnshim_with_its_own_code() {
+    for (script, code) in [
+        ("echo job done; exit 7", 7),
+        ("exit 0", 0),
+        ("kill -TERM $$", 143),
+    ] {
+        let shim = fnshim()
+            .env("PORT", "0")
+            .args(&["--", "sh", "-c", script])
+            .spawn();
+        assert_eq!(shim.wait_code(STARTUP), code, "{script}{shim}");
+    }
+}
