@@ -167,6 +167,35 @@ fn take_foreground() {
 }
 
 /// Forwards a pipe to the log, one event per line, however long the line is.
+/// A line longer than this (a worker printing megabytes without a newline) is logged in
+/// pieces of this size as they fill, not held until the worker exits.
+const PIECE: usize = 1 << 20;
+
+/// One line (or one piece of a longer one, numbered from 0) of a worker's output, to the log
+/// and to the step's tail.
+fn emit(
+    line: &[u8],
+    worker: u32,
+    pid: i32,
+    stream: &'static str,
+    tail: &Option<Tail>,
+    piece: Option<u32>,
+) {
+    let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(line));
+    let text = text.strip_suffix('\r').unwrap_or(&text);
+    match piece {
+        Some(piece) => tracing::info!(worker, pid, stream, piece, "{text}"),
+        None => tracing::info!(worker, pid, stream, "{text}"),
+    }
+    if let Some(tail) = tail {
+        let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(text.to_owned());
+    }
+}
+
 fn relay(fd: OwnedFd, stream: &'static str, worker: u32, pid: i32, tail: Option<Tail>) {
     let receiver = match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
         Ok(receiver) => receiver,
@@ -178,23 +207,39 @@ fn relay(fd: OwnedFd, stream: &'static str, worker: u32, pid: i32, tail: Option<
     tokio::spawn(async move {
         let mut reader = BufReader::new(receiver);
         let mut line = Vec::new();
+        let mut piece = 0u32;
         loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
-                    let text = text.strip_suffix('\r').unwrap_or(&text);
-                    tracing::info!(worker, pid, stream, "{text}");
-                    if let Some(tail) = &tail {
-                        let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
-                        if tail.len() == TAIL_LINES {
-                            tail.pop_front();
-                        }
-                        tail.push_back(text.to_owned());
-                    }
-                }
+            let (found, used) = match reader.fill_buf().await {
+                Ok([]) | Err(_) => break,
+                Ok(buf) => match buf.iter().position(|b| *b == b'\n') {
+                    Some(end) => (true, end + 1),
+                    None => (false, buf.len().min(PIECE - line.len().min(PIECE))),
+                },
+            };
+            line.extend_from_slice(&reader.buffer()[..used]);
+            reader.consume(used);
+            if found || line.len() >= PIECE {
+                emit(
+                    &line,
+                    worker,
+                    pid,
+                    stream,
+                    &tail,
+                    (!found || piece > 0).then_some(piece),
+                );
+                piece = if found { 0 } else { piece + 1 };
+                line.clear();
             }
+        }
+        if !line.is_empty() {
+            emit(
+                &line,
+                worker,
+                pid,
+                stream,
+                &tail,
+                (piece > 0).then_some(piece),
+            );
         }
     });
 }

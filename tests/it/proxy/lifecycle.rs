@@ -313,3 +313,24 @@ fn a_command_that_ends_before_it_listens_ends_fnshim_with_its_own_code() {
         assert_eq!(shim.wait_code(STARTUP), code, "{script}{shim}");
     }
 }
+
+#[test]
+fn a_line_of_megabytes_is_logged_in_bounded_pieces() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let r = shim.get("/log?stream=stdout&text=BIG&char=y&repeat=3000000");
+    assert_eq!(r.status, 200, "{r}{shim}");
+    let last = shim.wait_log(SECS_10, |l| l["piece"] == 2 && l["stream"] == "stdout");
+    assert!(last.is_some(), "no third piece{shim}");
+    let pieces: Vec<Value> = shim
+        .logs()
+        .into_iter()
+        .filter(|l| l["stream"] == "stdout" && l.get("piece").is_some())
+        .collect();
+    let sizes: Vec<usize> = pieces
+        .iter()
+        .map(|l| l["message"].as_str().unwrap_or_default().len())
+        .collect();
+    assert_eq!(sizes, [1 << 20, 1 << 20, 3_000_003 - (2 << 20)], "{shim}");
+    assert!(pieces[0]["message"].as_str().unwrap().starts_with("BIGyyy"));
+}
