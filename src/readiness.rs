@@ -111,6 +111,8 @@ pub struct InFlight {
     count: AtomicUsize,
     limit: usize,
     idle: Notify,
+    /// Woken when a place frees up (someone waits in `room`).
+    freed: Notify,
 }
 
 pub struct Permit(Arc<InFlight>);
@@ -121,6 +123,7 @@ impl InFlight {
             count: AtomicUsize::new(0),
             limit,
             idle: Notify::new(),
+            freed: Notify::new(),
         })
     }
 
@@ -139,6 +142,18 @@ impl InFlight {
     fn release(&self) {
         if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.idle.notify_waiters();
+        }
+        self.freed.notify_waiters();
+    }
+
+    /// Resolves when fewer than `limit` are in flight (at once when they are).
+    pub async fn room(&self, limit: usize) {
+        loop {
+            let notified = self.freed.notified();
+            if self.current() < limit {
+                return;
+            }
+            notified.await;
         }
     }
 

@@ -26,7 +26,7 @@ pub(crate) fn serve(
     let bound_to = match (&job, &config.lambda) {
         (None, Some(_)) => Ok(None), // a Runtime API client needs no listener
         (Some(_), _) => server::bind_loopback(port).map(Some),
-        (None, None) => server::bind(port).map(Some),
+        (None, None) => server::bind(port, config.listen_backlog).map(Some),
     };
     let summary = local::describe(config, &launch);
     let job_code = Arc::new(std::sync::atomic::AtomicI32::new(-1));
@@ -49,7 +49,11 @@ pub(crate) fn serve(
                 let finish = local::Finish { code, stop };
                 return crate::lambda::start(config, app, finish);
             };
-            tokio::spawn(server::serve(listener, app.clone(), stopped));
+            let limits = server::Connections {
+                keepalive_timeout: config.keepalive_timeout,
+                max: config.max_connections,
+            };
+            tokio::spawn(server::serve(listener, app.clone(), limits, stopped));
             tracing::info!(port = bound, "listening");
             if let Some((job, stop)) = job {
                 let limit = config.init_timeout + config.install_timeout;

@@ -148,6 +148,13 @@ pub struct Config {
     pub search_path: Option<String>,
     /// `fnshim -- CMD ARGS`: command mode.
     pub command: Option<Vec<OsString>>,
+    /// KEEPALIVE_TIMEOUT: an idle keep-alive connection (or one sending its head) is closed
+    /// after it.
+    pub keepalive_timeout: Duration,
+    /// LISTEN_BACKLOG: connections the kernel queues before fnshim accepts them.
+    pub listen_backlog: usize,
+    /// MAX_CONNECTIONS: client connections open at once; past it fnshim stops accepting.
+    pub max_connections: usize,
     /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
     pub lambda: Option<Lambda>,
 }
@@ -210,6 +217,11 @@ impl Config {
             search_path: r.text("PATH"),
             tz: r.text("TZ"),
             command,
+            keepalive_timeout: r.duration("KEEPALIVE_TIMEOUT", 75),
+            listen_backlog: r.parsed("LISTEN_BACKLOG", parse::positive).unwrap_or(1024),
+            max_connections: r
+                .parsed("MAX_CONNECTIONS", parse::positive)
+                .unwrap_or(10_000),
             lambda: None,
         };
         lambda::apply(&mut r, &mut config);

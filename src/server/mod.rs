@@ -85,24 +85,38 @@ pub fn bind_loopback(port: u16) -> Result<std::net::TcpListener, StartError> {
 }
 
 /// Binds PORT on all interfaces: dual-stack `[::]`, or `0.0.0.0` where IPv6 is off.
-pub fn bind(port: u16) -> Result<std::net::TcpListener, StartError> {
+pub fn bind(port: u16, backlog: usize) -> Result<std::net::TcpListener, StartError> {
     let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
     let listener = std::net::TcpListener::bind(any6).or_else(|error| match error.kind() {
         std::io::ErrorKind::AddrInUse => Err(error),
         _ => std::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)),
     });
     let listener = listener.map_err(|source| StartError::Bind { port, source })?;
+    // std listens with a backlog of 128 (a burst of 3,000 connects overflowed it); listen()
+    // again on a listening socket sets a new one.
+    let backlog = libc::c_int::try_from(backlog).unwrap_or(libc::c_int::MAX);
+    // SAFETY: the descriptor is the listener's own and stays open across the call.
+    unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), backlog) };
     listener
         .set_nonblocking(true)
         .map_err(|source| StartError::Bind { port, source })?;
     Ok(listener)
 }
 
+/// How client connections are kept: the idle (and header) timeout, and how many at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Connections {
+    pub keepalive_timeout: Duration,
+    pub max: usize,
+}
+
 /// Accepts connections until `stop` turns true; then the listener is closed at once and every
-/// connection finishes its current request and closes.
+/// connection finishes its current request and closes. At `limits.max` open connections it
+/// stops accepting (the kernel queues new ones) until one closes.
 pub async fn serve(
     listener: std::net::TcpListener,
     app: Arc<App>,
+    limits: Connections,
     mut stop: watch::Receiver<bool>,
 ) {
     let listener = match TcpListener::from_std(listener) {
@@ -114,8 +128,12 @@ pub async fn serve(
     tokio::spawn(give_back_memory(app.clone()));
     loop {
         tokio::select! {
+            _ = app.connections.room(limits.max) => {}
+            _ = stopped(&mut stop) => break,
+        }
+        tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => connection(stream, remote, app.clone(), for_connections.clone()),
+                Ok((stream, remote)) => connection(stream, remote, app.clone(), limits, for_connections.clone()),
                 Err(error) => {
                     failures.note(&error);
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -173,6 +191,7 @@ fn connection(
     stream: tokio::net::TcpStream,
     remote: SocketAddr,
     app: Arc<App>,
+    limits: Connections,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -187,6 +206,7 @@ fn connection(
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
+            .header_read_timeout(limits.keepalive_timeout)
             .keep_alive(true)
             .serve_connection(TokioIo::new(stream), service);
         tokio::pin!(conn);

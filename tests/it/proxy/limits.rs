@@ -165,3 +165,50 @@ fn a_body_over_the_limit_sent_whole_still_gets_its_413() {
     let r = shim.send(&Request::post("/echo").body("after"));
     assert_eq!(r.status, 200, "{r}{shim}");
 }
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_keepalive_timeout() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("KEEPALIVE_TIMEOUT", "2s")]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    let r = conn.request(&Request::get("/echo")).unwrap();
+    assert_eq!(r.status, 200, "{r}{shim}");
+    let idle = Instant::now();
+    conn.set_read_timeout(SECS_10);
+    // Nothing more comes: reading the next head ends when fnshim closes the connection.
+    let closed = conn.read_head("GET");
+    let after = idle.elapsed();
+    assert!(closed.is_err(), "{shim}");
+    assert!(
+        after >= Duration::from_millis(1500) && after < Duration::from_secs(9),
+        "closed after {after:?}{shim}"
+    );
+}
+
+#[test]
+fn past_max_connections_a_new_one_waits_until_one_closes() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("MAX_CONNECTIONS", "2")]);
+    let mut first = Conn::connect(shim.port()).unwrap();
+    let mut second = Conn::connect(shim.port()).unwrap();
+    for conn in [&mut first, &mut second] {
+        assert_eq!(
+            conn.request(&Request::get("/echo")).unwrap().status,
+            200,
+            "{shim}"
+        );
+    }
+    let mut third = Conn::connect(shim.port()).unwrap();
+    third.write_raw(&Request::get("/echo").to_bytes()).unwrap();
+    third.set_read_timeout(Duration::from_millis(700));
+    assert!(
+        third.read_head("GET").is_err(),
+        "a third connection was served past MAX_CONNECTIONS=2{shim}"
+    );
+    drop(first);
+    third.set_read_timeout(SECS_10);
+    let r = third
+        .read_response("GET")
+        .unwrap_or_else(|e| panic!("never served: {e}{shim}"));
+    assert_eq!(r.status, 200, "{r}{shim}");
+}
