@@ -308,7 +308,7 @@ fn a_command_that_ends_before_it_listens_ends_fnshim_with_its_own_code() {
     ] {
         let shim = fnshim()
             .env("PORT", "0")
-            .args(&["--", "sh", "-c", script])
+            .args(["--", "sh", "-c", script])
             .spawn();
         assert_eq!(shim.wait_code(STARTUP), code, "{script}{shim}");
     }
