@@ -4,9 +4,9 @@
 //! else receives a [`Config`]. Tests pass a `HashMap` instead of touching the process environment.
 
 pub(crate) mod cron;
-mod file;
+pub(crate) mod file;
 pub(crate) mod fyml;
-mod parse;
+pub(crate) mod parse;
 pub mod settings;
 
 pub use file::{layered, Layered};
