@@ -1,5 +1,5 @@
 //! The value syntaxes of SPEC §2 for durations and sizes: what is accepted is greater than
-//! zero and reads back the same when written out again.
+//! zero, reads back the same when written out again, and a duration can be a deadline.
 #![no_main]
 
 use fnshim::fuzzing;
@@ -11,6 +11,8 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(duration) = fuzzing::duration(text) {
         assert!(!duration.is_zero());
+        let deadline = std::time::Instant::now().checked_add(duration);
+        assert!(deadline.is_some(), "{duration:?} from now overflows");
         let written = humantime::format_duration(duration).to_string();
         assert_eq!(fuzzing::duration(&written), Ok(duration), "{written}");
     }
