@@ -35,3 +35,6 @@ bash scripts/images.sh
 
 cargo build --tests --quiet
 cargo nextest run --no-fail-fast --failure-output final "$@"
+# Every parser fuzzed for 20 s (bench/fuzz.sh; its README section has the longer runs), after the
+# tests and only for a full run; a crash fails the script.
+[ $# -gt 0 ] || FUZZ_QUICK=1 bash bench/fuzz.sh 20
