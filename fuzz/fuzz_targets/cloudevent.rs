@@ -1,6 +1,6 @@
 //! CloudEvents over HTTP (structured and binary mode): a request is one exactly when its
 //! content type or `ce-` headers say so, and an accepted one has the required attributes, every
-//! `ce-` header and its data.
+//! `ce-` header and data exactly when there is a body (never from a `ce-data` header).
 #![no_main]
 
 use fnshim::fuzzing;
@@ -30,7 +30,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if !structured {
         for name in headers.keys() {
-            if let Some(attribute) = name.as_str().strip_prefix("ce-") {
+            let attribute = name.as_str().strip_prefix("ce-");
+            if let Some(attribute) = attribute.filter(|a| !a.starts_with("data")) {
                 assert!(attributes.contains_key(attribute), "ce-{attribute}");
             }
         }
