@@ -19,6 +19,8 @@ need unshare && need nsenter || apt_install util-linux
 need python3 || apt_install python3
 # E3 builds a static C fixture and reads the binary's type.
 need gcc || apt_install gcc libc6-dev
+# The fuzz step's libFuzzer (libfuzzer-sys) is C++.
+need g++ || apt_install g++
 need file || apt_install file
 # Handler runtimes under test: node (with npm) and deno (Deno ships as a PyPI package).
 need node || apt_install nodejs npm
@@ -50,3 +52,6 @@ bash scripts/images.sh
 
 cargo build --tests --quiet
 cargo nextest run --no-fail-fast --failure-output final "$@"
+# Every parser fuzzed for 15 s (bench/fuzz.sh; its README section has the longer runs), after the
+# tests and only for a full run; a crash fails the script.
+[ $# -gt 0 ] || FUZZ_QUICK=1 bash bench/fuzz.sh 15

@@ -11,6 +11,8 @@ pub mod cli;
 pub mod config;
 pub(crate) mod event;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod install;
 pub(crate) mod invoke;
 pub(crate) mod lambda;

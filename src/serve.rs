@@ -23,17 +23,12 @@ pub(crate) fn serve(
     job: Option<(local::Job, ControlSender)>,
 ) -> i32 {
     let port = config.port.unwrap_or(config::DEFAULT_PORT);
-    let bound_to = match (&job, &config.lambda) {
-        (None, Some(_)) => Ok(None), // a Runtime API client needs no listener
-        (Some(_), _) => server::bind_loopback(port).map(Some),
-        (None, None) => server::bind(port, config.listen_backlog).map(Some),
-    };
-    let summary = local::describe(config, &launch);
-    let job_code = Arc::new(std::sync::atomic::AtomicI32::new(-1));
-    let listener = match bound_to {
+    let listener = match listener(config, job.is_some(), port) {
         Ok(listener) => listener,
         Err(error) => return crate::report(&error),
     };
+    let summary = local::describe(config, &launch);
+    let job_code = Arc::new(std::sync::atomic::AtomicI32::new(-1));
     let bound = listener.as_ref().and_then(|l| l.local_addr().ok());
     let bound = bound.map_or(port, |a| a.port());
     let runtime = match crate::async_runtime() {
@@ -76,6 +71,19 @@ pub(crate) fn serve(
             job => job,
         }
     })
+}
+
+/// PORT on every interface; a loopback port for a local job; none for a Runtime API client.
+fn listener(
+    config: &Config,
+    local: bool,
+    port: u16,
+) -> Result<Option<std::net::TcpListener>, StartError> {
+    match (local, &config.lambda) {
+        (false, Some(_)) => Ok(None),
+        (true, _) => server::bind_loopback(port).map(Some),
+        (false, None) => server::bind(port, config.listen_backlog).map(Some),
+    }
 }
 
 /// Proxy mode: the server in front of one bootstrap or command, and its timer if any.

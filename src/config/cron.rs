@@ -57,7 +57,8 @@ impl Schedule {
         match self {
             Schedule::Every(every) => {
                 let period = every.as_secs().max(1) as i64;
-                Some(start + ((after - start).div_euclid(period) + 1) * period)
+                let periods = after.checked_sub(start)?.div_euclid(period) + 1;
+                start.checked_add(periods.checked_mul(period)?)
             }
             Schedule::Cron(cron) => cron.next_after(after),
         }
@@ -415,6 +416,10 @@ mod tests {
         assert!(error("5-1 * * * *").contains("backwards"));
         assert!(error("@sometimes").contains("unknown schedule macro"));
         assert!(error("@every soon").contains("not a duration"));
+        // Found by fuzzing: a period beyond i64 seconds made the next firing one in the past.
+        assert!(error("@every 00012409149616095639780").contains("at most 100 years"));
+        let century = Schedule::parse("@every 36600d").unwrap();
+        assert_eq!(century.next_after(i64::MAX - 10, -10), None);
         assert_eq!(
             Schedule::parse("0 0 30 2 *").unwrap().next_after(0, 0),
             None

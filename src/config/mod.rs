@@ -4,10 +4,10 @@
 //! else receives a [`Config`]. Tests pass a `HashMap` instead of touching the process environment.
 
 pub(crate) mod cron;
-mod file;
+pub(crate) mod file;
 pub(crate) mod fyml;
 mod lambda;
-mod parse;
+pub(crate) mod parse;
 pub mod settings;
 
 pub use lambda::Lambda;
@@ -148,12 +148,9 @@ pub struct Config {
     pub search_path: Option<String>,
     /// `fnshim -- CMD ARGS`: command mode.
     pub command: Option<Vec<OsString>>,
-    /// KEEPALIVE_TIMEOUT: an idle keep-alive connection (or one sending its head) is closed
-    /// after it.
+    /// KEEPALIVE_TIMEOUT, LISTEN_BACKLOG, MAX_CONNECTIONS: how client connections are kept.
     pub keepalive_timeout: Duration,
-    /// LISTEN_BACKLOG: connections the kernel queues before fnshim accepts them.
     pub listen_backlog: usize,
-    /// MAX_CONNECTIONS: client connections open at once; past it fnshim stops accepting.
     pub max_connections: usize,
     /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
     pub lambda: Option<Lambda>,
@@ -175,9 +172,7 @@ impl Config {
         let mut config = Config {
             function_path: r.text("FUNCTION_PATH").map(PathBuf::from),
             function_entry: r.text("FUNCTION_ENTRY").map(PathBuf::from),
-            function_handler: r
-                .text("FUNCTION_HANDLER")
-                .unwrap_or_else(|| "handler".into()),
+            function_handler: r.text_or("FUNCTION_HANDLER", "handler"),
             function_runtime: r.parsed("FUNCTION_RUNTIME", parse_runtime),
             trigger: r
                 .parsed("TRIGGER_TYPE", parse_trigger)
@@ -207,9 +202,7 @@ impl Config {
             dart_aot: r.parsed("DART_AOT", parse::boolean).unwrap_or(false),
             runtime_config: r.text("RUNTIME_CONFIG").map(PathBuf::from),
             function_name: r.text("FUNCTION_NAME"),
-            function_version: r
-                .text("FUNCTION_VERSION")
-                .unwrap_or_else(|| "$LATEST".into()),
+            function_version: r.text_or("FUNCTION_VERSION", "$LATEST"),
             memory_size: r
                 .parsed("MEMORY_SIZE", parse::size)
                 .map(|bytes| bytes.div_ceil(1 << 20)),
@@ -218,10 +211,8 @@ impl Config {
             tz: r.text("TZ"),
             command,
             keepalive_timeout: r.duration("KEEPALIVE_TIMEOUT", 75),
-            listen_backlog: r.parsed("LISTEN_BACKLOG", parse::positive).unwrap_or(1024),
-            max_connections: r
-                .parsed("MAX_CONNECTIONS", parse::positive)
-                .unwrap_or(10_000),
+            listen_backlog: r.count("LISTEN_BACKLOG", 1024),
+            max_connections: r.count("MAX_CONNECTIONS", 10_000),
             lambda: None,
         };
         lambda::apply(&mut r, &mut config);
@@ -309,6 +300,16 @@ impl<'a> Reader<'a> {
     fn duration(&mut self, key: &str, default_secs: u64) -> Duration {
         self.parsed(key, parse::duration)
             .unwrap_or(Duration::from_secs(default_secs))
+    }
+
+    /// A count of 1 or more, or `default`.
+    fn count(&mut self, key: &str, default: usize) -> usize {
+        self.parsed(key, parse::positive).unwrap_or(default)
+    }
+
+    /// Text, or `default`.
+    fn text_or(&mut self, key: &str, default: &str) -> String {
+        self.text(key).unwrap_or_else(|| default.into())
     }
 
     fn log(&mut self) -> LogSettings {

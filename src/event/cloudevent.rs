@@ -44,6 +44,10 @@ fn binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<Value,
     let mut attributes = Map::new();
     for (name, value) in headers {
         if let Some(attribute) = name.as_str().strip_prefix("ce-") {
+            // The body is the data: a `ce-data` header must not stand in for it or contradict it.
+            if attribute == "data" || attribute == "data_base64" {
+                continue;
+            }
             let text = percent_decode(&String::from_utf8_lossy(value.as_bytes()));
             attributes.insert(attribute.to_owned(), Value::String(text));
         }
@@ -111,6 +115,19 @@ mod tests {
         assert_eq!(event["subject"], "a b");
         assert_eq!(event["datacontenttype"], "application/json");
         assert_eq!(event["data"], json!({"n": 1}));
+    }
+
+    #[test]
+    fn binary_mode_takes_its_data_from_the_body_only() {
+        // Found by fuzzing: a `ce-data_base64` header became the event's data, with no body.
+        let mut headers = binary_headers();
+        headers.insert("ce-data_base64", HeaderValue::from_static("1.0"));
+        headers.insert("ce-data", HeaderValue::from_static("spoofed"));
+        let event = cloudevent(&headers, b"").unwrap().unwrap();
+        assert!(event.get("data").is_none() && event.get("data_base64").is_none());
+        let event = cloudevent(&headers, br#"{"n":1}"#).unwrap().unwrap();
+        assert_eq!(event["data"], json!({"n": 1}));
+        assert!(event.get("data_base64").is_none());
     }
 
     #[test]

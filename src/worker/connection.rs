@@ -180,45 +180,43 @@ impl Connection {
     }
 
     fn dispatch(&self, line: &[u8], lifecycle: &mpsc::UnboundedSender<Lifecycle>) {
-        let mut message = match serde_json::from_slice::<Value>(line) {
-            Ok(message) => message,
-            Err(error) => return self.unreadable(line, &error),
-        };
-        let id = message["id"].as_str().unwrap_or_default().to_owned();
-        match message["type"].as_str().unwrap_or_default() {
-            "result" => self.answer(&id, Reply::Result(message["result"].take())),
-            "error" => self.answer(&id, Reply::Error(message["error"].take())),
-            "log" => {
+        match decode(line) {
+            Decoded::Result(id, result) => self.answer(&id, Reply::Result(result)),
+            Decoded::Error(id, error) => self.answer(&id, Reply::Error(error)),
+            Decoded::Log(id, message) => {
                 let request_id = lock(&self.pending)
                     .get(&id)
                     .map(|(_, r)| r.clone())
                     .unwrap_or_default();
                 log_line(self.worker, &request_id, &message);
             }
-            "pong" => {
+            Decoded::Pong(id) => {
                 if let Some(tx) = lock(&self.pongs).remove(&id) {
                     let _ = tx.send(());
                 }
             }
-            "ready" => {
-                let wants_requests = message["input"] == "request";
-                self.wants_requests.store(wants_requests, Ordering::Release);
+            Decoded::Ready(input) => {
+                self.wants_requests
+                    .store(input == Input::Request, Ordering::Release);
                 let _ = lifecycle.send(Lifecycle::Ready);
             }
-            "init_error" => {
-                let _ = lifecycle.send(Lifecycle::InitError(message["error"].take()));
+            Decoded::InitError(error) => {
+                let _ = lifecycle.send(Lifecycle::InitError(error));
             }
-            other => tracing::debug!(worker = self.worker, kind = other, "unknown worker message"),
+            Decoded::Unknown(other) => {
+                tracing::debug!(worker = self.worker, kind = other, "unknown worker message")
+            }
+            Decoded::Unreadable { error, id } => self.unreadable(line, &error, id),
         }
     }
 
     /// A line that does not parse: the invocation it names (the adapters write `id` before the
     /// result) is answered at once instead of waiting for its timeout; the log shows the start.
-    fn unreadable(&self, line: &[u8], error: &serde_json::Error) {
+    fn unreadable(&self, line: &[u8], error: &str, id: Option<String>) {
         let shown = String::from_utf8_lossy(&line[..line.len().min(SHOWN)]);
         tracing::warn!(worker = self.worker, bytes = line.len(), start = %shown, %error, "worker sent a line that is not JSON");
-        if let Some(id) = leading_id(line) {
-            self.answer(&id, Reply::Invalid(error.to_string()));
+        if let Some(id) = id {
+            self.answer(&id, Reply::Invalid(error.to_owned()));
         }
     }
 
@@ -233,6 +231,47 @@ impl Connection {
                 "late reply for an invocation that timed out"
             ),
         }
+    }
+}
+
+/// A line from a worker, read: what `dispatch` acts on (a pure function, so that it is fuzzed).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    /// `result`, `error` and `log` name their invocation; a `pong` its probe.
+    Result(String, Value),
+    Error(String, Value),
+    Log(String, Value),
+    Pong(String),
+    Ready(Input),
+    InitError(Value),
+    Unknown(String),
+    /// Not JSON: the parser's reason, and the id near the start of the line if there is one.
+    Unreadable {
+        error: String,
+        id: Option<String>,
+    },
+}
+
+pub fn decode(line: &[u8]) -> Decoded {
+    let mut message = match serde_json::from_slice::<Value>(line) {
+        Ok(message) => message,
+        Err(error) => {
+            return Decoded::Unreadable {
+                error: error.to_string(),
+                id: leading_id(line),
+            }
+        }
+    };
+    let id = message["id"].as_str().unwrap_or_default().to_owned();
+    match message["type"].as_str().unwrap_or_default() {
+        "result" => Decoded::Result(id, message["result"].take()),
+        "error" => Decoded::Error(id, message["error"].take()),
+        "log" => Decoded::Log(id, message),
+        "pong" => Decoded::Pong(id),
+        "ready" if message["input"] == "request" => Decoded::Ready(Input::Request),
+        "ready" => Decoded::Ready(Input::Event),
+        "init_error" => Decoded::InitError(message["error"].take()),
+        other => Decoded::Unknown(other.to_owned()),
     }
 }
 
@@ -283,5 +322,19 @@ mod tests {
             leading_id(br#"{"type": "result", "id": "4", "result": [[["#).as_deref(),
             Some("4")
         );
+    }
+
+    #[test]
+    fn lines_decode_to_what_dispatch_acts_on() {
+        let result = decode(br#"{"type":"result","id":"3","result":{"ok":true}}"#);
+        assert_eq!(
+            result,
+            Decoded::Result("3".into(), serde_json::json!({"ok": true}))
+        );
+        let ready = decode(br#"{"type":"ready","input":"request"}"#);
+        assert_eq!(ready, Decoded::Ready(Input::Request));
+        assert_eq!(decode(b"[1]\n"), Decoded::Unknown(String::new()));
+        let unreadable = decode(br#"{"type":"result","id":"9","result":[[["#);
+        assert!(matches!(unreadable, Decoded::Unreadable { id: Some(id), .. } if id == "9"));
     }
 }

@@ -20,7 +20,7 @@ use tokio::net::UnixListener;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::{timeout_at, Instant};
 
-pub use connection::{Connection, Input, Lifecycle, Reply};
+pub use connection::{decode, Connection, Decoded, Input, Lifecycle, Reply};
 
 /// Why an invocation got no reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

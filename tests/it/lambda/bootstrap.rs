@@ -75,7 +75,10 @@ fn api_gateway_events_become_requests_to_the_bootstrap() {
         context.first().is_some_and(|c| c.contains("\"gw-1\"")),
         "{echo}"
     );
-    let logged = invocations(&shim);
+    let logged = wait_for(STARTUP, || {
+        Some(invocations(&shim)).filter(|l| !l.is_empty())
+    });
+    let logged = logged.unwrap_or_else(|| panic!("no invocation line{shim}"));
     assert_eq!(
         header_values(&echo, "x-request-id"),
         [logged[0]["request_id"].as_str().unwrap()]

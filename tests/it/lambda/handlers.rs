@@ -134,7 +134,11 @@ fn raw_events_get_the_runtime_api_context(lang: Lang) {
     let got = answer(&response, &shim);
     assert_eq!(got["event"], json!({"key": "value", "n": [1, 2]}), "{shim}");
     let context = &got["context"];
-    let logged = invocations(&shim);
+    // The invocation's line is read from fnshim's stderr by the test's reader thread: wait.
+    let logged = wait_for(STARTUP, || {
+        Some(invocations(&shim)).filter(|l| !l.is_empty())
+    });
+    let logged = logged.unwrap_or_else(|| panic!("no invocation line{shim}"));
     assert_eq!(context["requestId"], logged[0]["request_id"], "{got}{shim}");
     assert_eq!(context["arn"], "function-arn");
     assert!(
