@@ -51,7 +51,10 @@ bash scripts/docker.sh
 bash scripts/images.sh
 
 cargo build --tests --quiet
+# Every parser fuzzed for 15 s (bench/fuzz.sh; its README section has the longer runs), only for
+# a full run; a crash fails the script, after the tests have run too (so that nextest's summary
+# is the run's last word).
+fuzzed=0
+[ $# -gt 0 ] || FUZZ_QUICK=1 bash bench/fuzz.sh 15 || fuzzed=$?
 cargo nextest run --no-fail-fast --failure-output final "$@"
-# Every parser fuzzed for 15 s (bench/fuzz.sh; its README section has the longer runs), after the
-# tests and only for a full run; a crash fails the script.
-[ $# -gt 0 ] || FUZZ_QUICK=1 bash bench/fuzz.sh 15
+exit "$fuzzed"
