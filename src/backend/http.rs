@@ -104,11 +104,19 @@ impl Upstream {
         let (addr, generation) = self.readiness.wait_ready(self.function_timeout).await?;
         let addr = addr.ok_or(Failed::NotReady)?;
         let upstream = self.upstream_request(request, addr, remote, request_id);
+        let sent = Instant::now();
         let response = match timeout_at(deadline, self.client.request(upstream)).await {
             Err(_) => return Err(Failed::Timeout),
             Ok(Err(error)) => return Err(self.classify(&error, generation).await),
             Ok(Ok(response)) => response,
         };
+        tracing::debug!(
+            request_id = request_id.to_str().unwrap_or_default(),
+            upstream = %addr,
+            status = response.status().as_u16(),
+            head_us = sent.elapsed().as_micros() as u64,
+            "the server answered"
+        );
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         Ok(Response::from_parts(

@@ -42,6 +42,7 @@ async fn run(
     let (method, path) = (request.method(), request.uri().path());
     let route = route(routes.trigger, method, path);
     let (function, matched) = pick(app, &route, method, path)?;
+    tracing::debug!(request_id = call.id(), function, route = ?route, resource = matched.as_ref().map(|m| m.resource.as_str()), "routed");
     let raw_event = matches!(route, Route::Invoke(_));
     let (parts, body) = request.into_parts();
     let timeout = app

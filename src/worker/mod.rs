@@ -240,9 +240,18 @@ impl Pool {
         context: Value,
         deadline: Instant,
     ) -> Result<Reply, InvokeError> {
+        let waited = Instant::now();
         let reserved = self.reserve_until(deadline).await?;
         let connection = &reserved.0;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+        tracing::debug!(
+            request_id,
+            worker = connection.worker,
+            pid = connection.pid,
+            in_flight = connection.in_flight(),
+            waited_us = waited.elapsed().as_micros() as u64,
+            "worker chosen"
+        );
         let message = match payload(connection.input()) {
             Payload::Event(event) => {
                 json!({"type": "invoke", "id": id, "kind": kind, "event": event, "context": context})
@@ -256,8 +265,18 @@ impl Pool {
             // Its input is closed: the worker exited before this was sent, and the
             // supervisor has not detached it yet. Nothing ran, so it may be tried again.
             .ok_or(InvokeError::Unavailable)?;
+        let sent = Instant::now();
         match timeout_at(deadline, reply).await {
-            Ok(Ok(reply)) => Ok(reply),
+            Ok(Ok(reply)) => {
+                let took_us = sent.elapsed().as_micros() as u64;
+                tracing::debug!(
+                    request_id,
+                    worker = connection.worker,
+                    took_us,
+                    "worker replied"
+                );
+                Ok(reply)
+            }
             Ok(Err(_)) => Err(InvokeError::WorkerExited),
             Err(_) => {
                 connection.forget(&id);

@@ -76,3 +76,37 @@ fn a_result_nested_too_deep_is_a_prompt_502() {
         );
     }
 }
+
+#[test]
+fn log_level_debug_shows_routing_and_the_worker_but_no_secret() {
+    let served = serve_probe(Lang::Node, &[("LOG_LEVEL", "debug")]);
+    let r = served.send(
+        &Request::get("/mirror-not")
+            .header("x-request-id", "dbg-1")
+            .header("Authorization", "Bearer s3cr3t-token")
+            .header("Cookie", "session=t0p-s3cr3t")
+            .header("x-fc-access-key-secret", "k3y-s3cr3t"),
+    );
+    assert_eq!(r.status, 200, "{r}{served}");
+    let of_call = |message: &'static str| {
+        move |l: &Value| l["message"] == message && l["request_id"] == "dbg-1"
+    };
+    for message in ["routed", "worker chosen", "worker replied"] {
+        let line = served.wait_log(Duration::from_secs(5), of_call(message));
+        assert!(
+            line.is_some(),
+            "no {message:?} line at LOG_LEVEL=debug{served}"
+        );
+    }
+    let chosen = served
+        .wait_log(Duration::from_secs(1), of_call("worker chosen"))
+        .unwrap();
+    assert!(
+        chosen["worker"].is_number() && chosen["waited_us"].is_number(),
+        "{chosen}"
+    );
+    let log = served.stderr();
+    for secret in ["s3cr3t-token", "t0p-s3cr3t", "k3y-s3cr3t"] {
+        assert!(!log.contains(secret), "{secret} is in the log{served}");
+    }
+}
