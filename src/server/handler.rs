@@ -182,25 +182,24 @@ fn invoke_event(headers: &http::HeaderMap, body: &[u8]) -> Result<(Kind, Value),
 
 /// A streamed answer as it is (never asked for here, but a back end may give one).
 fn streamed_response(streamed: crate::invoke::Streamed) -> Result<Response<Body>, Failure> {
-    let mut response = Response::new(streamed.body);
-    *response.status_mut() = StatusCode::from_u16(streamed.status)
-        .map_err(|e| Failure::InvalidResponse(e.to_string()))?;
-    for (name, value) in streamed.headers {
-        let name = http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| Failure::InvalidResponse(format!("header {name:?}: {e}")))?;
-        let value = HeaderValue::from_str(&value)
-            .map_err(|e| Failure::InvalidResponse(format!("header {name}: {e}")))?;
-        response.headers_mut().append(name, value);
-    }
-    Ok(response)
+    respond(streamed.status, streamed.headers, streamed.body)
 }
 
 fn http_response(result: Value) -> Result<Response<Body>, Failure> {
     let mapped = event::to_response(result).map_err(|e| Failure::InvalidResponse(e.0))?;
-    let mut response = Response::new(full(mapped.body));
+    respond(mapped.status, mapped.headers, full(mapped.body))
+}
+
+/// A response from a function's status and headers; one that is not HTTP is `InvalidResponse`.
+fn respond(
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Body,
+) -> Result<Response<Body>, Failure> {
+    let mut response = Response::new(body);
     *response.status_mut() =
-        StatusCode::from_u16(mapped.status).map_err(|e| Failure::InvalidResponse(e.to_string()))?;
-    for (name, value) in mapped.headers {
+        StatusCode::from_u16(status).map_err(|e| Failure::InvalidResponse(e.to_string()))?;
+    for (name, value) in headers {
         let name = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| Failure::InvalidResponse(format!("header {name:?}: {e}")))?;
         let value = HeaderValue::from_str(&value)
