@@ -8,17 +8,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use libc::c_int;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
-use super::control::{Control, ControlSender, Controls, Stop};
+use super::control::{Control, Controls};
 use super::lifecycle::{pause, until, wait_child, Backoff, Groups};
 use super::process::{self, Child, Spec};
 use super::proxy::ProxyOptions;
-use super::reaper::{Reaper, WaitStatus};
+use super::reaper::Reaper;
 use super::shutdown::{self, Shutdown, Workers};
+use super::slots::Slots;
 use crate::backend::runtime_api::{RuntimeApi, Started, TimedOut};
 use crate::exit::StartError;
 use crate::readiness::Upstream;
@@ -88,7 +87,7 @@ pub async fn run(
         groups,
     });
     let (report_tx, mut reports) = mpsc::unbounded_channel();
-    let mut slots = Slots::start(&shared, report_tx, first);
+    let mut slots = start_slots(&shared, report_tx, first);
     let mut up = vec![false; shared.api.slots()];
     loop {
         tokio::select! {
@@ -161,66 +160,18 @@ fn kill_timed_out(shared: &Shared, timed_out: TimedOut) {
     }
 }
 
-/// The slot tasks, each told to stop through its own [`Controls`].
-struct Slots {
-    groups: Groups,
-    tell: Vec<ControlSender>,
-    tasks: JoinSet<()>,
-}
-
-impl Slots {
-    fn start(
-        shared: &Arc<Shared>,
-        report: mpsc::UnboundedSender<SlotEvent>,
-        mut first: Option<Child>,
-    ) -> Slots {
-        let mut tasks = JoinSet::new();
-        let mut tell = Vec::new();
-        for index in 0..shared.api.slots() {
-            let (tx, controls) = Controls::channel();
-            tell.push(tx);
-            let child = first.take();
-            tasks.spawn(slot(shared.clone(), index, controls, report.clone(), child));
-        }
-        Slots {
-            groups: shared.groups.clone(),
-            tell,
-            tasks,
-        }
+/// One slot per worker process, all started now.
+fn start_slots(
+    shared: &Arc<Shared>,
+    report: mpsc::UnboundedSender<SlotEvent>,
+    mut first: Option<Child>,
+) -> Slots {
+    let mut slots = Slots::new(shared.groups.clone(), None);
+    for index in 0..shared.api.slots() {
+        let (shared, report, child) = (shared.clone(), report.clone(), first.take());
+        slots.spawn(move |controls| slot(shared, index, controls, report, child));
     }
-
-    fn tell(&self, signal: c_int) {
-        for tell in &self.tell {
-            tell.send(Control::Stop(Stop {
-                signal,
-                forced: false,
-            }));
-        }
-    }
-}
-
-impl Workers for Slots {
-    fn groups(&self) -> Groups {
-        self.groups.clone()
-    }
-
-    /// Slots restart their processes until told to stop, so the drain never ends early.
-    async fn exited(&mut self) -> WaitStatus {
-        std::future::pending().await
-    }
-
-    fn stop(&mut self, signal: c_int) {
-        self.tell(signal);
-    }
-
-    async fn gone(&mut self) -> Option<WaitStatus> {
-        while self.tasks.join_next().await.is_some() {}
-        None
-    }
-
-    fn main_group(&self) -> i32 {
-        0
-    }
+    slots
 }
 
 /// One slot for the life of fnshim: start, serve until the process dies or a stop arrives,

@@ -7,17 +7,16 @@ use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 
-use libc::c_int;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Instant};
 
-use super::control::{Control, ControlSender, Controls, Stop, TERMINATE};
+use super::control::{Control, Controls, Stop, TERMINATE};
 use super::lifecycle::{pause, until, wait_child, Backoff, Groups};
 use super::process::{self, Child, Spec};
-use super::reaper::{Reaper, WaitStatus};
+use super::reaper::Reaper;
 use super::shutdown::{self, Shutdown, Workers};
+use super::slots::Slots;
 use crate::exit::StartError;
 use crate::readiness::Upstream;
 use crate::runtime::HandlerTarget;
@@ -115,7 +114,7 @@ impl HandlerSupervisor {
         } = self;
         let shared = Arc::new(Shared::new(reaper, hub, app, options));
         let (report_tx, mut reports) = mpsc::unbounded_channel();
-        let mut slots = Slots::start(&shared, report_tx);
+        let mut slots = start_slots(&shared, report_tx);
         let mut ready = Ready {
             up: vec![false; shared.slots.len()],
             started: false,
@@ -200,65 +199,16 @@ async fn shut_down(
     shutdown::run(how, controls, stop, &mut slots).await
 }
 
-/// The slot tasks, each told to stop through its own [`Controls`].
-struct Slots {
-    groups: Groups,
-    tell: Vec<ControlSender>,
-    tasks: JoinSet<()>,
-}
-
-impl Slots {
-    fn start(shared: &Arc<Shared>, report: mpsc::UnboundedSender<SlotEvent>) -> Slots {
-        let mut tasks = JoinSet::new();
-        let mut tell = Vec::new();
-        for index in 0..shared.slots.len() {
-            let (tx, controls) = Controls::channel();
-            tell.push(tx);
-            tasks.spawn(slot(shared.clone(), index, controls, report.clone()));
-        }
-        let groups = shared.groups.clone();
-        Slots {
-            groups,
-            tell,
-            tasks,
-        }
+/// One slot per worker process, all started now.
+fn start_slots(shared: &Arc<Shared>, report: mpsc::UnboundedSender<SlotEvent>) -> Slots {
+    // Handler workers get SIGTERM after their socket closes (languages/PROTOCOL.md), whichever
+    // signal stopped fnshim.
+    let mut slots = Slots::new(shared.groups.clone(), Some(TERMINATE));
+    for index in 0..shared.slots.len() {
+        let (shared, report) = (shared.clone(), report.clone());
+        slots.spawn(move |controls| slot(shared, index, controls, report));
     }
-
-    /// Tells every slot to stop: it closes its worker's socket and sends it `signal`.
-    fn tell(&self, signal: c_int) {
-        for tell in &self.tell {
-            tell.send(Control::Stop(Stop {
-                signal,
-                forced: false,
-            }));
-        }
-    }
-}
-
-impl Workers for Slots {
-    fn groups(&self) -> Groups {
-        self.groups.clone()
-    }
-
-    /// Slots restart their workers until they are told to stop, so the drain never ends early.
-    async fn exited(&mut self) -> WaitStatus {
-        std::future::pending().await
-    }
-
-    /// Handler workers get SIGTERM after their socket closes (languages/PROTOCOL.md), whichever
-    /// signal stopped fnshim.
-    fn stop(&mut self, _signal: c_int) {
-        self.tell(TERMINATE);
-    }
-
-    async fn gone(&mut self) -> Option<WaitStatus> {
-        while self.tasks.join_next().await.is_some() {}
-        None
-    }
-
-    fn main_group(&self) -> i32 {
-        0
-    }
+    slots
 }
 
 /// One worker slot, for the life of fnshim: start, serve until the worker dies or a stop

@@ -17,6 +17,7 @@ pub(crate) mod proxy;
 pub(crate) mod reaper;
 mod shutdown;
 pub mod signals;
+mod slots;
 
 /// Marks this process as a child subreaper when it is not PID 1, so orphans are reparented to
 /// it and reaped here rather than by the host's init. Returns false if the kernel refused.
