@@ -93,19 +93,10 @@ fn check_supported(config: &Config, launch: Launch) -> Result<Launch, StartError
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     fn plan(pairs: &[(&str, &str)], command: Option<Vec<OsString>>) -> Result<Plan, StartError> {
-        make(&env(pairs), Vec::new(), command, false)
+        make(&config::test_env(pairs), Vec::new(), command, false)
     }
 
     fn keys(error: &StartError) -> Vec<&str> {

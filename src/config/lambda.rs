@@ -105,13 +105,9 @@ fn megabytes(value: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::super::{Config, ConfigError};
-    use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, Vec<ConfigError>> {
-        let env: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env = crate::config::test_env(pairs);
         Config::from_env(&env, None)
     }
 

@@ -11,6 +11,8 @@ pub(crate) mod parse;
 pub mod settings;
 
 pub use lambda::Lambda;
+#[cfg(test)]
+pub(crate) use settings::test_env;
 
 pub use file::{layered, Layered};
 pub use settings::{Setting, SETTINGS};
@@ -403,10 +405,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        test_env(pairs)
     }
 
     #[test]

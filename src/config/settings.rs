@@ -203,6 +203,15 @@ pub static SETTINGS: &[Setting] = &[
         "where the language runtimes and installers are found")),
 ];
 
+/// An environment of `pairs`, for tests.
+#[cfg(test)]
+pub(crate) fn test_env(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// The setting of that name.
 pub fn get(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|setting| setting.name == name)
@@ -213,7 +222,7 @@ mod tests {
     use super::*;
     use crate::config::{Config, Env};
     use std::cell::RefCell;
-    use std::collections::{BTreeSet, HashMap};
+    use std::collections::BTreeSet;
 
     const README: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
 
@@ -296,10 +305,7 @@ mod tests {
     }
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, Vec<crate::config::ConfigError>> {
-        let env: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env = crate::config::test_env(pairs);
         Config::from_env(&env, None)
     }
 

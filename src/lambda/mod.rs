@@ -324,13 +324,10 @@ mod tests {
 
     #[test]
     fn an_unwritable_cache_dir_falls_back_to_tmp_in_lambda() {
-        let env: std::collections::HashMap<String, String> = [
+        let env = crate::config::test_env(&[
             ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
             ("CACHE_DIR", "/proc/fnshim-cannot-exist"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
         let mut config = Config::from_env(&env, None).unwrap();
         prepare(&mut config, false);
         assert_eq!(config.cache_dir, PathBuf::from("/tmp/fnshim"));

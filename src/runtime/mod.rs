@@ -206,13 +206,9 @@ fn custom(entry: PathBuf, folder: PathBuf) -> Result<Launch, StartError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)], command: Option<Vec<OsString>>) -> Config {
-        let env: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env = crate::config::test_env(pairs);
         Config::from_env(&env, command).unwrap()
     }
 
