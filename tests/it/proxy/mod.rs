@@ -15,23 +15,13 @@ mod shutdown;
 mod streaming;
 
 use crate::support::{
-    chunk_bytes, fixture, fnshim, metric_sum, python, wait_for, Conn, Function, Request, Response,
-    Shim, STARTUP,
+    chunk_bytes, fixture, fnshim, metric_sum, python, ready_shim, wait_for, Conn, Function,
+    Request, Response, Shim, STARTUP,
 };
 
 const SECS_10: Duration = Duration::from_secs(10);
 
 /// A shim in front of a plain upstream, ready to serve.
-fn ready_shim(f: &Function, env: &[(&str, &str)]) -> Shim {
-    let mut cmd = fnshim().function(f);
-    for (k, v) in env {
-        cmd = cmd.env(k, v);
-    }
-    let shim = cmd.spawn();
-    shim.wait_ready();
-    shim
-}
-
 /// The values of a header in the upstream's echo of the request.
 fn echoed_header(echo: &Value, name: &str) -> Vec<String> {
     echo["headers"]

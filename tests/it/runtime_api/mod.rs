@@ -46,13 +46,7 @@ fn ric_function() -> Function {
 
 /// A shim serving `f` with `env`, ready.
 fn serve(f: &Function, env: &[(&str, &str)]) -> Shim {
-    let mut cmd = fnshim().function(f);
-    for (k, v) in env {
-        cmd = cmd.env(k, v);
-    }
-    let shim = cmd.spawn();
-    shim.wait_ready();
-    shim
+    crate::support::ready_shim(f, env)
 }
 
 fn invoke(shim: &Shim, event: &Value) -> Response {

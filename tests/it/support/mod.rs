@@ -71,6 +71,17 @@ pub fn wait_for<T>(timeout: Duration, mut cond: impl FnMut() -> Option<T>) -> Op
 }
 
 /// A file of `tests/fixtures` (the PID 1 scripts are under `pid1/`).
+/// fnshim serving `f` with `env`, once `/_/ready` answers 200.
+pub fn ready_shim(f: &Function, env: &[(&str, &str)]) -> Shim {
+    let mut cmd = fnshim().function(f);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    let shim = cmd.spawn();
+    shim.wait_ready();
+    shim
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
