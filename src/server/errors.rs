@@ -21,6 +21,8 @@ pub enum Failure {
         fc_caller: bool,
     },
     BadRequest(String),
+    /// A request that could be read two ways or names a path above the root (`framing`).
+    Malformed(&'static str),
     /// The client's body could not be read (bad chunked framing, a connection cut mid-body).
     BadBody(String),
     /// The client did not send its whole body within the function's timeout.
@@ -74,6 +76,7 @@ impl Failure {
             Failure::NotReady | Failure::Draining => Outcome::NotReady,
             Failure::Unhandled { .. }
             | Failure::BadRequest(_)
+            | Failure::Malformed(_)
             | Failure::BodyTimeout
             | Failure::BadBody(_)
             | Failure::NotFound(_) => Outcome::Error,
@@ -130,6 +133,7 @@ impl Failure {
             ),
             Failure::BadRequest(why) => (StatusCode::BAD_REQUEST, "InvalidEvent", why.clone()),
             Failure::BadBody(why) => (StatusCode::BAD_REQUEST, "BadRequest", why.clone()),
+            Failure::Malformed(why) => (StatusCode::BAD_REQUEST, "BadRequest", (*why).into()),
             Failure::BodyTimeout => (
                 StatusCode::REQUEST_TIMEOUT,
                 "RequestTimeout",

@@ -24,8 +24,12 @@ pub struct Routes {
     pub trigger: Trigger,
 }
 
-pub async fn invoke(app: &App, request: Request<Incoming>, remote: IpAddr) -> Response<Body> {
+pub async fn invoke(app: &App, mut request: Request<Incoming>, remote: IpAddr) -> Response<Body> {
     let call = Call::start(app, &request);
+    // Routes and the event see `/a/../b` as `/b`, as nginx's locations do.
+    if let Some(uri) = super::framing::normalized(request.uri()) {
+        *request.uri_mut() = uri;
+    }
     // Unlimited here (each pool queues and throttles), counted for fnshim_in_flight.
     let _counted = app.in_flight.try_acquire();
     let result = run(app, request, remote, &call).await;
@@ -160,7 +164,7 @@ async fn read_body(app: &App, headers: &http::HeaderMap, body: Incoming) -> Resu
     match super::body::read_limited(headers, body, app.max_body_size).await {
         Ok(body) => Ok(body),
         Err(super::body::Unread::TooLarge) => Err(Failure::TooLarge(app.max_body_size)),
-        Err(super::body::Unread::Broken(why)) => Err(Failure::BadRequest(format!(
+        Err(super::body::Unread::Broken(why)) => Err(Failure::BadBody(format!(
             "the request body could not be read: {why}"
         ))),
     }

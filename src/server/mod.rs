@@ -5,6 +5,7 @@
 
 mod admin;
 mod body;
+mod framing;
 pub mod errors;
 pub mod handler;
 mod lambda_invoke;
@@ -207,6 +208,9 @@ fn connection(
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.keepalive_timeout)
+            // The request line and headers together: past this, 431 (hyper's default is ~400 KiB;
+            // nginx refuses past 4 × 8 KiB).
+            .max_header_size(MAX_HEAD)
             .keep_alive(true)
             .serve_connection(TokioIo::new(stream), service);
         tokio::pin!(conn);
@@ -227,6 +231,9 @@ async fn handle(
     request: http::Request<Incoming>,
     remote: IpAddr,
 ) -> Response<Body> {
+    if let Some(why) = framing::refusal(&request) {
+        return Call::start(app, &request).finish(Err(errors::Failure::Malformed(why)));
+    }
     if let Some(response) = admin::route(app, &request) {
         return response;
     }
@@ -343,6 +350,9 @@ impl<'a> Call<'a> {
         );
     }
 }
+
+/// The largest request head (request line and headers) read: 64 KiB.
+const MAX_HEAD: usize = 64 << 10;
 
 /// 499, as nginx logs a request whose client closed the connection first.
 const CLIENT_CLOSED: u16 = 499;

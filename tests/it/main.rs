@@ -1,6 +1,7 @@
 //! One integration-test binary: real fnshim processes, real fixture children.
 mod docker;
 mod handlers;
+mod hostile;
 mod install;
 mod lambda;
 mod pid1;

@@ -38,7 +38,7 @@ const SLOW_START: Duration = Duration::from_secs(40);
 const RECOVERY: Duration = Duration::from_secs(30);
 
 /// A fnshim in handler mode with the folders it uses; the shim is dropped (killed) first.
-struct Served {
+pub(crate) struct Served {
     shim: Shim,
     function: Function,
     _cache: tempfile::TempDir,
@@ -87,7 +87,7 @@ fn printed(served: &Served, prefix: &str) -> Vec<String> {
 
 /// Starts fnshim on `files` without waiting. A private CACHE_DIR keeps the adapter file that
 /// this build writes apart from other builds running at the same time.
-fn start(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {
+pub(crate) fn start(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {
     let function = Function::empty();
     for (name, text) in files {
         function.write(name, text, 0o644);
@@ -110,7 +110,7 @@ fn start(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {
 }
 
 /// Starts fnshim on `files` and waits until `/_/ready` is 200.
-fn serve(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {
+pub(crate) fn serve(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {
     let served = start(files, env);
     let port = served.port();
     let ready = wait_for(SLOW_START, || {
