@@ -56,5 +56,12 @@ cargo build --tests --quiet
 # is the run's last word).
 fuzzed=0
 [ $# -gt 0 ] || FUZZ_QUICK=1 bash bench/fuzz.sh 15 || fuzzed=$?
+# The kill -9 soak (bench/soak.sh; its README section has the 10-minute runs), 60 s per mode on
+# the debug build, only for a full run: a request without an answer, or fnshim's RSS or
+# descriptors growing while its children are killed, fails the script after the tests.
+soaked=0
+[ $# -gt 0 ] || SOAK_SECONDS=60 FNSHIM_BIN="$PWD/target/x86_64-unknown-linux-gnu/debug/fnshim" \
+  bash bench/soak.sh || soaked=$?
 cargo nextest run --no-fail-fast --failure-output final "$@"
-exit "$fuzzed"
+[ "$fuzzed" = 0 ] || exit "$fuzzed"
+exit "$soaked"
