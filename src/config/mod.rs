@@ -127,6 +127,8 @@ pub struct Config {
     pub concurrency: Option<usize>,
     pub workers: Option<usize>,
     pub max_body_size: u64,
+    /// MAX_RESPONSE_SIZE: the most a handler's streamed answer may send.
+    pub max_response_size: u64,
     pub schedule: Option<crate::config::cron::Schedule>,
     pub schedule_payload: String,
     pub http_event_format: EventFormat,
@@ -188,6 +190,9 @@ impl Config {
             concurrency: r.parsed("FUNCTION_CONCURRENCY", parse::positive),
             workers: r.parsed("FUNCTION_WORKERS", parse::positive),
             max_body_size: r.parsed("MAX_BODY_SIZE", parse::size).unwrap_or(6 << 20),
+            max_response_size: r
+                .parsed("MAX_RESPONSE_SIZE", parse::size)
+                .unwrap_or(20 << 20),
             schedule: r.parsed("SCHEDULE", crate::config::cron::Schedule::parse),
             schedule_payload: r.text("SCHEDULE_PAYLOAD").unwrap_or_default(),
             http_event_format: r
