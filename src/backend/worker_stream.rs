@@ -92,7 +92,10 @@ impl HttpBody for WorkerBody {
             Poll::Ready(Some(Part::Data(data))) => {
                 self.sent += data.len() as u64;
                 if self.sent > self.limits.max_size {
-                    let why = format!("the stream is over MAX_RESPONSE_SIZE ({} bytes)", self.limits.max_size);
+                    let why = format!(
+                        "the stream is over MAX_RESPONSE_SIZE ({} bytes)",
+                        self.limits.max_size
+                    );
                     return self.cut(Failed::InvalidResponse(why));
                 }
                 Poll::Ready(Some(Ok(Frame::data(data))))
@@ -164,7 +167,8 @@ fn result_map(status: u16, headers: &[(String, String)], body: &[u8]) -> Value {
         Ok(text) => (text.to_owned(), false),
         Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
     };
-    let mut result = json!({"statusCode": status, "headers": joined, "body": body, "isBase64Encoded": base64});
+    let mut result =
+        json!({"statusCode": status, "headers": joined, "body": body, "isBase64Encoded": base64});
     if !cookies.is_empty() {
         result["multiValueHeaders"] = json!({ "set-cookie": cookies });
     }
@@ -185,8 +189,14 @@ mod tests {
         assert_eq!(text["statusCode"], 201);
         assert_eq!(text["headers"], json!({"content-type": "text/plain"}));
         assert_eq!(text["multiValueHeaders"]["set-cookie"], json!(["a=1"]));
-        assert_eq!((&text["body"], &text["isBase64Encoded"]), (&json!("hello"), &json!(false)));
+        assert_eq!(
+            (&text["body"], &text["isBase64Encoded"]),
+            (&json!("hello"), &json!(false))
+        );
         let binary = result_map(200, &[], &[0, 255]);
-        assert_eq!((&binary["body"], &binary["isBase64Encoded"]), (&json!("AP8="), &json!(true)));
+        assert_eq!(
+            (&binary["body"], &binary["isBase64Encoded"]),
+            (&json!("AP8="), &json!(true))
+        );
     }
 }

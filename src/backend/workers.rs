@@ -95,7 +95,10 @@ impl Workers {
 
     /// Background work that failed, outlived FUNCTION_TIMEOUT or lost its worker, so far.
     pub fn background_failures(&self) -> u64 {
-        self.functions.iter().map(|f| f.pool.background_failures()).sum()
+        self.functions
+            .iter()
+            .map(|f| f.pool.background_failures())
+            .sum()
     }
 
     /// The handler's context: the front end's fields, then the function's own.

@@ -78,7 +78,9 @@ impl Shared {
         let options = &self.options;
         let stopped_at = *self.stopped_at.get_or_init(Instant::now);
         let kill_at = stopped_at + options.shutdown_timeout;
-        kill_at.saturating_duration_since(Instant::now()).saturating_sub(options.grace / 4)
+        kill_at
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(options.grace / 4)
     }
 
     fn group(&self, index: usize) -> (&Group, usize) {

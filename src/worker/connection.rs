@@ -325,7 +325,11 @@ impl Connection {
     fn answer(&self, id: &str, reply: Reply, background: bool) {
         let mut pending = lock(&self.pending);
         let Some(entry) = pending.get_mut(id) else {
-            return tracing::debug!(worker = self.worker, id, "late reply for an invocation that timed out");
+            return tracing::debug!(
+                worker = self.worker,
+                id,
+                "late reply for an invocation that timed out"
+            );
         };
         let tx = entry.reply.take();
         if !background {

@@ -76,7 +76,12 @@ fn head(message: &Value) -> Result<Head, String> {
     let status = message["statusCode"]
         .as_u64()
         .filter(|s| (100..=999).contains(s))
-        .ok_or_else(|| format!("a stream's statusCode must be a number from 100 to 999, not {}", message["statusCode"]))?;
+        .ok_or_else(|| {
+            format!(
+                "a stream's statusCode must be a number from 100 to 999, not {}",
+                message["statusCode"]
+            )
+        })?;
     let text = |value: &Value| match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),
@@ -88,7 +93,11 @@ fn head(message: &Value) -> Result<Head, String> {
             for pair in pairs {
                 match pair.as_array().map(Vec::as_slice) {
                     Some([name, value]) => headers.push((text(name).to_lowercase(), text(value))),
-                    _ => return Err(format!("a stream's header must be [name, value], not {pair}")),
+                    _ => {
+                        return Err(format!(
+                            "a stream's header must be [name, value], not {pair}"
+                        ))
+                    }
                 }
             }
         }
@@ -97,7 +106,11 @@ fn head(message: &Value) -> Result<Head, String> {
                 headers.push((name.to_lowercase(), text(value)));
             }
         }
-        other => return Err(format!("a stream's headers must be a list of pairs, not {other}")),
+        other => {
+            return Err(format!(
+                "a stream's headers must be a list of pairs, not {other}"
+            ))
+        }
     }
     Ok(Head {
         status: status as u16,
@@ -185,12 +198,21 @@ mod tests {
         let bad = decode(br#"{"type":"head","id":"5","statusCode":7}"#);
         assert!(matches!(bad, Decoded::Head(_, Err(_))));
         let text = decode(br#"{"type":"chunk","id":"5","data":"data: 1\n\n"}"#);
-        assert_eq!(text, Decoded::Chunk("5".into(), Ok(Bytes::from("data: 1\n\n"))));
+        assert_eq!(
+            text,
+            Decoded::Chunk("5".into(), Ok(Bytes::from("data: 1\n\n")))
+        );
         let binary = decode(br#"{"type":"chunk","id":"5","data":"AP8=","base64":true}"#);
-        assert_eq!(binary, Decoded::Chunk("5".into(), Ok(Bytes::from(vec![0, 255]))));
+        assert_eq!(
+            binary,
+            Decoded::Chunk("5".into(), Ok(Bytes::from(vec![0, 255])))
+        );
         let end = decode(br#"{"type":"end","id":"5","background":true}"#);
         assert_eq!(end, Decoded::End("5".into(), true));
         let done = decode(br#"{"type":"done","id":"5","errors":[{"errorType":"E"}]}"#);
-        assert_eq!(done, Decoded::Done("5".into(), vec![json!({"errorType": "E"})]));
+        assert_eq!(
+            done,
+            Decoded::Done("5".into(), vec![json!({"errorType": "E"})])
+        );
     }
 }

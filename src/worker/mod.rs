@@ -6,6 +6,7 @@
 
 mod connection;
 mod message;
+mod work;
 
 use std::collections::HashMap;
 use std::io;
@@ -23,6 +24,7 @@ use tokio::time::{timeout_at, Instant};
 
 pub use connection::{Connection, Input, Lifecycle, Part, Reply, Stream};
 pub use message::{decode, Decoded};
+use work::Work;
 
 /// Why an invocation got no reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +155,7 @@ pub struct Pool {
 
 /// A worker's place taken by one invocation, given back on drop: when its answer, its stream
 /// and its background work are all over.
-struct Reserved(Arc<Connection>, Arc<Notify>);
+pub(crate) struct Reserved(Arc<Connection>, Arc<Notify>);
 
 /// A place in the wait queue, given back on drop: also when the caller goes away while it
 /// waits (a client that disconnects), so that the count can never leak.
@@ -283,13 +285,8 @@ impl Pool {
                     "worker replied"
                 );
                 let streaming = matches!(reply, Reply::Stream(_));
-                let work = Work {
-                    id,
-                    request_id: request_id.to_owned(),
-                    deadline,
-                    streaming,
-                };
-                self.hold(reserved, sent.over, work);
+                let work = Work::new(id, request_id, deadline, streaming);
+                work::hold(reserved, sent.over, work, &self.background_failures);
                 Ok(reply)
             }
             Ok(Err(_)) => Err(InvokeError::WorkerExited),
@@ -306,77 +303,11 @@ impl Pool {
     pub fn background_failures(&self) -> u64 {
         self.background_failures.load(Ordering::Relaxed)
     }
-
-    /// Keeps the worker's place taken until the invocation is over: its stream ended and its
-    /// background work done, or FUNCTION_TIMEOUT from its start.
-    fn hold(&self, reserved: Reserved, mut over: oneshot::Receiver<Vec<Value>>, work: Work) {
-        let failures = self.background_failures.clone();
-        match over.try_recv() {
-            Ok(errors) => return work.report(&reserved.0, errors, &failures),
-            Err(oneshot::error::TryRecvError::Closed) => return,
-            Err(oneshot::error::TryRecvError::Empty) => {}
-        }
-        tokio::spawn(async move {
-            let connection = reserved.0.clone();
-            match timeout_at(work.deadline, over).await {
-                Ok(Ok(errors)) => work.report(&connection, errors, &failures),
-                Ok(Err(_)) if !work.streaming => {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(request_id = work.request_id, worker = connection.worker, "the worker exited before the invocation's background work ended");
-                }
-                Ok(Err(_)) => {}
-                Err(_) => work.outlived(&connection, &failures),
-            }
-            drop(reserved);
-        });
-    }
-}
-
-/// What runs on for an invocation after its answer.
-struct Work {
-    id: String,
-    request_id: String,
-    deadline: Instant,
-    /// The answer was a stream (its body reports its own end).
-    streaming: bool,
-}
-
-impl Work {
-    /// The background tasks that failed, each logged with the request id and counted.
-    fn report(&self, connection: &Connection, errors: Vec<Value>, failures: &AtomicU64) {
-        failures.fetch_add(errors.len() as u64, Ordering::Relaxed);
-        for error in errors {
-            tracing::error!(
-                request_id = self.request_id,
-                worker = connection.worker,
-                error_type = error["errorType"].as_str().unwrap_or("Error"),
-                error_message = error["errorMessage"].as_str().unwrap_or_default(),
-                stack = ?error["stackTrace"],
-                "background work failed"
-            );
-        }
-    }
-
-    /// FUNCTION_TIMEOUT passed with the stream or the background work still running: the place
-    /// is freed, and a worker that cannot answer a ping (stuck in that work) is replaced.
-    fn outlived(&self, connection: &Arc<Connection>, failures: &AtomicU64) {
-        connection.cancel(&self.id);
-        let streaming = connection.forget(&self.id);
-        if !streaming {
-            failures.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                request_id = self.request_id,
-                worker = connection.worker,
-                "the invocation's background work did not end within FUNCTION_TIMEOUT"
-            );
-        }
-        tokio::spawn(replace_if_stuck(connection.clone(), format!("ping-{}", self.id)));
-    }
 }
 
 /// After a timeout: a worker that cannot answer a ping within a second is stuck in a
 /// synchronous handler and is killed, so that its supervisor starts a fresh one.
-async fn replace_if_stuck(connection: Arc<Connection>, ping: String) {
+pub(crate) async fn replace_if_stuck(connection: Arc<Connection>, ping: String) {
     if !connection.responsive(ping, Duration::from_secs(1)).await {
         tracing::warn!(
             worker = connection.worker,
