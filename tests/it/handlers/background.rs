@@ -102,7 +102,10 @@ fn check_background(served: &Served, path: &str) {
     let waiting = wait_for(Duration::from_secs(20), || {
         (in_flight(served) >= 1.0).then_some(())
     });
-    assert!(waiting.is_some(), "the next call never waited for the worker{served}");
+    assert!(
+        waiting.is_some(),
+        "the next call never waited for the worker{served}"
+    );
     std::fs::write(served.function.path().join("gate"), "open").unwrap();
     let written = wait_for(Duration::from_secs(20), || marker.exists().then_some(()));
     assert!(written.is_some(), "the background work never ended{served}");

@@ -104,7 +104,10 @@ fn dart_handlers() {
     );
     served.signal(libc::SIGTERM);
     served.expect_exit(0, Duration::from_secs(30));
-    let hooked = served.logs().iter().any(|l| l["message"] == "dart shutdown hook ran");
+    let hooked = served
+        .logs()
+        .iter()
+        .any(|l| l["message"] == "dart shutdown hook ran");
     assert!(hooked, "the shutdown hook's line was not logged{served}");
     drop(served);
 
