@@ -187,3 +187,34 @@ fn the_drain_waits_for_background_work(lang: Lang) {
     assert_eq!(hook, "hook marker=true\n", "{served}");
 }
 per_language!(the_drain_waits_for_background_work);
+
+fn background_work_past_function_timeout_frees_the_worker_and_is_counted(lang: Lang) {
+    let served = serve_background(lang, &[("FUNCTION_TIMEOUT", "2s")]);
+    let r = served.send(&Request::get("/bg").header("x-request-id", "bg-late-1"));
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "answered".to_string()),
+        "{r}{served}"
+    );
+    let line = served.wait_log(Duration::from_secs(20), |l| {
+        l["message"] == "the invocation's background work did not end within FUNCTION_TIMEOUT"
+            && l["request_id"] == "bg-late-1"
+    });
+    assert!(
+        line.is_some(),
+        "no line for the work past its timeout{served}"
+    );
+    let text = served.get("/_/metrics").text();
+    assert_eq!(
+        metric_sum(&text, "fnshim_background_failures_total"),
+        1.0,
+        "{served}"
+    );
+    // JS frees the place (its worker still answers pings); Python's worker, stuck in the work,
+    // is replaced. Either way the function serves again.
+    let serving = wait_for(RECOVERY, || {
+        (served.get("/check").status == 200).then_some(())
+    });
+    assert!(serving.is_some(), "the function never served again{served}");
+}
+per_language!(background_work_past_function_timeout_frees_the_worker_and_is_counted);

@@ -255,6 +255,12 @@ import fs from 'node:fs';
 const sleep = (millis) => new Promise((resolve) => setTimeout(resolve, millis));
 
 export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  if (event.path === '/typed') {
+    responseStream.setContentType('text/plain; charset=utf-8');
+    responseStream.write('typed ');
+    responseStream.end('and ended');
+    return;
+  }
   const gate = event.queryStringParameters.gate;
   const stream = awslambda.HttpResponseStream.from(responseStream, {
     statusCode: 201,
@@ -293,6 +299,17 @@ fn lambda_style_stream(lang: Lang) {
         String::from_utf8_lossy(&body),
         "data: first\n\ndata: last\n\n",
         "{served}"
+    );
+    let r = served.get("/typed");
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "typed and ended".to_string()),
+        "{r}{served}"
+    );
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; charset=utf-8"),
+        "{r}{served}"
     );
 }
 
