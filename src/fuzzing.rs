@@ -88,8 +88,12 @@ pub struct WorkerLine {
 
 pub fn worker_line(line: &[u8]) -> WorkerLine {
     let (kind, id, value) = match worker::decode(line) {
-        Decoded::Result(id, result) => ("result", Some(id), Some(result)),
-        Decoded::Error(id, error) => ("error", Some(id), Some(error)),
+        Decoded::Result(id, result, _) => ("result", Some(id), Some(result)),
+        Decoded::Error(id, error, _) => ("error", Some(id), Some(error)),
+        Decoded::Head(id, head) => ("head", Some(id), head.err().map(Value::String)),
+        Decoded::Chunk(id, data) => ("chunk", Some(id), data.err().map(Value::String)),
+        Decoded::End(id, _) => ("end", Some(id), None),
+        Decoded::Done(id, errors) => ("done", Some(id), Some(Value::Array(errors))),
         Decoded::Log(id, message) => ("log", Some(id), Some(message)),
         Decoded::Pong(id) => ("pong", Some(id), None),
         Decoded::Ready(Input::Event) => ("ready", None, None),

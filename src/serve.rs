@@ -279,6 +279,7 @@ fn handler_app(
         functions,
         function_version: config.function_version.clone(),
         readiness: readiness.clone(),
+        max_response_size: config.max_response_size,
     };
     let app = server::App::new(
         readiness,

@@ -22,7 +22,7 @@ fn parsed(message: &Value, decoded: &WorkerLine) {
     let id = message["id"].as_str().unwrap_or_default();
     let kind = message["type"].as_str().unwrap_or_default();
     let expected = match kind {
-        "result" | "error" | "log" | "pong" | "init_error" => kind,
+        "result" | "error" | "log" | "pong" | "init_error" | "head" | "chunk" | "end" | "done" => kind,
         "ready" if message["input"] == "request" => "ready:request",
         "ready" => "ready",
         _ => "unknown",

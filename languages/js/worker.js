@@ -15,6 +15,7 @@ const builtin = typeof require === 'function' ? require : (name) => globalThis.p
 const net = builtin('node:net');
 const process = builtin('node:process');
 const { AsyncLocalStorage } = builtin('node:async_hooks');
+const { Writable } = builtin('node:stream');
 const { Buffer } = builtin('node:buffer');
 const { pathToFileURL } = builtin('node:url');
 const { format } = builtin('node:util');
@@ -25,6 +26,8 @@ const entry = env.FNSHIM_ENTRY;
 const handlerName = env.FNSHIM_HANDLER || 'handler';
 const current = new AsyncLocalStorage(); // the invocation the running code belongs to
 const inflight = new Set();
+const invocations = new Map(); // id → invocation, while its answer, stream or background work runs
+const background = new Set(); // every invocation's waitUntil work, for the shutdown's wait
 const fetchListeners = [];
 
 const socket = net.connect({ path: env.FNSHIM_SOCKET, allowHalfOpen: true });
@@ -65,7 +68,7 @@ async function load() {
     return { error: await importError(err) };
   }
   const found = resolveHandler(mod);
-  if (found) return found;
+  if (found) return { ...found, shutdown: shutdownHook(mod) };
   const names = new Set(Object.keys(mod).filter((name) => name !== 'module.exports'));
   if (mod.default && typeof mod.default === 'object') Object.keys(mod.default).forEach((name) => names.add(`default.${name}`));
   return { error: problem('HandlerNotFound', `${entry} has no export "${handlerName}" (nor a default export or a fetch handler); ` +
@@ -115,7 +118,9 @@ function resolveHandler(mod) {
 
 const plain = (fn, self) => ({
   input: 'event',
-  run: ({ event }, context) => (fn.length >= 3 ? withCallback(fn, self, event, context) : fn.call(self, event, context)),
+  run: fn[STREAMIFIED]
+    ? ({ event }, context, out) => streamify(fn, self, event, context, out)
+    : ({ event }, context) => (fn.length >= 3 ? withCallback(fn, self, event, context) : fn.call(self, event, context)),
 });
 
 // Lambda's (event, context, callback): whichever comes first, the callback or a returned promise.
@@ -128,9 +133,9 @@ function withCallback(fn, self, event, context) {
 
 const fetchStyle = (respond) => ({
   input: 'request',
-  run: async (message, context) => {
-    const ctx = { ...context, waitUntil: (promise) => Promise.resolve(promise).catch((err) => console.error(err)), passThroughOnException() {} };
-    return toResult(await respond(toRequest(message), ctx));
+  run: async (message, context, out) => {
+    const ctx = { ...context, passThroughOnException() {} };
+    return toResult(await respond(toRequest(message), ctx), out);
   },
 });
 
@@ -161,7 +166,9 @@ function toRequest({ kind, event, request }) {
 
 const TEXTUAL = /^text\/|json|xml|javascript|x-www-form-urlencoded|charset=/i;
 
-async function toResult(response) {
+// A body that is all there (a string, a buffer) becomes one result; one still being produced
+// (a ReadableStream that waits) is streamed from its first chunk that is not ready at once.
+async function toResult(response, out) {
   if (typeof response?.arrayBuffer !== 'function' || !response.headers) {
     throw new TypeError(`the fetch handler must return a Response, not ${describe(response)}`);
   }
@@ -170,7 +177,13 @@ async function toResult(response) {
   const result = { statusCode: response.status, headers };
   const cookies = response.headers.getSetCookie();
   if (cookies.length) result.multiValueHeaders = { 'set-cookie': cookies };
-  const bytes = new Uint8Array(await response.arrayBuffer());
+  const read = await readAtOnce(response.body);
+  if (read.later) {
+    out.status = response.status;
+    out.headers = [...response.headers];
+    return pipeBody(out, read);
+  }
+  const bytes = Buffer.concat(read.chunks);
   const text = bytes.length === 0 || TEXTUAL.test(response.headers.get('content-type') ?? '') ? utf8(bytes) : undefined;
   return { ...result, body: text ?? Buffer.from(bytes).toString('base64'), isBase64Encoded: text === undefined };
 }
@@ -185,12 +198,138 @@ function utf8(bytes) {
 
 const describe = (value) => (value === null ? 'null' : typeof value === 'object' ? value.constructor?.name ?? 'object' : typeof value);
 
+// ---- streamed answers: head, chunks, end (PROTOCOL.md) ------------------------------------------
+
+const STREAMED = Symbol('fnshim.streamed'); // what run() returns once it sent its answer as a stream
+const STREAMIFIED = Symbol('fnshim.streamifyResponse');
+const LATER = Symbol('fnshim.later');
+
+// Lambda's response streaming API, as the Node runtime provides it.
+globalThis.awslambda ??= {
+  streamifyResponse(fn) {
+    fn[STREAMIFIED] = true;
+    return fn;
+  },
+  HttpResponseStream: {
+    from(stream, prelude = {}) {
+      const out = stream.fnshimOut;
+      out.status = prelude.statusCode ?? 200;
+      out.headers = Object.entries(prelude.headers ?? {}).map(([name, value]) => [name, String(value)]);
+      for (const cookie of prelude.cookies ?? []) out.headers.push(['set-cookie', cookie]);
+      return stream;
+    },
+  },
+};
+
+// One invocation's stream: the head goes out before the first chunk (or with the end).
+function sink(id) {
+  const out = { status: 200, headers: [['content-type', 'application/octet-stream']], started: false, cancel() {} };
+  out.begin = () => {
+    if (out.started) return;
+    out.started = true;
+    send({ type: 'head', id, statusCode: out.status, headers: out.headers });
+  };
+  // false: the socket's buffer is full (wait for 'drain' before writing more)
+  out.write = (chunk) => {
+    out.begin();
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer ?? chunk, chunk.byteOffset, chunk.byteLength);
+    if (bytes.length === 0) return true;
+    const text = utf8(bytes);
+    return send(text === undefined ? { type: 'chunk', id, data: bytes.toString('base64'), base64: true } : { type: 'chunk', id, data: text });
+  };
+  return out;
+}
+
+const drained = () => new Promise((resolve) => socket.once('drain', resolve));
+
+// Reads what a body has ready now; `later` is the first read that has to wait.
+async function readAtOnce(body) {
+  const chunks = [];
+  if (!body) return { chunks };
+  const reader = body.getReader();
+  for (;;) {
+    const read = reader.read();
+    let timer;
+    const soon = new Promise((resolve) => (timer = setTimeout(resolve, 0, LATER)));
+    const next = await Promise.race([read, soon]);
+    clearTimeout(timer);
+    if (next === LATER) return { chunks, reader, later: read };
+    if (next.done) return { chunks };
+    chunks.push(next.value);
+  }
+}
+
+async function pipeBody(out, { chunks, reader, later }) {
+  out.cancel = () => reader.cancel().catch(() => {});
+  out.begin();
+  for (const chunk of chunks) out.write(chunk);
+  for (let next = await later; !next.done; next = await reader.read()) {
+    if (!out.write(next.value)) await drained();
+  }
+  return STREAMED;
+}
+
+// awslambda.streamifyResponse(async (event, responseStream, context) => …): the answer is over
+// when the handler has returned and the stream has finished (it is ended for a handler that
+// returns without ending it).
+function streamify(fn, self, event, context, out) {
+  const stream = new Writable({
+    write(chunk, _encoding, callback) {
+      if (out.write(chunk)) callback();
+      else drained().then(() => callback());
+    },
+  });
+  stream.fnshimOut = out;
+  stream.setContentType = (type) => {
+    out.headers = out.headers.filter(([name]) => name.toLowerCase() !== 'content-type').concat([['content-type', type]]);
+  };
+  out.cancel = () => stream.destroy();
+  const finished = new Promise((resolve, reject) => {
+    stream.on('finish', resolve);
+    stream.on('close', resolve);
+    stream.on('error', reject);
+  });
+  return Promise.resolve(fn.call(self, event, stream, context)).then(() => {
+    if (!stream.writableEnded) stream.end();
+    return finished;
+  }).then(() => STREAMED);
+}
+
+// ---- background work: context.waitUntil(promise) -----------------------------------------------
+
+// The answer goes out at once; the shim keeps the worker's place until `done`.
+function waitUntil(invocation, promise) {
+  const task = Promise.resolve(promise).then(() => {}, (err) => {
+    if (invocation.over) realConsole.error(`fnshim worker: background work of ${invocation.requestId} failed after its invocation ended:`, err);
+    else invocation.errors.push(errorOf(err));
+  });
+  if (invocation.over) return; // too late to hold the slot: it runs on, and a failure is logged
+  invocation.background.add(task);
+  background.add(task);
+  task.finally(() => {
+    invocation.background.delete(task);
+    background.delete(task);
+    if (invocation.answered && invocation.background.size === 0) over(invocation);
+  });
+}
+
+function over(invocation) {
+  if (invocation.over) return;
+  invocation.over = true;
+  invocations.delete(invocation.id);
+  if (invocation.background.size === 0 && invocation.sentBackground) {
+    send({ type: 'done', id: invocation.id, errors: invocation.errors });
+  }
+}
+
 // ---- invocations ------------------------------------------------------------------------------
 
-function makeContext(id, c) {
+function makeContext(invocation, c) {
+  const id = invocation.id;
   const log = (level) => (...args) => send({ type: 'log', id, level, message: format(...args) });
   return {
     ...c,
+    waitUntil: (promise) => waitUntil(invocation, promise),
     awsRequestId: c.requestId,
     getRemainingTimeInMillis: () => Math.max(0, (c.deadlineMs ?? Infinity) - Date.now()),
     log: log('info'),
@@ -202,28 +341,47 @@ function makeContext(id, c) {
 function invoke(run, message) {
   const { id, context = {} } = message;
   if (context.traceId) env._X_AMZN_TRACE_ID = context.traceId; // Lambda's X-Ray convention
-  const invocation = { id };
+  const invocation = { id, requestId: context.requestId, background: new Set(), errors: [], answered: false, over: false };
+  const out = sink(id);
+  invocation.out = out;
+  invocation.cancel = () => out.cancel();
+  invocations.set(id, invocation);
   const done = new Promise((resolve, reject) => {
     invocation.fail = reject; // an uncaught error raised on this invocation's behalf fails it
     // not resolve(promise): that would lock `done` and ignore a later fail()
-    current.run(invocation, () => Promise.resolve(run(message, makeContext(id, context))).then(resolve, reject));
+    current.run(invocation, () => Promise.resolve(run(message, makeContext(invocation, context), out)).then(resolve, reject));
   });
   inflight.add(done);
-  done.then((value) => answer(id, value), (err) => send({ type: 'error', id, error: errorOf(err) }))
+  done.then((value) => answer(invocation, value), (err) => finish(invocation, { type: 'error', id, error: errorOf(err) }))
     .finally(() => {
       inflight.delete(done);
       invocation.fail = (err) => console.error('Uncaught after the invocation ended:', err); // a log line with its id
     });
 }
 
-function answer(id, value) {
+function answer(invocation, value) {
+  const id = invocation.id;
+  if (value === STREAMED) {
+    invocation.out.begin(); // a stream that wrote nothing still has its head
+    return finish(invocation, { type: 'end', id });
+  }
   let line;
   try {
     line = JSON.stringify({ type: 'result', id, result: value === undefined ? null : value });
   } catch (err) {
-    return send({ type: 'error', id, error: problem(err.name, `the result is not serializable as JSON: ${err.message}`) });
+    return finish(invocation, { type: 'error', id, error: problem(err.name, `the result is not serializable as JSON: ${err.message}`) });
   }
+  finish(invocation, line);
+}
+
+// The invocation's last answer (result, error or end), flagged when background work runs on.
+function finish(invocation, message) {
+  invocation.answered = true;
+  invocation.sentBackground = invocation.background.size > 0;
+  let line = typeof message === 'string' ? message : JSON.stringify(message);
+  if (invocation.sentBackground) line = line.slice(0, -1) + ',"background":true}';
   socket.write(line + '\n');
+  if (!invocation.sentBackground) over(invocation);
 }
 
 // E of the protocol from anything a handler can throw: Errors, strings, plain objects.
@@ -250,18 +408,47 @@ function onUncaught(err) {
 }
 
 let closing = false;
-function finish(code) {
+function exitWith(code) {
   closing = true;
   socket.end(() => process.exit(code));
   setTimeout(() => process.exit(code), 500);
 }
 
+// ---- shutdown: the calls and their background work end, then the module's `shutdown` hook -------
+
+let exitBy = null; // the shim's deadline (its `shutdown` message), in ms since the epoch
+let hook = null;
+
+function shutdownHook(mod) {
+  if (typeof mod.shutdown === 'function') return () => mod.shutdown();
+  if (typeof mod.default?.shutdown === 'function') return () => mod.default.shutdown();
+  return null;
+}
+
+// Resolves with `promise`, or with LATER after `ms`.
+function within(promise, ms) {
+  let timer;
+  const late = new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, ms), LATER)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 async function shutdown() {
   if (closing) return;
   closing = true;
-  const grace = new Promise((resolve) => setTimeout(resolve, 1000));
-  await Promise.race([Promise.allSettled(inflight), grace]);
-  finish(0);
+  const fallback = Date.now() + 1000; // no deadline came (an older shim)
+  const left = () => (exitBy ?? fallback) - Date.now();
+  while ((inflight.size || background.size) && left() > 0) {
+    await within(Promise.allSettled([...inflight, ...background]), left());
+  }
+  if (hook) {
+    try {
+      const ended = await within(Promise.resolve().then(hook), left());
+      if (ended === LATER) realConsole.error('fnshim worker: the shutdown hook did not finish within SHUTDOWN_TIMEOUT');
+    } catch (err) {
+      realConsole.error('fnshim worker: the shutdown hook failed:', err);
+    }
+  }
+  exitWith(0);
 }
 
 function listen(run) {
@@ -283,12 +470,16 @@ function onMessage(run, line) {
   }
   if (message.type === 'ping') send({ type: 'pong', id: message.id });
   else if (message.type === 'invoke') invoke(run, message);
+  else if (message.type === 'cancel') invocations.get(message.id)?.cancel();
+  else if (message.type === 'shutdown') exitBy = message.deadlineMs;
   else realConsole.error(`fnshim worker: ignoring a message of type ${message.type}`);
 }
 
 process.on('uncaughtException', onUncaught);
 process.on('unhandledRejection', onUncaught);
-process.on('SIGTERM', shutdown);
+// The shim follows its SIGTERM with the end of the socket, which starts the shutdown: the signal
+// alone must not end the worker before its calls and its hook are done.
+process.on('SIGTERM', () => {});
 socket.setEncoding('utf8');
 let connected = false;
 socket.on('connect', () => (connected = true));
@@ -306,8 +497,9 @@ send({ type: 'hello', worker: Number(env.FNSHIM_WORKER), runtime: isDeno ? 'deno
 load().then((loaded) => {
   if (loaded.error) {
     send({ type: 'init_error', error: loaded.error });
-    finish(1);
+    exitWith(1);
   } else {
+    hook = loaded.shutdown;
     send(loaded.input === 'request' ? { type: 'ready', input: 'request' } : { type: 'ready' });
     listen(loaded.run);
   }

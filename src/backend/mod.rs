@@ -90,6 +90,14 @@ impl Backend {
         }
     }
 
+    /// Handlers' background work (`waitUntil`) that failed, for `/_/metrics`.
+    pub fn background_failures(&self) -> u64 {
+        match self {
+            Backend::Workers(workers) => workers.background_failures(),
+            Backend::Http(_) | Backend::Bootstrap(_) => 0,
+        }
+    }
+
     /// The function version invocations run (FUNCTION_VERSION), for `X-Amz-Executed-Version`.
     pub fn version(&self) -> &str {
         match self {

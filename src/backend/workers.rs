@@ -11,11 +11,16 @@ use crate::invoke::{self, Failed, Invocation, Kind, Outcome, Shape};
 use crate::readiness::Readiness;
 use crate::worker::{Input, InvokeError, Payload, Pool, Reply};
 
+#[path = "worker_stream.rs"]
+mod stream;
+
 /// The functions served by handler workers; the first is the default one.
 pub struct Workers {
     pub functions: Vec<Function>,
     pub function_version: String,
     pub readiness: Arc<Readiness>,
+    /// MAX_RESPONSE_SIZE: the most a streamed answer may send.
+    pub max_response_size: u64,
 }
 
 /// One function's workers and what its context says.
@@ -74,7 +79,26 @@ impl Workers {
             Reply::Result(result) => Outcome::Result(result),
             Reply::Error(error) => Outcome::Error(error),
             Reply::Invalid(why) => return Err(Failed::InvalidResponse(why)),
+            Reply::Stream(streaming) => {
+                let limits = stream::Limits {
+                    max_size: self.max_response_size,
+                    deadline: invocation.deadline,
+                    request_id: invocation.request_id,
+                };
+                match invocation.stream {
+                    true => Outcome::Stream(stream::streamed(streaming, limits)),
+                    false => Outcome::Result(stream::collect(streaming, limits).await?),
+                }
+            }
         })
+    }
+
+    /// Background work that failed, outlived FUNCTION_TIMEOUT or lost its worker, so far.
+    pub fn background_failures(&self) -> u64 {
+        self.functions
+            .iter()
+            .map(|f| f.pool.background_failures())
+            .sum()
     }
 
     /// The handler's context: the front end's fields, then the function's own.

@@ -127,6 +127,7 @@ pub struct Config {
     pub concurrency: Option<usize>,
     pub workers: Option<usize>,
     pub max_body_size: u64,
+    pub max_response_size: u64,
     pub schedule: Option<crate::config::cron::Schedule>,
     pub schedule_payload: String,
     pub http_event_format: EventFormat,
@@ -187,7 +188,8 @@ impl Config {
             shutdown_timeout: r.duration("SHUTDOWN_TIMEOUT", 8),
             concurrency: r.parsed("FUNCTION_CONCURRENCY", parse::positive),
             workers: r.parsed("FUNCTION_WORKERS", parse::positive),
-            max_body_size: r.parsed("MAX_BODY_SIZE", parse::size).unwrap_or(6 << 20),
+            max_body_size: r.size("MAX_BODY_SIZE", 6 << 20),
+            max_response_size: r.size("MAX_RESPONSE_SIZE", 20 << 20),
             schedule: r.parsed("SCHEDULE", crate::config::cron::Schedule::parse),
             schedule_payload: r.text("SCHEDULE_PAYLOAD").unwrap_or_default(),
             http_event_format: r
@@ -304,6 +306,10 @@ impl<'a> Reader<'a> {
             .unwrap_or(Duration::from_secs(default_secs))
     }
 
+    fn size(&mut self, key: &str, default: u64) -> u64 {
+        self.parsed(key, parse::size).unwrap_or(default)
+    }
+
     /// A count of 1 or more, or `default`.
     fn count(&mut self, key: &str, default: usize) -> usize {
         self.parsed(key, parse::positive).unwrap_or(default)
@@ -402,11 +408,8 @@ fn parse_install_deps(value: &str) -> Result<InstallDeps, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::test_env as env;
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        test_env(pairs)
-    }
 
     #[test]
     fn defaults_follow_the_spec() {

@@ -151,6 +151,8 @@ pub static SETTINGS: &[Setting] = &[
         "detected: the bootstrap's first move (calls /next, or listens on PORT)",
         "how a bootstrap is run: a Lambda Runtime API client or an HTTP server"),
     any("MAX_BODY_SIZE", Kind::Size, "`6MB`", "largest request body"),
+    any("MAX_RESPONSE_SIZE", Kind::Size, "`20MB`",
+        "largest streamed response body of a handler (the whole stream)"),
     any("SHUTDOWN_TIMEOUT", Kind::Duration, "`8s` (under Docker's 10 s)",
         "whole drain + stop budget after SIGTERM"),
     any("SCHEDULE", Kind::Schedule, "required then", "the timer of TRIGGER_TYPE=schedule"),

@@ -36,7 +36,10 @@ fn ready(app: &App) -> Response<Body> {
 }
 
 fn metrics(app: &App) -> Response<Body> {
-    let mut response = Response::new(full(app.metrics.render(app.in_flight.current())));
+    let mut response = Response::new(full(
+        app.metrics
+            .render(app.in_flight.current(), app.backend.background_failures()),
+    ));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -75,7 +75,8 @@ async fn run(
         event,
         context: Default::default(),
         deadline,
-        stream: false,
+        // A streamed answer is passed on as it arrives.
+        stream: true,
     };
     match app.backend.invoke(invocation).await? {
         Outcome::Error(error) => Err(Failure::Unhandled { error, fc_caller }),
@@ -184,7 +185,7 @@ fn invoke_event(headers: &http::HeaderMap, body: &[u8]) -> Result<(Kind, Value),
         .map_err(|e| Failure::BadRequest(e.0))
 }
 
-/// A streamed answer as it is (never asked for here, but a back end may give one).
+/// A streamed answer (a handler's `head` and `chunk`s), passed on as it arrives.
 fn streamed_response(streamed: crate::invoke::Streamed) -> Result<Response<Body>, Failure> {
     respond(streamed.status, streamed.headers, streamed.body)
 }

@@ -76,7 +76,7 @@ impl Metrics {
             .store(took.as_micros() as u64, Ordering::Relaxed);
     }
 
-    pub fn render(&self, in_flight: usize) -> String {
+    pub fn render(&self, in_flight: usize, background_failures: u64) -> String {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut out = String::with_capacity(2048);
         out.push_str("# HELP fnshim_invocations_total Invocations by outcome.\n# TYPE fnshim_invocations_total counter\n");
@@ -110,6 +110,7 @@ impl Metrics {
         let _ = writeln!(out, "# HELP fnshim_in_flight Invocations in flight.\n# TYPE fnshim_in_flight gauge\nfnshim_in_flight {in_flight}");
         let _ = writeln!(out, "# HELP fnshim_worker_restarts_total Workers restarted after they exited.\n# TYPE fnshim_worker_restarts_total counter\nfnshim_worker_restarts_total {}", load(&self.restarts));
         let _ = writeln!(out, "# HELP fnshim_init_duration_seconds Time the last worker took to become ready.\n# TYPE fnshim_init_duration_seconds gauge\nfnshim_init_duration_seconds {}", load(&self.init_micros) as f64 / 1e6);
+        let _ = writeln!(out, "# HELP fnshim_background_failures_total Background work (waitUntil) that failed, outlived FUNCTION_TIMEOUT or lost its worker.\n# TYPE fnshim_background_failures_total counter\nfnshim_background_failures_total {background_failures}");
         out
     }
 }
@@ -124,7 +125,7 @@ mod tests {
         metrics.record(Outcome::Success, Duration::from_millis(3));
         metrics.record(Outcome::Timeout, Duration::from_secs(31));
         metrics.worker_restarted();
-        let text = metrics.render(2);
+        let text = metrics.render(2, 3);
         assert!(text.contains("fnshim_invocations_total{outcome=\"success\"} 1\n"));
         assert!(text.contains("fnshim_invocations_total{outcome=\"timeout\"} 1\n"));
         assert!(text.contains("fnshim_invocation_duration_seconds_bucket{le=\"0.005\"} 1\n"));
@@ -132,5 +133,6 @@ mod tests {
         assert!(text.contains("fnshim_invocation_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
         assert!(text.contains("fnshim_in_flight 2\n"));
         assert!(text.contains("fnshim_worker_restarts_total 1\n"));
+        assert!(text.contains("fnshim_background_failures_total 3\n"));
     }
 }

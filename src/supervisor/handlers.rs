@@ -47,6 +47,9 @@ struct Shared {
     slots: Vec<(usize, usize)>,
     /// Each slot's worker, by slot index.
     groups: Groups,
+    /// When the stop came: the workers' shutdown hooks must end before SHUTDOWN_TIMEOUT
+    /// from then.
+    stopped_at: std::sync::OnceLock<Instant>,
 }
 
 impl Shared {
@@ -65,7 +68,19 @@ impl Shared {
             options,
             slots,
             groups,
+            stopped_at: std::sync::OnceLock::new(),
         }
+    }
+
+    /// How long a worker told to shut down now has until it must have exited: the SIGKILL
+    /// comes at SHUTDOWN_TIMEOUT from the stop, a quarter of the grace after this.
+    fn time_to_exit(&self) -> Duration {
+        let options = &self.options;
+        let stopped_at = *self.stopped_at.get_or_init(Instant::now);
+        let kill_at = stopped_at + options.shutdown_timeout;
+        kill_at
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(options.grace / 4)
     }
 
     fn group(&self, index: usize) -> (&Group, usize) {
@@ -130,6 +145,7 @@ impl HandlerSupervisor {
                 }
                 control = controls.recv() => match control {
                     Control::Stop(stop) => {
+                        shared.stopped_at.get_or_init(Instant::now);
                         let code = shut_down(&shared, &stop_server, &mut controls, stop, slots);
                         return Ok(code.await);
                     }
@@ -253,7 +269,8 @@ async fn slot(
 }
 
 /// A ready worker in the pool until it dies (returns how long it was healthy) or a stop arrives
-/// (closes its socket, signals it and waits for it; the shutdown SIGKILLs at the deadline).
+/// (tells it to shut down, closes its socket, signals it and waits for it; the shutdown
+/// SIGKILLs at the deadline).
 async fn serve(
     shared: &Shared,
     index: usize,
@@ -271,7 +288,9 @@ async fn serve(
     let status = match ended {
         Ok(status) => status,
         Err(stop) => {
-            connection.close();
+            // The worker waits for its calls and their background work, runs the function's
+            // shutdown hook and exits; SIGKILL at SHUTDOWN_TIMEOUT if it does not.
+            connection.shut_down(shared.time_to_exit());
             child.signal(stop.signal);
             child.wait().await;
             return None;

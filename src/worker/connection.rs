@@ -1,27 +1,76 @@
-//! One connected worker: a writer task fed by a channel, a reader that routes each reply to the
-//! invocation waiting for it, and the in-flight count used to spread load.
+//! One connected worker: a writer task fed by a channel, a reader that routes each reply (and
+//! each part of a streamed answer) to the invocation waiting for it, and the in-flight count
+//! used to spread load.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use bytes::Bytes;
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
 
+use super::message::{decode, Decoded, Head, SHOWN};
+
 /// What a worker answered for one invocation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Reply {
     Result(Value),
     Error(Value),
     /// The worker's answer could not be read (not JSON, or nested deeper than the parser's
     /// limit of 128 levels).
     Invalid(String),
+    /// A streamed answer: its head, and its body as the worker writes it.
+    Stream(Stream),
 }
 
-/// How much of a line that is not JSON is logged (it may be megabytes, or hold secrets).
-const SHOWN: usize = 200;
+/// Results, errors and invalid answers compare by value; a stream equals nothing.
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        match (self, other) {
+            (Reply::Result(a), Reply::Result(b)) | (Reply::Error(a), Reply::Error(b)) => a == b,
+            (Reply::Invalid(a), Reply::Invalid(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// One piece of a streamed body.
+#[derive(Debug)]
+pub enum Part {
+    Data(Bytes),
+    /// The worker ended the stream.
+    End,
+    /// The handler failed after the head was sent: its error.
+    Failed(Value),
+}
+
+/// A streamed answer as it arrives; dropped before its end, it asks the worker to stop
+/// producing it (`cancel`).
+#[derive(Debug)]
+pub struct Stream {
+    pub head: Head,
+    pub parts: mpsc::UnboundedReceiver<Part>,
+    cancel: Option<(Arc<Connection>, String)>,
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if let Some((connection, id)) = self.cancel.take() {
+            connection.cancel(&id);
+        }
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Connection(worker {}, pid {})", self.worker, self.pid)
+    }
+}
+
 /// What a worker asked, in its `ready`, to be sent for `kind: http`: the `event` (the default)
 /// or the plain `request` description (`"input":"request"`, fetch-style handlers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +87,28 @@ pub enum Lifecycle {
     Closed,
 }
 
+/// One invocation the worker holds, from `invoke` until all of it is over: its answer, then
+/// its streamed body, then its background work.
+struct Pending {
+    /// The request id its log lines are tagged with.
+    request_id: String,
+    reply: Option<oneshot::Sender<Reply>>,
+    body: Option<mpsc::UnboundedSender<Part>>,
+    /// Told when nothing of the invocation runs any more, with the background errors.
+    over: oneshot::Sender<Vec<Value>>,
+}
+
+/// The receivers of one invocation sent: its reply, and the end of everything it started.
+pub struct Sent {
+    pub reply: oneshot::Receiver<Reply>,
+    pub over: oneshot::Receiver<Vec<Value>>,
+}
+
 pub struct Connection {
     pub worker: u32,
     pub pid: i32,
     writer: Mutex<Option<mpsc::UnboundedSender<String>>>,
-    /// Invocation id → (who waits for the reply, the request id its log lines are tagged with).
-    pending: Mutex<HashMap<String, (oneshot::Sender<Reply>, String)>>,
+    pending: Mutex<HashMap<String, Pending>>,
     pongs: Mutex<HashMap<String, oneshot::Sender<()>>>,
     in_flight: AtomicUsize,
     probing: AtomicBool,
@@ -110,24 +175,40 @@ impl Connection {
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Sends an invocation; the receiver yields its reply, or an error if the worker goes away.
-    pub fn send_invoke(
-        &self,
-        id: &str,
-        request_id: &str,
-        message: String,
-    ) -> Option<oneshot::Receiver<Reply>> {
-        let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id.to_owned(), (tx, request_id.to_owned()));
+    /// Sends an invocation; the receivers yield its reply and the end of all it started, or an
+    /// error if the worker goes away.
+    pub fn send_invoke(&self, id: &str, request_id: &str, message: String) -> Option<Sent> {
+        let (reply, reply_rx) = oneshot::channel();
+        let (over, over_rx) = oneshot::channel();
+        let pending = Pending {
+            request_id: request_id.to_owned(),
+            reply: Some(reply),
+            body: None,
+            over,
+        };
+        lock(&self.pending).insert(id.to_owned(), pending);
         if !self.send(message) {
             lock(&self.pending).remove(id);
             return None;
         }
-        Some(rx)
+        Some(Sent {
+            reply: reply_rx,
+            over: over_rx,
+        })
     }
 
-    pub fn forget(&self, id: &str) {
-        lock(&self.pending).remove(id);
+    /// Stops waiting for invocation `id`; returns whether its stream was still open.
+    pub fn forget(&self, id: &str) -> bool {
+        lock(&self.pending)
+            .remove(id)
+            .is_some_and(|p| p.body.is_some())
+    }
+
+    /// Asks the worker to stop producing the stream of invocation `id`, if it still does.
+    pub fn cancel(&self, id: &str) {
+        if self.streaming(id) {
+            self.send(json!({"type": "cancel", "id": id}).to_string() + "\n");
+        }
     }
 
     fn send(&self, line: String) -> bool {
@@ -146,14 +227,25 @@ impl Connection {
         lock(&self.writer).take();
     }
 
+    /// Tells the worker to shut down (run its shutdown hook) and exit within `within`, then
+    /// closes its input.
+    pub fn shut_down(&self, within: Duration) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let deadline_ms = (now + within).as_millis() as u64;
+        self.send(json!({"type": "shutdown", "deadlineMs": deadline_ms}).to_string() + "\n");
+        self.close();
+    }
+
     /// Answers whether the worker still responds within `limit` (one probe at a time).
-    pub async fn responsive(&self, id: String, limit: std::time::Duration) -> bool {
+    pub async fn responsive(&self, id: String, limit: Duration) -> bool {
         if self.probing.swap(true, Ordering::AcqRel) {
             return true;
         }
         let (tx, rx) = oneshot::channel();
         lock(&self.pongs).insert(id.clone(), tx);
-        let sent = self.send(serde_json::json!({"type": "ping", "id": id}).to_string() + "\n");
+        let sent = self.send(json!({"type": "ping", "id": id}).to_string() + "\n");
         let answered = sent && matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())));
         lock(&self.pongs).remove(&id);
         self.probing.store(false, Ordering::Release);
@@ -173,20 +265,23 @@ impl Connection {
                 Ok(_) => self.dispatch(&line, &lifecycle),
             }
         }
-        // Dropping the senders answers every waiting invocation with "worker exited".
+        // Dropping the senders answers every waiting invocation with "worker exited" and
+        // breaks off its stream.
         lock(&self.pending).clear();
         self.close();
         let _ = lifecycle.send(Lifecycle::Closed);
     }
 
-    fn dispatch(&self, line: &[u8], lifecycle: &mpsc::UnboundedSender<Lifecycle>) {
+    fn dispatch(self: &Arc<Self>, line: &[u8], lifecycle: &mpsc::UnboundedSender<Lifecycle>) {
         match decode(line) {
-            Decoded::Result(id, result) => self.answer(&id, Reply::Result(result)),
-            Decoded::Error(id, error) => self.answer(&id, Reply::Error(error)),
+            Decoded::Result(id, result, background) => {
+                self.answer(&id, Reply::Result(result), background)
+            }
+            Decoded::Error(id, error, background) => self.failed(&id, error, background),
             Decoded::Log(id, message) => {
                 let request_id = lock(&self.pending)
                     .get(&id)
-                    .map(|(_, r)| r.clone())
+                    .map(|p| p.request_id.clone())
                     .unwrap_or_default();
                 log_line(self.worker, &request_id, &message);
             }
@@ -203,6 +298,12 @@ impl Connection {
             Decoded::InitError(error) => {
                 let _ = lifecycle.send(Lifecycle::InitError(error));
             }
+            Decoded::Head(id, Ok(head)) => self.stream(&id, head),
+            Decoded::Head(id, Err(why)) => self.answer(&id, Reply::Invalid(why), false),
+            Decoded::Chunk(id, Ok(data)) => self.part(&id, Part::Data(data)),
+            Decoded::Chunk(id, Err(why)) => self.broken(&id, &why),
+            Decoded::End(id, background) => self.end(&id, Part::End, background),
+            Decoded::Done(id, errors) => self.over(&id, errors),
             Decoded::Unknown(other) => {
                 tracing::debug!(worker = self.worker, kind = other, "unknown worker message")
             }
@@ -216,74 +317,106 @@ impl Connection {
         let shown = String::from_utf8_lossy(&line[..line.len().min(SHOWN)]);
         tracing::warn!(worker = self.worker, bytes = line.len(), start = %shown, %error, "worker sent a line that is not JSON");
         if let Some(id) = id {
-            self.answer(&id, Reply::Invalid(error.to_owned()));
+            self.broken(&id, error);
         }
     }
 
-    fn answer(&self, id: &str, reply: Reply) {
-        match lock(&self.pending).remove(id) {
-            Some((tx, _)) => {
-                let _ = tx.send(reply);
-            }
-            None => tracing::debug!(
+    /// The invocation's answer; without background work it is then over.
+    fn answer(&self, id: &str, reply: Reply, background: bool) {
+        let mut pending = lock(&self.pending);
+        let Some(entry) = pending.get_mut(id) else {
+            return tracing::debug!(
                 worker = self.worker,
                 id,
                 "late reply for an invocation that timed out"
-            ),
-        }
-    }
-}
-
-/// A line from a worker, read: what `dispatch` acts on (a pure function, so that it is fuzzed).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decoded {
-    /// `result`, `error` and `log` name their invocation; a `pong` its probe.
-    Result(String, Value),
-    Error(String, Value),
-    Log(String, Value),
-    Pong(String),
-    Ready(Input),
-    InitError(Value),
-    Unknown(String),
-    /// Not JSON: the parser's reason, and the id near the start of the line if there is one.
-    Unreadable {
-        error: String,
-        id: Option<String>,
-    },
-}
-
-pub fn decode(line: &[u8]) -> Decoded {
-    let mut message = match serde_json::from_slice::<Value>(line) {
-        Ok(message) => message,
-        Err(error) => {
-            return Decoded::Unreadable {
-                error: error.to_string(),
-                id: leading_id(line),
+            );
+        };
+        let tx = entry.reply.take();
+        if !background {
+            // Told first, so that whoever gets the reply finds the invocation already over.
+            if let Some(entry) = pending.remove(id) {
+                let _ = entry.over.send(Vec::new());
             }
         }
-    };
-    let id = message["id"].as_str().unwrap_or_default().to_owned();
-    match message["type"].as_str().unwrap_or_default() {
-        "result" => Decoded::Result(id, message["result"].take()),
-        "error" => Decoded::Error(id, message["error"].take()),
-        "log" => Decoded::Log(id, message),
-        "pong" => Decoded::Pong(id),
-        "ready" if message["input"] == "request" => Decoded::Ready(Input::Request),
-        "ready" => Decoded::Ready(Input::Event),
-        "init_error" => Decoded::InitError(message["error"].take()),
-        other => Decoded::Unknown(other.to_owned()),
+        drop(pending);
+        if let Some(tx) = tx {
+            let _ = tx.send(reply);
+        }
     }
-}
 
-/// The `"id": "…"` near the start of a protocol line, read without parsing the rest.
-fn leading_id(line: &[u8]) -> Option<String> {
-    let head = &line[..line.len().min(SHOWN)];
-    let key = b"\"id\"";
-    let after = head.windows(key.len()).position(|w| w == key)? + key.len();
-    let value = head[after..].iter().position(|b| !b" \t:".contains(b))? + after;
-    let quoted = head.get(value).filter(|b| **b == b'"').map(|_| value + 1)?;
-    let length = head[quoted..].iter().position(|b| *b == b'"')?;
-    String::from_utf8(head[quoted..quoted + length].to_vec()).ok()
+    fn streaming(&self, id: &str) -> bool {
+        lock(&self.pending)
+            .get(id)
+            .is_some_and(|p| p.body.is_some())
+    }
+
+    /// The handler's error: the answer, or the end of a stream already begun.
+    fn failed(&self, id: &str, error: Value, background: bool) {
+        match self.streaming(id) {
+            true => self.end(id, Part::Failed(error), background),
+            false => self.answer(id, Reply::Error(error), background),
+        }
+    }
+
+    /// A line about invocation `id` that cannot be read: its answer is invalid, or its stream
+    /// is broken off.
+    fn broken(&self, id: &str, why: &str) {
+        match self.streaming(id) {
+            true => {
+                let error = json!({"errorType": "InvalidResponse", "errorMessage": why});
+                self.end(id, Part::Failed(error), false)
+            }
+            false => self.answer(id, Reply::Invalid(why.to_owned()), false),
+        }
+    }
+
+    fn stream(self: &Arc<Self>, id: &str, head: Head) {
+        let (tx, parts) = mpsc::unbounded_channel();
+        let reply = {
+            let mut pending = lock(&self.pending);
+            let Some(entry) = pending.get_mut(id).filter(|p| p.reply.is_some()) else {
+                return;
+            };
+            entry.body = Some(tx);
+            entry.reply.take()
+        };
+        let stream = Stream {
+            head,
+            parts,
+            cancel: Some((self.clone(), id.to_owned())),
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(Reply::Stream(stream));
+        }
+    }
+
+    fn part(&self, id: &str, part: Part) {
+        if let Some(body) = lock(&self.pending).get(id).and_then(|p| p.body.as_ref()) {
+            let _ = body.send(part);
+        }
+    }
+
+    /// The stream's last part; without background work the invocation is then over.
+    fn end(&self, id: &str, last: Part, background: bool) {
+        let mut pending = lock(&self.pending);
+        let Some(entry) = pending.get_mut(id) else {
+            return;
+        };
+        if let Some(body) = entry.body.take() {
+            let _ = body.send(last);
+        }
+        if !background {
+            if let Some(entry) = pending.remove(id) {
+                let _ = entry.over.send(Vec::new());
+            }
+        }
+    }
+
+    fn over(&self, id: &str, errors: Vec<Value>) {
+        if let Some(entry) = lock(&self.pending).remove(id) {
+            let _ = entry.over.send(errors);
+        }
+    }
 }
 
 fn log_line(worker: u32, request_id: &str, message: &Value) {
@@ -303,38 +436,4 @@ async fn write_lines(mut writer: OwnedWriteHalf, mut lines: mpsc::UnboundedRecei
         }
     }
     let _ = writer.shutdown().await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_id_of_an_unreadable_line_is_found_without_parsing_it() {
-        let deep = format!(
-            "{{\"type\":\"result\",\"id\":\"17\",\"result\":{}}}",
-            "[".repeat(200)
-        );
-        assert!(serde_json::from_str::<Value>(&deep).is_err());
-        assert_eq!(leading_id(deep.as_bytes()).as_deref(), Some("17"));
-        assert_eq!(leading_id(b"garbage"), None);
-        assert_eq!(
-            leading_id(br#"{"type": "result", "id": "4", "result": [[["#).as_deref(),
-            Some("4")
-        );
-    }
-
-    #[test]
-    fn lines_decode_to_what_dispatch_acts_on() {
-        let result = decode(br#"{"type":"result","id":"3","result":{"ok":true}}"#);
-        assert_eq!(
-            result,
-            Decoded::Result("3".into(), serde_json::json!({"ok": true}))
-        );
-        let ready = decode(br#"{"type":"ready","input":"request"}"#);
-        assert_eq!(ready, Decoded::Ready(Input::Request));
-        assert_eq!(decode(b"[1]\n"), Decoded::Unknown(String::new()));
-        let unreadable = decode(br#"{"type":"result","id":"9","result":[[["#);
-        assert!(matches!(unreadable, Decoded::Unreadable { id: Some(id), .. } if id == "9"));
-    }
 }

@@ -5,6 +5,8 @@
 //! JSON out. The one process action is SIGKILL for a worker that no longer answers pings.
 
 mod connection;
+mod message;
+mod work;
 
 use std::collections::HashMap;
 use std::io;
@@ -20,7 +22,9 @@ use tokio::net::UnixListener;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::{timeout_at, Instant};
 
-pub use connection::{decode, Connection, Decoded, Input, Lifecycle, Reply};
+pub use connection::{Connection, Input, Lifecycle, Part, Reply, Stream};
+pub use message::{decode, Decoded};
+use work::Work;
 
 /// Why an invocation got no reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,12 +146,16 @@ pub struct Pool {
     slots: Vec<Mutex<Option<Arc<Connection>>>>,
     concurrency: usize,
     next_id: AtomicU64,
-    freed: Notify,
+    freed: Arc<Notify>,
     waiting: AtomicUsize,
     max_waiting: usize,
+    /// Background work that failed, outlived FUNCTION_TIMEOUT or lost its worker.
+    background_failures: Arc<AtomicU64>,
 }
 
-struct Reserved<'a>(Arc<Connection>, &'a Pool);
+/// A worker's place taken by one invocation, given back on drop: when its answer, its stream
+/// and its background work are all over.
+pub(crate) struct Reserved(Arc<Connection>, Arc<Notify>);
 
 /// A place in the wait queue, given back on drop: also when the caller goes away while it
 /// waits (a client that disconnects), so that the count can never leak.
@@ -166,10 +174,10 @@ impl Drop for Queued<'_> {
     }
 }
 
-impl Drop for Reserved<'_> {
+impl Drop for Reserved {
     fn drop(&mut self) {
         self.0.release();
-        self.1.freed.notify_one();
+        self.1.notify_one();
     }
 }
 
@@ -180,9 +188,10 @@ impl Pool {
             slots,
             concurrency,
             next_id: AtomicU64::new(1),
-            freed: Notify::new(),
+            freed: Arc::new(Notify::new()),
             waiting: AtomicUsize::new(0),
             max_waiting: (10 * workers * concurrency).max(100),
+            background_failures: Arc::default(),
         })
     }
 
@@ -199,7 +208,7 @@ impl Pool {
     }
 
     /// The least busy worker with room for one more invocation.
-    fn reserve(&self) -> Result<Reserved<'_>, InvokeError> {
+    fn reserve(&self) -> Result<Reserved, InvokeError> {
         let mut connected = self.connected();
         if connected.is_empty() {
             return Err(InvokeError::Unavailable);
@@ -208,12 +217,12 @@ impl Pool {
         connected
             .into_iter()
             .find(|c| c.try_reserve(self.concurrency))
-            .map(|c| Reserved(c, self))
+            .map(|c| Reserved(c, self.freed.clone()))
             .ok_or(InvokeError::Throttled)
     }
 
     /// A worker with room, waiting in the queue for one until `deadline` if all are busy.
-    async fn reserve_until(&self, deadline: Instant) -> Result<Reserved<'_>, InvokeError> {
+    async fn reserve_until(&self, deadline: Instant) -> Result<Reserved, InvokeError> {
         loop {
             let freed = self.freed.notified();
             match self.reserve() {
@@ -242,7 +251,7 @@ impl Pool {
     ) -> Result<Reply, InvokeError> {
         let waited = Instant::now();
         let reserved = self.reserve_until(deadline).await?;
-        let connection = &reserved.0;
+        let connection = reserved.0.clone();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
         tracing::debug!(
             request_id,
@@ -260,21 +269,24 @@ impl Pool {
                 json!({"type": "invoke", "id": id, "kind": kind, "request": request, "context": context})
             }
         };
-        let reply = connection
+        let sent = connection
             .send_invoke(&id, request_id, message.to_string() + "\n")
             // Its input is closed: the worker exited before this was sent, and the
             // supervisor has not detached it yet. Nothing ran, so it may be tried again.
             .ok_or(InvokeError::Unavailable)?;
-        let sent = Instant::now();
-        match timeout_at(deadline, reply).await {
+        let started = Instant::now();
+        match timeout_at(deadline, sent.reply).await {
             Ok(Ok(reply)) => {
-                let took_us = sent.elapsed().as_micros() as u64;
+                let took_us = started.elapsed().as_micros() as u64;
                 tracing::debug!(
                     request_id,
                     worker = connection.worker,
                     took_us,
                     "worker replied"
                 );
+                let streaming = matches!(reply, Reply::Stream(_));
+                let work = Work::new(id, request_id, deadline, streaming);
+                work::hold(reserved, sent.over, work, &self.background_failures);
                 Ok(reply)
             }
             Ok(Err(_)) => Err(InvokeError::WorkerExited),
@@ -285,11 +297,17 @@ impl Pool {
             }
         }
     }
+
+    /// Background work (`waitUntil`) that failed, outlived FUNCTION_TIMEOUT or lost its
+    /// worker, so far.
+    pub fn background_failures(&self) -> u64 {
+        self.background_failures.load(Ordering::Relaxed)
+    }
 }
 
 /// After a timeout: a worker that cannot answer a ping within a second is stuck in a
 /// synchronous handler and is killed, so that its supervisor starts a fresh one.
-async fn replace_if_stuck(connection: Arc<Connection>, ping: String) {
+pub(crate) async fn replace_if_stuck(connection: Arc<Connection>, ping: String) {
     if !connection.responsive(ping, Duration::from_secs(1)).await {
         tracing::warn!(
             worker = connection.worker,

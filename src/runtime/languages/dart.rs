@@ -56,11 +56,35 @@ pub const DART: Language = Language {
     }),
 };
 
-/// The generated Dart worker: the template with the user's library and handler filled in.
+/// The generated Dart worker: the template with the user's library, handler and shutdown
+/// hook filled in.
 fn program(entry: &Path, handler: &str) -> String {
+    let source = std::fs::read_to_string(entry).unwrap_or_default();
+    let shutdown = match declares_shutdown(&source) {
+        true => "fn.shutdown",
+        false => "null",
+    };
     TEMPLATE
         .replace("{{ENTRY_URI}}", &format!("file://{}", entry.display()))
         .replace("{{HANDLER}}", handler)
+        .replace("{{SHUTDOWN}}", shutdown)
+}
+
+/// Whether a library declares a top-level `shutdown` function (`Future<void> shutdown() async`,
+/// `void shutdown()`, `shutdown()`): Dart cannot look an optional function up at run time, so
+/// the generated program names it only when it is there.
+fn declares_shutdown(source: &str) -> bool {
+    source.lines().any(|line| {
+        let Some(at) = line.find("shutdown(").or_else(|| line.find("shutdown (")) else {
+            return false;
+        };
+        let before = &line[..at];
+        let typed = before.is_empty() || before.ends_with(' ');
+        let only_a_type = before
+            .chars()
+            .all(|c| c.is_alphanumeric() || " <>?,_".contains(c));
+        !line.starts_with(char::is_whitespace) && typed && only_a_type
+    })
 }
 
 fn worker(w: &Worker) -> Vec<OsString> {
@@ -125,6 +149,17 @@ mod tests {
             "{program}"
         );
         assert!(program.contains("fn.handler;"));
+        assert!(program.contains("_shutdown = null;"));
         assert!(!program.contains("{{"));
+    }
+
+    #[test]
+    fn a_top_level_shutdown_function_is_found() {
+        assert!(declares_shutdown("Future<void> shutdown() async {\n}"));
+        assert!(declares_shutdown("void shutdown() {}"));
+        assert!(declares_shutdown("shutdown() => print('bye');"));
+        assert!(!declares_shutdown("  void shutdown() {} // a method"));
+        assert!(!declares_shutdown("final x = server.shutdown();"));
+        assert!(!declares_shutdown("Object? handler(e, c) => e;"));
     }
 }

@@ -26,6 +26,11 @@ Future<Object?> handler(dynamic event, dynamic context) async {
 }
 
 Object? syncHandler(dynamic event, dynamic context) => {'shape': 'sync', 'requestId': context.requestId};
+
+Future<void> shutdown() async {
+  await Future<void>.delayed(const Duration(milliseconds: 10));
+  stdout.writeln('dart shutdown hook ran');
+}
 "#;
 
 fn on_path(program: &str) -> bool {
@@ -97,6 +102,13 @@ fn dart_handlers() {
         Some("Unhandled"),
         "{r}{served}"
     );
+    served.signal(libc::SIGTERM);
+    served.expect_exit(0, Duration::from_secs(30));
+    let hooked = served
+        .logs()
+        .iter()
+        .any(|l| l["message"] == "dart shutdown hook ran");
+    assert!(hooked, "the shutdown hook's line was not logged{served}");
     drop(served);
 
     let served = serve_dart(&[("FUNCTION_HANDLER", "syncHandler")]);

@@ -16,6 +16,7 @@ use crate::support::{
     fnshim, metric_sum, per_language, wait_for, Conn, Function, Request, Response, Shim,
 };
 
+mod background;
 mod build;
 mod config_file;
 mod dart;
@@ -31,6 +32,8 @@ mod requests;
 mod responses;
 mod schedule;
 mod shapes;
+mod shutdown_hook;
+mod streaming;
 mod workers;
 
 /// Deno and Python start slower than a bootstrap, and the machine is shared.

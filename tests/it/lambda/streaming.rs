@@ -19,8 +19,9 @@ fn hex(text: &str) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn a_streamed_answer_is_posted_as_it_arrives_after_the_prelude() {
+/// Runs fnshim on `function` against the recording Runtime API with one HTTP event for
+/// `/stream?n=3&delay_ms=400`; the recorded `/response`.
+fn record_streamed(function: &Function) -> (Value, Shim) {
     let folder = tempfile::tempdir().unwrap();
     let (event_file, record_file) = (folder.path().join("event"), folder.path().join("record"));
     let mut event = api_v2("/stream");
@@ -34,17 +35,48 @@ fn a_streamed_answer_is_posted_as_it_arrives_after_the_prelude() {
         .arg(&record_file)
         .spawn()
         .unwrap();
-    let function = Function::upstream(&[]);
     let cache = cache_dir();
     let shim = fnshim()
         .env("AWS_LAMBDA_RUNTIME_API", &format!("127.0.0.1:{port}"))
         .env("AWS_LWA_INVOKE_MODE", "response_stream")
         .env("CACHE_DIR", cache.path().to_str().unwrap())
-        .function(&function)
+        .function(function)
         .spawn();
     let record = record_of(&record_file, &shim);
     let _ = api.kill();
     let _ = api.wait();
+    (record, shim)
+}
+
+#[test]
+fn a_streamed_answer_is_posted_as_it_arrives_after_the_prelude() {
+    let (record, shim) = record_streamed(&Function::upstream(&[]));
+    check_streamed(&record, &shim);
+}
+
+/// A Python handler's generator, as a Lambda function with response streaming.
+#[test]
+fn a_handlers_stream_is_posted_as_it_arrives_too() {
+    let function = Function::empty();
+    let handler = r#"
+import time
+
+
+def handler(event, context):
+    def chunks():
+        yield {"statusCode": 200, "headers": {"content-type": "text/plain"}}
+        for i in range(3):
+            yield f"chunk {i}\n"
+            if i < 2:
+                time.sleep(0.4)
+    return chunks()
+"#;
+    function.write("main.py", handler, 0o644);
+    let (record, shim) = record_streamed(&function);
+    check_streamed(&record, &shim);
+}
+
+fn check_streamed(record: &Value, shim: &Shim) {
     assert_eq!(
         record["path"],
         "/2018-06-01/runtime/invocation/rec-1/response"
