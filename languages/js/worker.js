@@ -199,9 +199,32 @@ function makeContext(id, c) {
   };
 }
 
+// _X_AMZN_TRACE_ID (Lambda's X-Ray convention) holds the trace of the invocation running: the
+// latest started of those in flight when several run at once (FUNCTION_CONCURRENCY > 1, where
+// context.traceId and context.amznTraceId are the reliable ones), and the worker's own value
+// (unset unless inherited) between invocations.
+const ownTrace = env._X_AMZN_TRACE_ID;
+const traces = [];
+
+function traceStarts(context) {
+  const trace = { value: context.amznTraceId ?? context.traceId };
+  if (trace.value) traces.push(trace);
+  if (traces.length) env._X_AMZN_TRACE_ID = traces[traces.length - 1].value;
+  return trace;
+}
+
+function traceEnds(trace) {
+  const at = traces.indexOf(trace);
+  if (at < 0) return;
+  traces.splice(at, 1);
+  const value = traces.length ? traces[traces.length - 1].value : ownTrace;
+  if (value === undefined) delete env._X_AMZN_TRACE_ID;
+  else env._X_AMZN_TRACE_ID = value;
+}
+
 function invoke(run, message) {
   const { id, context = {} } = message;
-  if (context.traceId) env._X_AMZN_TRACE_ID = context.traceId; // Lambda's X-Ray convention
+  const trace = traceStarts(context);
   const invocation = { id };
   const done = new Promise((resolve, reject) => {
     invocation.fail = reject; // an uncaught error raised on this invocation's behalf fails it
@@ -211,6 +234,7 @@ function invoke(run, message) {
   inflight.add(done);
   done.then((value) => answer(id, value), (err) => send({ type: 'error', id, error: errorOf(err) }))
     .finally(() => {
+      traceEnds(trace);
       inflight.delete(done);
       invocation.fail = (err) => console.error('Uncaught after the invocation ended:', err); // a log line with its id
     });

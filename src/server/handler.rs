@@ -69,7 +69,7 @@ async fn run(
         kind,
         request_id: call.id().to_owned(),
         event,
-        context: Default::default(),
+        context: call.trace.context(),
         deadline,
         stream: false,
     };

@@ -98,7 +98,11 @@ async fn run(
         kind: Kind::Event,
         request_id: call.id().to_owned(),
         event: Payload::Json(event),
-        context: asked.context,
+        context: asked
+            .context
+            .into_iter()
+            .chain(call.trace.context())
+            .collect(),
         deadline,
         stream: false,
     };

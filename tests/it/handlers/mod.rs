@@ -31,6 +31,7 @@ mod requests;
 mod responses;
 mod schedule;
 mod shapes;
+mod trace;
 mod workers;
 
 /// Deno and Python start slower than a bootstrap, and the machine is shared.
