@@ -139,10 +139,13 @@ impl Trace {
 /// version 00 is exactly that long, a later version may carry more after a `-`.
 fn parse_traceparent(text: &str) -> Option<(String, String, bool)> {
     let hex = |s: &str, len: usize| {
-        s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
     let mut parts = text.splitn(5, '-');
-    let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let rest_ok = match version {
         "00" => parts.next().is_none(),
         "ff" => false,
@@ -175,9 +178,15 @@ pub fn parse_xray(text: &str) -> Option<(String, Option<String>, bool)> {
     if !(hex(time, 8) && hex(random, 24)) {
         return None;
     }
-    let parent = field("Parent").filter(|p| hex(p, 16)).map(str::to_ascii_lowercase);
+    let parent = field("Parent")
+        .filter(|p| hex(p, 16))
+        .map(str::to_ascii_lowercase);
     let sampled = field("Sampled") == Some("1");
-    Some((format!("{time}{random}").to_ascii_lowercase(), parent, sampled))
+    Some((
+        format!("{time}{random}").to_ascii_lowercase(),
+        parent,
+        sampled,
+    ))
 }
 
 #[cfg(test)]
@@ -239,7 +248,9 @@ mod tests {
         let made = a.made_traceparent().unwrap();
         let (id, parent, _) = parse_traceparent(made.to_str().unwrap()).unwrap();
         assert_eq!((id, parent), (a.trace_id.clone(), a.parent_id.clone()));
-        assert!(a.amzn_trace_id().starts_with(&format!("Root=1-{:08x}-", 1_700_000_000)));
+        assert!(a
+            .amzn_trace_id()
+            .starts_with(&format!("Root=1-{:08x}-", 1_700_000_000)));
     }
 
     #[test]

@@ -64,7 +64,10 @@ fn trace_context(header: &str) -> Map<String, Value> {
         Some((id, parent, sampled)) => {
             if let Some(parent) = parent {
                 let flags = u8::from(sampled);
-                context.insert("traceparent".into(), json!(format!("00-{id}-{parent}-{flags:02x}")));
+                context.insert(
+                    "traceparent".into(),
+                    json!(format!("00-{id}-{parent}-{flags:02x}")),
+                );
             }
             context.insert("traceId".into(), json!(id));
         }
@@ -210,10 +213,10 @@ mod tests {
         assert_eq!(context["amznTraceId"], "Root=1-5e1b4151-5ac6c58f;Sampled=1");
         assert_eq!(context["traceId"], "Root=1-5e1b4151-5ac6c58f;Sampled=1");
         let xray = "Root=1-5e1b4151-5ac6c58f5ac6c58f5ac6c58f;Parent=53995c3f42cd8ad8;Sampled=1";
-        let context = trace_context(xray);
-        assert_eq!(context["traceId"], "5e1b41515ac6c58f5ac6c58f5ac6c58f");
+        let traced = trace_context(xray);
+        assert_eq!(traced["traceId"], "5e1b41515ac6c58f5ac6c58f5ac6c58f");
         assert_eq!(
-            context["traceparent"],
+            traced["traceparent"],
             "00-5e1b41515ac6c58f5ac6c58f5ac6c58f-53995c3f42cd8ad8-01"
         );
         assert_eq!(context["clientContext"]["custom"]["a"], 1);

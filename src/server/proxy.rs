@@ -28,7 +28,9 @@ pub async fn invoke(
     let mut request = request;
     if let Some(made) = call.trace.made_traceparent() {
         // A trace fnshim started reaches the server; a caller's own headers pass as they are.
-        request.headers_mut().insert(crate::trace::TRACEPARENT, made);
+        request
+            .headers_mut()
+            .insert(crate::trace::TRACEPARENT, made);
     }
     let result = upstream
         .forward(request, remote, &call.request_id, call.started)

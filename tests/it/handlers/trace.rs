@@ -3,6 +3,7 @@
 //! the trace id in the invocation's log line.
 
 use super::*;
+use crate::support::traceparent_ids;
 
 const JS: &str = r#"
 import process from 'node:process';
@@ -42,28 +43,20 @@ fn source(lang: Lang) -> String {
     match lang {
         Lang::Node => JS.to_owned(),
         Lang::Deno => JS
-            .replace("let after = 'pending';", "let after: string | null = 'pending';")
-            .replace("handler(event, context)", "handler(event: any, context: any)"),
+            .replace(
+                "let after = 'pending';",
+                "let after: string | null = 'pending';",
+            )
+            .replace(
+                "handler(event, context)",
+                "handler(event: any, context: any)",
+            ),
         Lang::Python => PY.to_owned(),
     }
 }
 
 const GIVEN_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const GIVEN: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-/// A version-00 `traceparent`'s trace and parent ids, when it is valid.
-pub(crate) fn traceparent_ids(text: &str) -> Option<(String, String)> {
-    let hex = |s: &str, n: usize| {
-        s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    let parts: Vec<&str> = text.split('-').collect();
-    let [version, trace, parent, flags] = parts[..] else {
-        return None;
-    };
-    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
-    let valid = version == "00" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2);
-    (valid && nonzero(trace) && nonzero(parent)).then(|| (trace.to_owned(), parent.to_owned()))
-}
 
 fn invoke_with(served: &Served, headers: &[(&str, &str)], event: &Value) -> Response {
     let mut request = Request::post("/invoke").header("Content-Type", "application/json");
@@ -83,7 +76,10 @@ fn trace_context_from_the_request(lang: Lang) {
     assert_eq!(j["tracestate"], "congo=t61rcWkgMzE", "{r}{served}");
     let amzn = "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1";
     assert_eq!(j["amzn"], amzn, "X-Ray's form of the trace{r}{served}");
-    assert_eq!(j["seen"], amzn, "_X_AMZN_TRACE_ID during the call{r}{served}");
+    assert_eq!(
+        j["seen"], amzn,
+        "_X_AMZN_TRACE_ID during the call{r}{served}"
+    );
     let after = wait_for(RECOVERY, || {
         let j = ok_json(&invoke(&served, &json!({"after": true})), &served);
         (j["after"] != "pending").then(|| j["after"].clone())
@@ -117,12 +113,18 @@ fn trace_context_from_the_request(lang: Lang) {
     let xray = "Root=1-5e1b4151-5ac6c58f5ac6c58f5ac6c58f;Parent=53995c3f42cd8ad8;Sampled=0";
     let r = invoke_with(&served, &[("X-Amzn-Trace-Id", xray)], &json!({}));
     let j = ok_json(&r, &served);
-    assert_eq!(j["traceId"], "5e1b41515ac6c58f5ac6c58f5ac6c58f", "{r}{served}");
     assert_eq!(
-        j["traceparent"],
-        "00-5e1b41515ac6c58f5ac6c58f5ac6c58f-53995c3f42cd8ad8-00",
+        j["traceId"], "5e1b41515ac6c58f5ac6c58f5ac6c58f",
         "{r}{served}"
     );
-    assert_eq!((&j["amzn"], &j["seen"]), (&json!(xray), &json!(xray)), "{r}{served}");
+    assert_eq!(
+        j["traceparent"], "00-5e1b41515ac6c58f5ac6c58f5ac6c58f-53995c3f42cd8ad8-00",
+        "{r}{served}"
+    );
+    assert_eq!(
+        (&j["amzn"], &j["seen"]),
+        (&json!(xray), &json!(xray)),
+        "{r}{served}"
+    );
 }
 per_language!(trace_context_from_the_request);

@@ -161,3 +161,19 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
         })
         .sum()
 }
+
+/// A version-00 `traceparent`'s trace and parent ids, when it is valid.
+pub fn traceparent_ids(text: &str) -> Option<(String, String)> {
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let parts: Vec<&str> = text.split('-').collect();
+    let [version, trace, parent, flags] = parts[..] else {
+        return None;
+    };
+    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
+    let valid = version == "00" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2);
+    (valid && nonzero(trace) && nonzero(parent)).then(|| (trace.to_owned(), parent.to_owned()))
+}
