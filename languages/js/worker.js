@@ -56,7 +56,8 @@ const problem = (errorType, errorMessage) => ({ errorType, errorMessage, stackTr
 async function load() {
   if (!isDeno && /\.([cm]?ts|tsx)$/.test(entry) && !process.features.typescript) {
     return { error: problem('UnsupportedRuntime',
-      `Node ${process.version} cannot run TypeScript (${entry}); set FUNCTION_RUNTIME=deno or compile it to JavaScript`) };
+      `Node ${process.version} cannot run TypeScript (${entry}): type stripping needs Node 22.6 or later ` +
+      '(the fnshim/node image has one); set FUNCTION_RUNTIME=deno or compile it to JavaScript') };
   }
   let mod;
   try {

@@ -26,6 +26,7 @@ mod fyml;
 mod init;
 mod invoke;
 mod local;
+mod node_lts;
 mod probe;
 mod requests;
 mod responses;
