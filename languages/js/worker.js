@@ -59,7 +59,8 @@ const problem = (errorType, errorMessage) => ({ errorType, errorMessage, stackTr
 async function load() {
   if (!isDeno && /\.([cm]?ts|tsx)$/.test(entry) && !process.features.typescript) {
     return { error: problem('UnsupportedRuntime',
-      `Node ${process.version} cannot run TypeScript (${entry}); set FUNCTION_RUNTIME=deno or compile it to JavaScript`) };
+      `Node ${process.version} cannot run TypeScript (${entry}): type stripping needs Node 22.6 or later ` +
+      '(the fnshim/node image has one); set FUNCTION_RUNTIME=deno or compile it to JavaScript') };
   }
   let mod;
   try {
@@ -338,9 +339,32 @@ function makeContext(invocation, c) {
   };
 }
 
+// _X_AMZN_TRACE_ID (Lambda's X-Ray convention) holds the trace of the invocation running: the
+// latest started of those in flight when several run at once (FUNCTION_CONCURRENCY > 1, where
+// context.traceId and context.amznTraceId are the reliable ones), and the worker's own value
+// (unset unless inherited) between invocations.
+const ownTrace = env._X_AMZN_TRACE_ID;
+const traces = [];
+
+function traceStarts(context) {
+  const trace = { value: context.amznTraceId ?? context.traceId };
+  if (trace.value) traces.push(trace);
+  if (traces.length) env._X_AMZN_TRACE_ID = traces[traces.length - 1].value;
+  return trace;
+}
+
+function traceEnds(trace) {
+  const at = traces.indexOf(trace);
+  if (at < 0) return;
+  traces.splice(at, 1);
+  const value = traces.length ? traces[traces.length - 1].value : ownTrace;
+  if (value === undefined) delete env._X_AMZN_TRACE_ID;
+  else env._X_AMZN_TRACE_ID = value;
+}
+
 function invoke(run, message) {
   const { id, context = {} } = message;
-  if (context.traceId) env._X_AMZN_TRACE_ID = context.traceId; // Lambda's X-Ray convention
+  const trace = traceStarts(context);
   const invocation = { id, requestId: context.requestId, background: new Set(), errors: [], answered: false, over: false };
   const out = sink(id);
   invocation.out = out;
@@ -354,6 +378,7 @@ function invoke(run, message) {
   inflight.add(done);
   done.then((value) => answer(invocation, value), (err) => finish(invocation, { type: 'error', id, error: errorOf(err) }))
     .finally(() => {
+      traceEnds(trace);
       inflight.delete(done);
       invocation.fail = (err) => console.error('Uncaught after the invocation ended:', err); // a log line with its id
     });

@@ -124,6 +124,10 @@ class Context:
         self.invoked_function_arn = fields.get("invokedFunctionArn")
         self.client_context = fields.get("clientContext")
         self.identity = fields.get("identity")
+        self.trace_id = fields.get("traceId")
+        self.traceparent = fields.get("traceparent")
+        self.tracestate = fields.get("tracestate")
+        self.amzn_trace_id = fields.get("amznTraceId")
         self.logger = Logger(channel, invocation_id)
         self.background = []  # wait_until's work, run after the answer
 
@@ -195,21 +199,38 @@ def load_handler(entry, name):
     return handler
 
 
+class _TraceInEnviron:
+    """Lambda's X-Ray convention: _X_AMZN_TRACE_ID is the invocation's trace while it runs
+    (one call at a time, so always the running one's), and the worker's own value after."""
+
+    def __init__(self, trace):
+        self._trace, self._own = trace, os.environ.get("_X_AMZN_TRACE_ID")
+
+    def __enter__(self):
+        if self._trace:
+            os.environ["_X_AMZN_TRACE_ID"] = self._trace
+
+    def __exit__(self, *_):
+        if self._own is None:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        else:
+            os.environ["_X_AMZN_TRACE_ID"] = self._own
+
+
 def invoke(channel, handler, message):
     """Run one invocation and answer it with exactly one result or error (or a stream), then
     run its background work."""
     invocation_id = message["id"]
     context = Context(channel, invocation_id, message.get("context") or {})
-    if "traceId" in (message.get("context") or {}):  # Lambda's X-Ray convention
-        os.environ["_X_AMZN_TRACE_ID"] = message["context"]["traceId"]
     try:
-        result = handler(message.get("event"), context)
-        if hasattr(type(result), "__await__"):  # a coroutine or other awaitable
-            result = _event_loop().run_until_complete(result)
-        if isinstance(result, (types.GeneratorType, types.AsyncGeneratorType)):
-            last = stream(channel, invocation_id, result)
-        else:
-            last = {"type": "result", "id": invocation_id, "result": result}
+        with _TraceInEnviron(context.amzn_trace_id or context.trace_id):
+            result = handler(message.get("event"), context)
+            if hasattr(type(result), "__await__"):  # a coroutine or other awaitable
+                result = _event_loop().run_until_complete(result)
+            if isinstance(result, (types.GeneratorType, types.AsyncGeneratorType)):
+                last = stream(channel, invocation_id, result)
+            else:
+                last = {"type": "result", "id": invocation_id, "result": result}
     except Exception as exc:
         last = {"type": "error", "id": invocation_id, "error": error_of(exc)}
     if context.background:

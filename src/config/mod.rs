@@ -8,6 +8,7 @@ pub(crate) mod file;
 pub(crate) mod fyml;
 mod lambda;
 pub(crate) mod parse;
+pub(crate) mod readiness;
 pub mod settings;
 
 pub use lambda::Lambda;
@@ -155,6 +156,7 @@ pub struct Config {
     pub keepalive_timeout: Duration,
     pub listen_backlog: usize,
     pub max_connections: usize,
+    pub readiness: Option<readiness::ReadinessCheck>,
     /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
     pub lambda: Option<Lambda>,
 }
@@ -217,6 +219,7 @@ impl Config {
             keepalive_timeout: r.duration("KEEPALIVE_TIMEOUT", 75),
             listen_backlog: r.count("LISTEN_BACKLOG", 1024),
             max_connections: r.count("MAX_CONNECTIONS", 10_000),
+            readiness: readiness::read(&mut r),
             lambda: None,
         };
         lambda::apply(&mut r, &mut config);

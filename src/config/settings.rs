@@ -20,6 +20,10 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// Cron fields or `@every`.
     Schedule,
+    /// An HTTP path (`/health`).
+    UrlPath,
+    /// HTTP statuses: codes and ranges (`200-299,404`).
+    Statuses,
 }
 
 impl Kind {
@@ -34,6 +38,8 @@ impl Kind {
             Kind::Bool => parse::boolean(value).map(drop),
             Kind::Choice(words) => parse::one_of(value, words).map(drop),
             Kind::Schedule => crate::config::cron::Schedule::parse(value).map(drop),
+            Kind::UrlPath => super::readiness::url_path(value).map(drop),
+            Kind::Statuses => super::readiness::statuses(value).map(drop),
         }
     }
 
@@ -48,6 +54,8 @@ impl Kind {
             Kind::Bool => "true | false".into(),
             Kind::Choice(words) => words.join(" | "),
             Kind::Schedule => "cron (5 or 6 fields) or @every 30s".into(),
+            Kind::UrlPath => "a path: /health".into(),
+            Kind::Statuses => "codes and ranges: 200-299,404".into(),
         })
     }
 }
@@ -139,6 +147,12 @@ pub static SETTINGS: &[Setting] = &[
         "how the log lines on stderr are written"),
     any("FUNCTION_TIMEOUT", Kind::Duration, "`30s`", "time until the function's response headers"),
     any("INIT_TIMEOUT", Kind::Duration, "`30s`", "time for a worker to load and start listening"),
+    any("READINESS_PATH", Kind::UrlPath, "unset = TCP accept only",
+        "a bootstrap is ready when a GET of this path answers a READINESS_STATUS status"),
+    any("READINESS_STATUS", Kind::Statuses, "`200-499`",
+        "the statuses of READINESS_PATH that mean ready"),
+    any("READINESS_INTERVAL", Kind::Duration, "`50ms`",
+        "the pause between two polls of READINESS_PATH"),
     any("INSTALL_TIMEOUT", Kind::Duration, "`10m`",
         "limit for each dependency install or build step"),
     any("FUNCTION_CONCURRENCY", Kind::Count,

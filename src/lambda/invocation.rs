@@ -44,13 +44,36 @@ pub fn context_of(headers: &HeaderMap) -> Map<String, Value> {
         context.insert("invokedFunctionArn".into(), json!(arn));
     }
     if let Some(trace) = text("lambda-runtime-trace-id") {
-        context.insert("traceId".into(), json!(trace));
+        context.extend(trace_context(trace));
     }
     if let Some(client) = text("lambda-runtime-client-context") {
         context.insert("clientContext".into(), json_or_base64(client));
     }
     if let Some(identity) = text("lambda-runtime-cognito-identity") {
         context.insert("identity".into(), json_or_base64(identity));
+    }
+    context
+}
+
+/// X-Ray's header as `amznTraceId` (what `_X_AMZN_TRACE_ID` is set to) and its W3C form as
+/// `traceId` and `traceparent`; a header that is not X-Ray's is the `traceId` as it is.
+fn trace_context(header: &str) -> Map<String, Value> {
+    let mut context = Map::new();
+    context.insert("amznTraceId".into(), json!(header));
+    match crate::trace::parse_xray(header) {
+        Some((id, parent, sampled)) => {
+            if let Some(parent) = parent {
+                let flags = u8::from(sampled);
+                context.insert(
+                    "traceparent".into(),
+                    json!(format!("00-{id}-{parent}-{flags:02x}")),
+                );
+            }
+            context.insert("traceId".into(), json!(id));
+        }
+        None => {
+            context.insert("traceId".into(), json!(header));
+        }
     }
     context
 }
@@ -187,7 +210,15 @@ mod tests {
             context["invokedFunctionArn"],
             "arn:aws:lambda:us-east-1:1:function:f"
         );
+        assert_eq!(context["amznTraceId"], "Root=1-5e1b4151-5ac6c58f;Sampled=1");
         assert_eq!(context["traceId"], "Root=1-5e1b4151-5ac6c58f;Sampled=1");
+        let xray = "Root=1-5e1b4151-5ac6c58f5ac6c58f5ac6c58f;Parent=53995c3f42cd8ad8;Sampled=1";
+        let traced = trace_context(xray);
+        assert_eq!(traced["traceId"], "5e1b41515ac6c58f5ac6c58f5ac6c58f");
+        assert_eq!(
+            traced["traceparent"],
+            "00-5e1b41515ac6c58f5ac6c58f5ac6c58f-53995c3f42cd8ad8-01"
+        );
         assert_eq!(context["clientContext"]["custom"]["a"], 1);
         assert_eq!(context["identity"]["cognitoIdentityId"], "id");
         assert!(context_of(&HeaderMap::new()).is_empty());

@@ -73,7 +73,7 @@ async fn run(
         kind,
         request_id: call.id().to_owned(),
         event,
-        context: Default::default(),
+        context: call.trace.context(),
         deadline,
         // A streamed answer is passed on as it arrives.
         stream: true,

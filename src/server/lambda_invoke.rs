@@ -48,6 +48,12 @@ struct Asked {
     context: Map<String, Value>,
 }
 
+/// The caller's context fields and the invocation's trace.
+fn traced(mut context: Map<String, Value>, call: &Call<'_>) -> Map<String, Value> {
+    context.extend(call.trace.context());
+    context
+}
+
 pub(crate) async fn invoke(app: &Arc<App>, request: Request<Incoming>) -> Response<Body> {
     let call = Call::start(app, &request);
     let _counted = app.in_flight.try_acquire();
@@ -98,7 +104,7 @@ async fn run(
         kind: Kind::Event,
         request_id: call.id().to_owned(),
         event: Payload::Json(event),
-        context: asked.context,
+        context: traced(asked.context, call),
         deadline,
         stream: false,
     };

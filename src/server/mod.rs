@@ -260,6 +260,8 @@ impl App {
     ) -> Result<(), String> {
         let request_id = self.ids.next();
         let id = request_id.to_str().unwrap_or_default().to_owned();
+        let mut context = context;
+        context.extend(self.ids.trace(&HeaderMap::new()).context());
         let started = tokio::time::Instant::now();
         let timeout = self
             .backend
@@ -298,6 +300,8 @@ impl App {
 pub(crate) struct Call<'a> {
     app: &'a App,
     pub request_id: HeaderValue,
+    /// The request's trace context (or the one fnshim started for it).
+    pub trace: crate::trace::Trace,
     pub started: tokio::time::Instant,
     method: http::Method,
     path: String,
@@ -309,6 +313,7 @@ impl<'a> Call<'a> {
         Call {
             app,
             request_id: given_request_id(request.headers()).unwrap_or_else(|| app.ids.next()),
+            trace: app.ids.trace(request.headers()),
             started: tokio::time::Instant::now(),
             method: request.method().clone(),
             path: request.uri().path().to_owned(),
@@ -342,6 +347,7 @@ impl<'a> Call<'a> {
         self.app.metrics.record(outcome, elapsed);
         tracing::info!(
             request_id = self.id(),
+            trace_id = self.trace.trace_id,
             method = self.method.as_str(),
             path = self.path,
             status,

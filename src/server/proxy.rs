@@ -25,6 +25,13 @@ pub async fn invoke(
         super::body::discard_unless_continue(&parts.headers, body);
         return call.finish(Err(Failure::TooLarge(app.max_body_size)));
     }
+    let mut request = request;
+    if let Some(made) = call.trace.made_traceparent() {
+        // A trace fnshim started reaches the server; a caller's own headers pass as they are.
+        request
+            .headers_mut()
+            .insert(crate::trace::TRACEPARENT, made);
+    }
     let result = upstream
         .forward(request, remote, &call.request_id, call.started)
         .await

@@ -1,5 +1,6 @@
 //! Request ids for requests that bring none: random-looking UUID v4 strings made in user space
-//! from a seed drawn once, so that no request pays a system call for randomness.
+//! from a seed drawn once, so that no request pays a system call for randomness; the same bits
+//! start the traces of requests that bring no trace header (`crate::trace`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,15 +22,33 @@ impl RequestIds {
 
     /// A new id: unique within this process (a counter) and unpredictable across processes.
     pub fn next(&self) -> HeaderValue {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let high = splitmix64(self.seed ^ n);
-        let low = splitmix64(high ^ self.seed.rotate_left(32));
-        let bytes = ((u128::from(high) << 64) | u128::from(low)).to_le_bytes();
+        let bytes = self.bits().to_le_bytes();
         let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
         let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let text = id.hyphenated().encode_lower(&mut text);
         HeaderValue::from_str(text).expect("a UUID is a valid header value")
     }
+}
+
+impl RequestIds {
+    /// 128 new bits from the same generator (the random part of trace ids fnshim starts).
+    pub fn bits(&self) -> u128 {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let high = splitmix64(self.seed ^ n);
+        let low = splitmix64(high ^ self.seed.rotate_left(32));
+        (u128::from(high) << 64) | u128::from(low)
+    }
+
+    /// The request's trace context, or a new trace when it brings none.
+    pub fn trace(&self, headers: &http::HeaderMap) -> crate::trace::Trace {
+        crate::trace::Trace::from_headers(headers, || (self.bits(), epoch_secs()))
+    }
+}
+
+fn epoch_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Default for RequestIds {

@@ -14,6 +14,7 @@ mod leftovers;
 pub(crate) mod lifecycle;
 pub(crate) mod process;
 pub(crate) mod proxy;
+mod ready_check;
 pub(crate) mod reaper;
 mod shutdown;
 pub mod signals;

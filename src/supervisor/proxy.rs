@@ -20,6 +20,7 @@ use super::reaper::{Reaper, WaitStatus};
 use super::shutdown::{self, OneWorker, Shutdown};
 use super::signals;
 use crate::backend::runtime_api::{Protocol, Started};
+use crate::config::readiness::ReadinessCheck;
 use crate::exit::StartError;
 use crate::readiness::Upstream;
 use crate::runtime::ProxyTarget;
@@ -30,6 +31,8 @@ pub struct ProxyOptions {
     pub init_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub grace: Duration,
+    /// READINESS_PATH's check, besides accepting connections.
+    pub readiness: Option<ReadinessCheck>,
 }
 
 /// Everything the lifecycle needs, borrowed for the life of `run`.
@@ -154,12 +157,13 @@ impl Supervisor<'_> {
         let limit = self.options.init_timeout;
         let detect = self.lambda.as_ref().map(|l| l.api.clone());
         let detect = detect.filter(|api| api.protocol().is_none());
+        let check = self.options.readiness.as_ref();
         let first = async {
             let Some(api) = &detect else {
-                return First::Listening(wait_listening(&mut child, port, limit).await);
+                return First::Listening(wait_serving(&mut child, port, limit, check).await);
             };
             tokio::select! {
-                listening = wait_listening(&mut child, port, limit) => First::Listening(listening),
+                listening = wait_serving(&mut child, port, limit, check) => First::Listening(listening),
                 said = api.started(0) => First::Polled(said),
             }
         };
@@ -326,6 +330,22 @@ fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
+}
+
+/// Waits until the worker listens and, with READINESS_PATH, answers it as ready, all within
+/// `limit`.
+async fn wait_serving(
+    child: &mut Child,
+    port: u16,
+    limit: Duration,
+    check: Option<&ReadinessCheck>,
+) -> Result<SocketAddr, String> {
+    let deadline = Instant::now() + limit;
+    let addr = wait_listening(child, port, limit).await?;
+    if let Some(check) = check {
+        super::ready_check::wait_answering(child, addr, check, deadline).await?;
+    }
+    Ok(addr)
 }
 
 /// Polls until the worker accepts a connection on 127.0.0.1 or ::1, it exits, or time runs out.

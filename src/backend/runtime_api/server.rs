@@ -209,7 +209,7 @@ fn next(next: Next) -> Response<Full<Bytes>> {
         ),
         (
             "lambda-runtime-trace-id",
-            Some(text("traceId").map_or_else(|| trace_id(&next.id), str::to_owned)),
+            Some(text("amznTraceId").map_or_else(|| trace_id(&next.id), str::to_owned)),
         ),
         ("lambda-runtime-client-context", json_of("clientContext")),
         ("lambda-runtime-cognito-identity", json_of("identity")),

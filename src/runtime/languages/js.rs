@@ -23,7 +23,7 @@ pub const NODE: Language = Language {
     preferred_when_installed: false,
     one_at_a_time: false,
     adapter: ("worker.cjs", |_, _| JS.to_owned()),
-    worker: |w| vec![w.binary.clone().into(), w.adapter.clone().into()],
+    worker: node_worker,
     generated: &["node_modules"],
     check: None,
     worker_env: |_| Vec::new(),
@@ -74,6 +74,48 @@ pub const DENO: Language = Language {
     ..NODE
 };
 
+/// `node worker.cjs`, with `--experimental-strip-types` for a TypeScript entry on a Node that
+/// has type stripping behind that flag (22.6 to 22.17, 23.0 to 23.5; it is on by default from
+/// 22.18 and 23.6). On an older Node the adapter answers `UnsupportedRuntime`.
+fn node_worker(w: &Worker) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = vec![w.binary.clone().into()];
+    let typescript = w
+        .entry
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "ts" | "mts" | "cts"));
+    if typescript && node_version(&w.binary).is_some_and(strips_types_with_the_flag) {
+        argv.push("--experimental-strip-types".into());
+    }
+    argv.push(w.adapter.clone().into());
+    argv
+}
+
+/// Whether this Node version strips types only when asked to.
+fn strips_types_with_the_flag((major, minor): (u32, u32)) -> bool {
+    matches!((major, minor), (22, 6..=17) | (23, 0..=5))
+}
+
+/// The installed Node's `major.minor`, from `node --version` (run once per start, and only
+/// for a TypeScript entry, before any worker or the reaper runs).
+fn node_version(binary: &std::path::Path) -> Option<(u32, u32)> {
+    let out = std::process::Command::new(binary)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    parse_node_version(std::str::from_utf8(&out.stdout).ok()?)
+}
+
+/// `v22.12.0` → (22, 12).
+fn parse_node_version(text: &str) -> Option<(u32, u32)> {
+    let mut parts = text.trim().strip_prefix('v')?.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
 fn deno_worker(w: &Worker) -> Vec<OsString> {
     let flags = ["run", "--allow-all", "--no-prompt", "--unstable-detect-cjs"];
     let mut argv: Vec<OsString> = vec![w.binary.clone().into()];
@@ -117,6 +159,17 @@ fn npm(c: &InstallCommand) -> InstallLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_stripping_takes_the_flag_only_where_it_is_needed() {
+        assert_eq!(parse_node_version("v22.6.0\n"), Some((22, 6)));
+        assert_eq!(parse_node_version("24.1"), None);
+        let needs = |v: &str| parse_node_version(v).is_some_and(strips_types_with_the_flag);
+        assert!(needs("v22.6.0") && needs("v22.17.1") && needs("v23.5.0"));
+        for v in ["v20.20.2", "v22.5.1", "v22.18.0", "v23.6.0", "v24.22.3"] {
+            assert!(!needs(v), "{v}");
+        }
+    }
 
     #[test]
     fn node_and_deno_run_the_same_adapter_text() {

@@ -83,8 +83,9 @@ fn typescript_under_node_without_type_stripping_is_a_clear_load_error() {
         );
     }
     assert_eq!(code, 65, "{served}");
+    let stderr = served.stderr();
     assert!(
-        served.stderr().contains("TypeScript"),
+        stderr.contains("UnsupportedRuntime") && stderr.contains("needs Node 22.6 or later"),
         "say why a .ts cannot run under node{served}"
     );
 }

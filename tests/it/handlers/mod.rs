@@ -27,6 +27,7 @@ mod fyml;
 mod init;
 mod invoke;
 mod local;
+mod node_lts;
 mod probe;
 mod requests;
 mod responses;
@@ -34,6 +35,7 @@ mod schedule;
 mod shapes;
 mod shutdown_hook;
 mod streaming;
+mod trace;
 mod workers;
 
 /// Deno and Python start slower than a bootstrap, and the machine is shared.

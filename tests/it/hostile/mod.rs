@@ -42,7 +42,7 @@ fn serves_next(shim: &Shim, after: &str) {
 /// request it receives to the returned file.
 fn proxied(env: &[(&str, &str)]) -> (Shim, Function, std::path::PathBuf) {
     let log = tempfile::NamedTempFile::new().unwrap().into_temp_path().keep().unwrap();
-    let function = Function::upstream(&[("UPSTREAM_REQUEST_LOG", log.to_str().unwrap())]);
+    let function = Function::upstream(&[("UPSTREAM_RECEIVED_LOG", log.to_str().unwrap())]);
     let mut cmd = fnshim().function(&function);
     for (k, v) in env {
         cmd = cmd.env(k, v);

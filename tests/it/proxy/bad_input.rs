@@ -156,3 +156,22 @@ fn version_prints_the_crate_version() {
         );
     }
 }
+
+#[test]
+fn bad_readiness_settings_exit_64_naming_them() {
+    let f = Function::upstream(&[]);
+    let shim = fnshim()
+        .function(&f)
+        .env("READINESS_PATH", "health")
+        .env("READINESS_STATUS", "200-2xx")
+        .run();
+    assert_usage_error(
+        &shim,
+        &[
+            "READINESS_STATUS",
+            "200-2xx",
+            "READINESS_PATH",
+            "starting with /",
+        ],
+    );
+}

