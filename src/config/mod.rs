@@ -8,9 +8,11 @@ pub(crate) mod file;
 pub(crate) mod fyml;
 mod lambda;
 pub(crate) mod parse;
+mod platform;
 pub mod settings;
 
 pub use lambda::Lambda;
+pub use platform::Platform;
 #[cfg(test)]
 pub(crate) use settings::test_env;
 
@@ -156,6 +158,8 @@ pub struct Config {
     pub max_connections: usize,
     /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
     pub lambda: Option<Lambda>,
+    /// The contract served: Lambda, an Azure custom handler, Knative, plain HTTP (`platform`).
+    pub platform: Platform,
 }
 
 /// Default in-flight limit for a proxied server (custom and command modes).
@@ -216,8 +220,10 @@ impl Config {
             listen_backlog: r.count("LISTEN_BACKLOG", 1024),
             max_connections: r.count("MAX_CONNECTIONS", 10_000),
             lambda: None,
+            platform: Platform::Http,
         };
         lambda::apply(&mut r, &mut config);
+        platform::apply(&mut r, &mut config);
         r.check_schedule(&config);
         if r.errors.is_empty() {
             Ok(config)

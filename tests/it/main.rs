@@ -4,6 +4,7 @@ mod handlers;
 mod install;
 mod lambda;
 mod pid1;
+mod platforms;
 mod proxy;
 mod runtime_api;
 mod support;
