@@ -11,12 +11,11 @@ pub(crate) mod parse;
 mod platform;
 pub mod settings;
 
+pub use file::{layered, Layered};
 pub use lambda::Lambda;
 pub use platform::Platform;
 #[cfg(test)]
 pub(crate) use settings::test_env;
-
-pub use file::{layered, Layered};
 pub use settings::{Setting, SETTINGS};
 
 use std::collections::HashMap;
@@ -158,7 +157,6 @@ pub struct Config {
     pub max_connections: usize,
     /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
     pub lambda: Option<Lambda>,
-    /// The contract served: Lambda, an Azure custom handler, Knative, plain HTTP (`platform`).
     pub platform: Platform,
 }
 
@@ -222,7 +220,6 @@ impl Config {
             lambda: None,
             platform: Platform::Http,
         };
-        lambda::apply(&mut r, &mut config);
         platform::apply(&mut r, &mut config);
         r.check_schedule(&config);
         if r.errors.is_empty() {

@@ -38,7 +38,9 @@ impl Platform {
 
 /// Decides the platform (Lambda first: its variable is the strongest sign) and lets Knative's
 /// identity stand in for FUNCTION_NAME and FUNCTION_VERSION where those are unset.
+/// Lambda's settings are read first (`config::lambda`).
 pub(super) fn apply(r: &mut Reader<'_>, config: &mut super::Config) {
+    super::lambda::apply(r, config);
     let azure = r.parsed("FUNCTIONS_CUSTOMHANDLER_PORT", super::parse::port);
     let service = r.text("K_SERVICE");
     let configuration = r.text("K_CONFIGURATION");
