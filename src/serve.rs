@@ -22,7 +22,10 @@ pub(crate) fn serve(
     controls: Controls,
     job: Option<(local::Job, ControlSender)>,
 ) -> i32 {
-    let port = config.port.unwrap_or(config::DEFAULT_PORT);
+    let port = match config.platform {
+        config::Platform::Azure { port } => port,
+        _ => config.port.unwrap_or(config::DEFAULT_PORT),
+    };
     let listener = match listener(config, job.is_some(), port) {
         Ok(listener) => listener,
         Err(error) => return crate::report(&error),
@@ -124,7 +127,7 @@ async fn run_proxy(
         config.function_timeout,
         config.max_body_size,
         backend,
-        routes(config, None),
+        routes(config, None)?,
     );
     start_server(app.clone());
     let ticks = trigger::schedule(config, &name);
@@ -134,6 +137,7 @@ async fn run_proxy(
         init_timeout: config.init_timeout,
         shutdown_timeout: config.shutdown_timeout,
         grace: config.kill_grace(),
+        azure: matches!(config.platform, config::Platform::Azure { .. }),
     };
     Supervisor {
         reaper: &reaper,
@@ -211,7 +215,7 @@ async fn run_handlers(
         }])
     })?;
     tokio::spawn(hub.clone().serve(socket));
-    let (app, pools) = handler_app(config, &service);
+    let (app, pools) = handler_app(config, &service)?;
     start_server(app.clone());
     let mut ticks = trigger::schedule(config, &service.functions[0].name);
     ticks.extend(trigger::of_service(&service));
@@ -256,7 +260,7 @@ async fn run_handlers(
 fn handler_app(
     config: &Config,
     service: &runtime::Service,
-) -> (Arc<server::App>, Vec<Arc<worker::Pool>>) {
+) -> Result<(Arc<server::App>, Vec<Arc<worker::Pool>>), StartError> {
     let memory_limit = runtime::memory_limit_mb();
     let pools: Vec<_> = service
         .functions
@@ -286,18 +290,38 @@ fn handler_app(
         config.function_timeout,
         config.max_body_size,
         server::Backend::Workers(workers),
-        routes(config, service.router.clone()),
+        routes(config, service.router.clone())?,
     );
-    (app, pools)
+    Ok((app, pools))
 }
 
 /// How the HTTP front end turns requests into invocations.
-fn routes(config: &Config, router: Option<config::fyml::Router>) -> server::handler::Routes {
-    server::handler::Routes {
+fn routes(
+    config: &Config,
+    router: Option<config::fyml::Router>,
+) -> Result<server::handler::Routes, StartError> {
+    Ok(server::handler::Routes {
         router,
         format: config.http_event_format,
         trigger: config.trigger,
+        azure: azure_layout(config)?,
+    })
+}
+
+/// With FUNCTIONS_CUSTOMHANDLER_PORT, the app's Azure layout (`<Name>/function.json`).
+fn azure_layout(config: &Config) -> Result<Option<server::azure::Layout>, StartError> {
+    if !matches!(config.platform, config::Platform::Azure { .. }) {
+        return Ok(None);
     }
+    let found = match config.function_path.as_deref() {
+        Some(folder) => runtime::azure_layout(folder)?,
+        None => Vec::new(),
+    };
+    let functions = found
+        .iter()
+        .map(|(name, json)| server::azure::layout_function(name, json))
+        .collect();
+    Ok(Some(server::azure::Layout { functions }))
 }
 
 /// The proxied function's name: FUNCTION_NAME, else its folder's, else the program's.

@@ -5,6 +5,7 @@
 //! Architecture invariant: no I/O here. Everything takes values and returns values, so that
 //! every mapping rule is unit-tested next to it.
 
+pub mod azure;
 mod cloudevent;
 mod http;
 pub mod lambda;

@@ -15,9 +15,12 @@ use crate::config::{Config, ConfigError, Runtime};
 use crate::exit::StartError;
 
 mod adapters;
+mod azure;
 mod detect;
 pub mod languages;
 mod targets;
+
+pub use azure::azure_layout;
 
 use detect::{entry_file, runtime_of, BOOTSTRAP};
 pub use targets::refresh_argv;

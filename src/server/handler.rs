@@ -22,6 +22,8 @@ pub struct Routes {
     pub router: Option<Router>,
     pub format: EventFormat,
     pub trigger: Trigger,
+    /// FUNCTIONS_CUSTOMHANDLER_PORT is set: custom-handler payloads, for this layout.
+    pub azure: Option<super::azure::Layout>,
 }
 
 pub async fn invoke(app: &App, request: Request<Incoming>, remote: IpAddr) -> Response<Body> {
@@ -156,7 +158,11 @@ fn pick(
     }
 }
 
-async fn read_body(app: &App, headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, Failure> {
+pub(super) async fn read_body(
+    app: &App,
+    headers: &http::HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, Failure> {
     match super::body::read_limited(headers, body, app.max_body_size).await {
         Ok(body) => Ok(body),
         Err(super::body::Unread::TooLarge) => Err(Failure::TooLarge(app.max_body_size)),

@@ -4,6 +4,7 @@
 //! worker only through [`Readiness`] and tells the supervisor nothing but "idle".
 
 mod admin;
+pub mod azure;
 mod body;
 pub mod errors;
 pub mod handler;
@@ -237,7 +238,12 @@ async fn handle(
     app.backend.settle(app.function_timeout).await;
     match app.backend.http() {
         Some(upstream) => proxy::invoke(app, upstream, request, remote).await,
-        None => handler::invoke(app, request, remote).await,
+        None => match &app.routes.azure {
+            Some(layout) if azure::is_payload(&request) => {
+                azure::invoke(app, layout, request).await
+            }
+            _ => handler::invoke(app, request, remote).await,
+        },
     }
 }
 

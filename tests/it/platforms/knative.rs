@@ -60,4 +60,8 @@ fn check_names_the_platform_and_why() {
         platform_line(&[("K_SERVICE", "orders")]),
         "platform: Knative / Cloud Run (K_SERVICE or K_CONFIGURATION is \"orders\": plain HTTP on PORT)"
     );
+    assert_eq!(
+        platform_line(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("K_SERVICE", "orders")]),
+        "platform: Azure Functions custom handler (FUNCTIONS_CUSTOMHANDLER_PORT=0 is set: the Functions host's payloads on that port)"
+    );
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::support::{fnshim, wait_for, Conn, Function, Request, Shim};
 
+mod azure;
 mod knative;
 
 /// Node and Python start slower on the shared machine.
@@ -24,6 +25,9 @@ struct Served {
 fn start(files: &[(&str, &str)], env: &[(&str, &str)], args: &[&str]) -> Served {
     let function = Function::empty();
     for (name, text) in files {
+        if let Some((folder, _)) = name.rsplit_once('/') {
+            std::fs::create_dir_all(function.path().join(folder)).unwrap();
+        }
         function.write(name, text, 0o644);
     }
     let cache = tempfile::Builder::new()
@@ -48,7 +52,10 @@ fn start(files: &[(&str, &str)], env: &[(&str, &str)], args: &[&str]) -> Served 
 
 /// Starts fnshim and waits until `/_/ready` on its listening port is 200.
 fn serve(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {
-    let served = start(files, env, &[]);
+    wait_served(start(files, env, &[]))
+}
+
+fn wait_served(served: Served) -> Served {
     let port = served.shim.port();
     let ready = wait_for(SLOW_START, || {
         if served.shim.try_status().is_some() {
