@@ -177,3 +177,44 @@ fn f_yml_functions_are_selected_by_name() {
     let r = served.shim.send(&payload("billing", &queue));
     assert_eq!(r.status, 404, "{r}");
 }
+
+/// A bootstrap that speaks the custom-handler protocol itself: it listens on its
+/// FUNCTIONS_CUSTOMHANDLER_PORT and answers the payload in the host's shape.
+const AZURE_BOOTSTRAP: &str = r#"#!/usr/bin/env python3
+import json, os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        payload = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+        same = os.environ['FUNCTIONS_CUSTOMHANDLER_PORT'] == os.environ['PORT']
+        body = json.dumps({'Outputs': {}, 'Logs': [], 'ReturnValue': {'path': self.path, 'data': payload['Data'], 'samePort': same}}).encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+HTTPServer(('127.0.0.1', int(os.environ['FUNCTIONS_CUSTOMHANDLER_PORT'])), H).serve_forever()
+"#;
+
+#[test]
+fn a_bootstrap_gets_the_payloads_as_they_are_on_its_private_port() {
+    let function = Function::with_bootstrap(AZURE_BOOTSTRAP, 0o755);
+    let shim = fnshim()
+        .function(&function)
+        .env(AZURE.0, AZURE.1)
+        .env("FUNCTION_PROTOCOL", "http")
+        .spawn();
+    let served = wait_served(Served {
+        shim,
+        _function: function,
+        _cache: tempfile::tempdir().unwrap(),
+    });
+    let queue = json!({"Data": {"item": 3}, "Metadata": {}});
+    let answer = json_of(&served, &payload("Orders", &queue), 200);
+    assert_eq!(
+        answer["ReturnValue"],
+        json!({"path": "/Orders", "data": {"item": 3}, "samePort": true})
+    );
+}
