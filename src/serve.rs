@@ -22,10 +22,7 @@ pub(crate) fn serve(
     controls: Controls,
     job: Option<(local::Job, ControlSender)>,
 ) -> i32 {
-    let port = match config.platform {
-        config::Platform::Azure { port } => port,
-        _ => config.port.unwrap_or(config::DEFAULT_PORT),
-    };
+    let port = listen_port(config);
     let listener = match listener(config, job.is_some(), port) {
         Ok(listener) => listener,
         Err(error) => return crate::report(&error),
@@ -41,8 +38,9 @@ pub(crate) fn serve(
     runtime.block_on(async move {
         let (stop_server, stopped) = tokio::sync::watch::channel(false);
         let code = job_code.clone();
-        let stop = controls.sender();
+        let (stop, drain) = (controls.sender(), controls.sender());
         let start_server = move |app: Arc<server::App>| {
+            let _ = app.stop.set(drain);
             let Some(listener) = listener else {
                 let finish = local::Finish { code, stop };
                 return crate::lambda::start(config, app, finish);
@@ -74,6 +72,14 @@ pub(crate) fn serve(
             job => job,
         }
     })
+}
+
+/// FUNCTIONS_CUSTOMHANDLER_PORT for an Azure custom handler, else PORT.
+fn listen_port(config: &Config) -> u16 {
+    match config.platform {
+        config::Platform::Azure { port } => port,
+        _ => config.port.unwrap_or(config::DEFAULT_PORT),
+    }
 }
 
 /// PORT on every interface; a loopback port for a local job; none for a Runtime API client.

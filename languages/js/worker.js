@@ -64,6 +64,7 @@ async function load() {
   } catch (err) {
     return { error: await importError(err) };
   }
+  lifecycleModule = mod;
   const found = resolveHandler(mod);
   if (found) return found;
   const names = new Set(Object.keys(mod).filter((name) => name !== 'module.exports'));
@@ -274,6 +275,54 @@ function listen(run) {
   });
 }
 
+// ---- Function Compute lifecycle hooks: initializer, preStop, preFreeze ------------------------
+// The exported initializer (FNSHIM_INITIALIZER, default `initializer`) runs once, before this
+// worker says `ready`, so no invocation ever runs before it; a throw is the worker's init_error.
+// `pre-stop` and `pre-freeze` invocations call the exported preStop / preFreeze (nothing when
+// the module has none). FC's `(context, callback)` style and promises both work.
+
+let lifecycleModule = null;
+
+function lifecycleExport(name) {
+  const mod = lifecycleModule;
+  if (typeof mod?.[name] === 'function') return mod[name];
+  if (typeof mod?.default?.[name] === 'function') return mod.default[name].bind(mod.default);
+  return null;
+}
+
+function callHook(fn, context) {
+  if (fn.length < 2) return fn(context);
+  return new Promise((resolve, reject) => {
+    const returned = fn(context, (err, result) => (err != null ? reject(err) : resolve(result)));
+    if (typeof returned?.then === 'function') returned.then(resolve, reject);
+  });
+}
+
+async function runInitializer() {
+  const name = env.FNSHIM_INITIALIZER || 'initializer';
+  const init = lifecycleExport(name);
+  if (!init) return null;
+  const context = { requestId: 'initializer', functionName: env.FNSHIM_FUNCTION_NAME ?? null, triggerType: 'initialize',
+    log: (...args) => realConsole.log(...args), logger: realConsole };
+  try {
+    await callHook(init, context);
+    return null;
+  } catch (err) {
+    const error = errorOf(err);
+    return { ...error, errorMessage: `the initializer ${name} threw: ${error.errorMessage}` };
+  }
+}
+
+// The run function of a lifecycle invocation, or null for any other kind.
+function lifecycleRun(kind) {
+  const name = { 'pre-stop': 'preStop', 'pre-freeze': 'preFreeze' }[kind];
+  if (!name) return null;
+  return (message, context) => {
+    const hook = lifecycleExport(name);
+    return hook ? callHook(hook, context) : null;
+  };
+}
+
 function onMessage(run, line) {
   let message;
   try {
@@ -282,7 +331,7 @@ function onMessage(run, line) {
     return realConsole.error(`fnshim worker: ignoring a line that is not JSON: ${line.slice(0, 200)}`);
   }
   if (message.type === 'ping') send({ type: 'pong', id: message.id });
-  else if (message.type === 'invoke') invoke(run, message);
+  else if (message.type === 'invoke') invoke(lifecycleRun(message.kind) ?? run, message);
   else realConsole.error(`fnshim worker: ignoring a message of type ${message.type}`);
 }
 
@@ -303,9 +352,10 @@ socket.on('close', shutdown);
 
 send({ type: 'hello', worker: Number(env.FNSHIM_WORKER), runtime: isDeno ? 'deno' : 'node',
   version: isDeno ? globalThis.Deno.version.deno : process.version, pid: process.pid });
-load().then((loaded) => {
-  if (loaded.error) {
-    send({ type: 'init_error', error: loaded.error });
+load().then(async (loaded) => {
+  const error = loaded.error ?? (await runInitializer());
+  if (error) {
+    send({ type: 'init_error', error });
     finish(1);
   } else {
     send(loaded.input === 'request' ? { type: 'ready', input: 'request' } : { type: 'ready' });

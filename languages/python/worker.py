@@ -95,6 +95,7 @@ class Context:
         self.client_context = fields.get("clientContext")
         self.identity = fields.get("identity")
         self.logger = Logger(channel, invocation_id)
+        _fc_fields(self, fields)
 
     def get_remaining_time_in_millis(self):
         if self.deadline_ms is None:
@@ -175,6 +176,74 @@ def invoke(channel, handler, message):
         channel.send({"type": "error", "id": invocation_id, "error": error})
 
 
+# ---- Function Compute lifecycle hooks: initializer, pre_stop, pre_freeze --------------------
+# The exported initializer ($FNSHIM_INITIALIZER, default `initializer`) runs once, before this
+# worker says `ready`; a raise is the worker's init_error. `pre-stop` and `pre-freeze`
+# invocations call the exported preStop / pre_stop and preFreeze / pre_freeze (nothing when
+# the module has none). FC's context fields become attributes as FC's runtime names them.
+
+_HOOKS = {"pre-stop": ("preStop", "pre_stop"), "pre-freeze": ("preFreeze", "pre_freeze")}
+
+
+def _snake(name):
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def _fc_fields(context, fields):
+    """context.credentials.access_key_id, context.function.name, context.region, ..."""
+    from types import SimpleNamespace
+
+    for key in ("credentials", "function", "service"):
+        value = fields.get(key)
+        if isinstance(value, dict):
+            value = SimpleNamespace(**{_snake(k): v for k, v in value.items()})
+        setattr(context, key, value)
+    context.region = fields.get("region")
+    context.account_id = fields.get("accountId")
+
+
+def _entry_module(entry):
+    return sys.modules.get(os.path.splitext(os.path.basename(entry))[0])
+
+
+class _StderrLogger:
+    def _log(self, message, *args):
+        print(str(message) % args if args else str(message), file=sys.stderr)
+
+    debug = info = warning = error = _log
+
+
+def run_initializer(channel, entry):
+    """Calls the initializer once; on a raise sends init_error and exits."""
+    name = os.environ.get("FNSHIM_INITIALIZER") or "initializer"
+    init = getattr(_entry_module(entry), name, None)
+    if not callable(init):
+        return
+    fields = {"requestId": "initializer", "functionName": os.environ.get("FNSHIM_FUNCTION_NAME"),
+              "triggerType": "initialize"}
+    context = Context(channel, "initializer", fields)
+    context.logger = _StderrLogger()  # before `ready`, lines go to stderr, not the protocol
+    try:
+        result = init(context)
+        if hasattr(type(result), "__await__"):
+            _event_loop().run_until_complete(result)
+    except BaseException as exc:
+        error = error_of(exc)
+        error["errorMessage"] = f"the initializer {name} threw: {error['errorMessage']}"
+        channel.send({"type": "init_error", "error": error})
+        sys.exit(1)
+
+
+def lifecycle_handler(entry, kind):
+    """The (event, context) callable of a lifecycle invocation, or None for any other kind."""
+    names = _HOOKS.get(kind)
+    if names is None:
+        return None
+    module = _entry_module(entry)
+    hook = next((getattr(module, n) for n in names if callable(getattr(module, n, None))), None)
+    return lambda event, context: hook(context) if hook else None
+
+
 def main():
     if hasattr(sys.stdout, "reconfigure"):  # fallback when not run with -u
         sys.stdout.reconfigure(line_buffering=True)
@@ -187,19 +256,18 @@ def main():
         "pid": os.getpid(),
     })
 
+    entry = os.path.abspath(os.environ["FNSHIM_ENTRY"])
     try:
-        handler = load_handler(
-            os.path.abspath(os.environ["FNSHIM_ENTRY"]),
-            os.environ.get("FNSHIM_HANDLER") or "handler",
-        )
+        handler = load_handler(entry, os.environ.get("FNSHIM_HANDLER") or "handler")
     except BaseException as exc:  # includes sys.exit() at import time
         channel.send({"type": "init_error", "error": error_of(exc)})
         sys.exit(1)
+    run_initializer(channel, entry)
     channel.send({"type": "ready"})
 
     for message in channel:  # one at a time, by design
         if message.get("type") == "invoke":
-            invoke(channel, handler, message)
+            invoke(channel, lifecycle_handler(entry, message.get("kind")) or handler, message)
         elif message.get("type") == "ping":
             channel.send({"type": "pong", "id": message.get("id")})
     sys.exit(0)  # the shim closed the socket

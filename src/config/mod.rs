@@ -158,6 +158,8 @@ pub struct Config {
     /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
     pub lambda: Option<Lambda>,
     pub platform: Platform,
+    /// FUNCTION_INITIALIZER: the export run once per worker before its first invocation.
+    pub function_initializer: String,
 }
 
 /// Default in-flight limit for a proxied server (custom and command modes).
@@ -201,7 +203,7 @@ impl Config {
             npm_mirror: r.text("NPM_MIRROR"),
             pip_mirror: r.text("PIP_MIRROR"),
             install_deps: r
-                .parsed("INSTALL_DEPS", parse_install_deps)
+                .parsed("INSTALL_DEPS", parse::install_deps)
                 .unwrap_or(InstallDeps::Auto),
             dart_aot: r.parsed("DART_AOT", parse::boolean).unwrap_or(false),
             runtime_config: r.text("RUNTIME_CONFIG").map(PathBuf::from),
@@ -219,14 +221,11 @@ impl Config {
             max_connections: r.count("MAX_CONNECTIONS", 10_000),
             lambda: None,
             platform: Platform::Http,
+            function_initializer: String::new(),
         };
         platform::apply(&mut r, &mut config);
         r.check_schedule(&config);
-        if r.errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(r.errors)
-        }
+        r.finish(config)
     }
 
     /// The SIGTERM-to-SIGKILL grace inside the shutdown budget: min(2 s, SHUTDOWN_TIMEOUT / 2).
@@ -333,6 +332,14 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The configuration, or every error found.
+    fn finish(self, config: Config) -> Result<Config, Vec<ConfigError>> {
+        match self.errors.is_empty() {
+            true => Ok(config),
+            false => Err(self.errors),
+        }
+    }
+
     fn check_schedule(&mut self, config: &Config) {
         if config.trigger == Trigger::Schedule
             && config.schedule.is_none()
@@ -392,14 +399,6 @@ fn parse_protocol(value: &str) -> Result<Protocol, String> {
     Ok(match parse::one_of(value, settings::PROTOCOLS)? {
         "lambda" => Protocol::Lambda,
         _ => Protocol::Http,
-    })
-}
-
-fn parse_install_deps(value: &str) -> Result<InstallDeps, String> {
-    Ok(match parse::one_of(value, settings::INSTALL_MODES)? {
-        "auto" => InstallDeps::Auto,
-        "always" => InstallDeps::Always,
-        _ => InstallDeps::Never,
     })
 }
 

@@ -41,6 +41,12 @@ impl Platform {
 /// Lambda's settings are read first (`config::lambda`).
 pub(super) fn apply(r: &mut Reader<'_>, config: &mut super::Config) {
     super::lambda::apply(r, config);
+    let initializer = r.text_or("FUNCTION_INITIALIZER", "initializer");
+    config.function_initializer = initializer
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let azure = r.parsed("FUNCTIONS_CUSTOMHANDLER_PORT", super::parse::port);
     let service = r.text("K_SERVICE");
     let configuration = r.text("K_CONFIGURATION");

@@ -127,6 +127,8 @@ pub static SETTINGS: &[Setting] = &[
         "entry file, relative to FUNCTION_PATH"),
     any("FUNCTION_HANDLER", Kind::Text, "`handler`",
         "exported handler name, or file.export (index.handler) naming the entry too"),
+    any("FUNCTION_INITIALIZER", Kind::Text, "`initializer`",
+        "export run once per worker before its first invocation (Function Compute's initializer)"),
     any("FUNCTION_RUNTIME", Kind::Choice(RUNTIMES),
         "from the entry's extension; no known extension = custom",
         "the language of the function"),

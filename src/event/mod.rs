@@ -7,6 +7,7 @@
 
 pub mod azure;
 mod cloudevent;
+pub mod fc;
 mod http;
 pub mod lambda;
 mod response;

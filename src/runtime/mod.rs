@@ -74,6 +74,8 @@ pub struct HandlerTarget {
     pub folder: PathBuf,
     pub entry: PathBuf,
     pub handler: String,
+    /// The export each worker runs once before its first invocation, when the entry has it.
+    pub initializer: String,
     pub workers: usize,
     pub concurrency: usize,
     pub timeout: Duration,

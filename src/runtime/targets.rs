@@ -112,6 +112,7 @@ fn function(
     target.init_timeout = def.init_timeout.unwrap_or(target.init_timeout);
     target.memory_mb = def.memory_mb.or(target.memory_mb);
     target.concurrency = def.concurrency.unwrap_or(target.concurrency);
+    target.initializer = def.initializer.clone().unwrap_or(target.initializer);
     refresh_argv(&config.cache_dir, &mut target)?;
     Ok(target)
 }
@@ -162,6 +163,7 @@ pub(super) fn handlers(
         folder,
         entry,
         handler,
+        initializer: config.function_initializer.clone(),
         workers: config
             .workers
             .unwrap_or(if one_at_a_time { cpus } else { 1 }),

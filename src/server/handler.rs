@@ -56,6 +56,7 @@ async fn run(
         .await
         .map_err(|_| Failure::BodyTimeout)??;
     let fc_caller = parts.headers.contains_key("x-fc-request-id");
+    let context = event::fc::fc_context(&parts.headers);
     let (kind, event) = match raw_event {
         true => {
             let (kind, event) = invoke_event(&parts.headers, &body)?;
@@ -71,7 +72,7 @@ async fn run(
         kind,
         request_id: call.id().to_owned(),
         event,
-        context: Default::default(),
+        context,
         deadline,
         stream: false,
     };

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::support::{fnshim, wait_for, Conn, Function, Request, Shim};
 
 mod azure;
+mod fc;
 mod knative;
 
 /// Node and Python start slower on the shared machine.
