@@ -13,7 +13,7 @@ pub mod settings;
 
 pub use file::{layered, Layered};
 pub use lambda::Lambda;
-pub use platform::Platform;
+pub use platform::{Gcf, Platform};
 #[cfg(test)]
 pub(crate) use settings::test_env;
 pub use settings::{Setting, SETTINGS};
@@ -157,14 +157,14 @@ pub struct Config {
     pub max_connections: usize,
     /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
     pub lambda: Option<Lambda>,
+    /// The platform, FUNCTION_INITIALIZER's export and FUNCTION_TARGET (`config::platform`).
     pub platform: Platform,
-    /// FUNCTION_INITIALIZER: the export run once per worker before its first invocation.
     pub function_initializer: String,
+    pub gcf: Option<Gcf>,
 }
 
 /// Default in-flight limit for a proxied server (custom and command modes).
 pub const DEFAULT_PROXY_CONCURRENCY: usize = 256;
-
 /// The port served when PORT is unset (and no command makes it a plain init).
 pub const DEFAULT_PORT: u16 = 8080;
 
@@ -222,6 +222,7 @@ impl Config {
             lambda: None,
             platform: Platform::Http,
             function_initializer: String::new(),
+            gcf: None,
         };
         platform::apply(&mut r, &mut config);
         r.check_schedule(&config);

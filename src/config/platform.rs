@@ -36,11 +36,40 @@ impl Platform {
     }
 }
 
+/// FUNCTION_TARGET: a Functions Framework function, and its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gcf {
+    /// The export (Node) or function (Python) to run, or the name it was registered under.
+    pub target: String,
+    /// FUNCTION_SIGNATURE_TYPE: `http` or `cloudevent`.
+    pub signature: String,
+}
+
+/// Reads FUNCTION_TARGET and FUNCTION_SIGNATURE_TYPE: the target is the handler (unless
+/// FUNCTION_HANDLER is set), and a CloudEvent function takes events (unless TRIGGER_TYPE is).
+fn functions_framework(r: &mut Reader<'_>, config: &mut super::Config) {
+    let signature = r.parsed("FUNCTION_SIGNATURE_TYPE", |v| {
+        super::parse::one_of(v, super::settings::SIGNATURES).map(str::to_owned)
+    });
+    let Some(target) = r.text("FUNCTION_TARGET") else {
+        return;
+    };
+    let signature = signature.unwrap_or_else(|| "http".into());
+    if r.text("FUNCTION_HANDLER").is_none() {
+        config.function_handler = target.clone();
+    }
+    if signature == "cloudevent" && r.text("TRIGGER_TYPE").is_none() {
+        config.trigger = super::Trigger::Event;
+    }
+    config.gcf = Some(Gcf { target, signature });
+}
+
 /// Decides the platform (Lambda first: its variable is the strongest sign) and lets Knative's
 /// identity stand in for FUNCTION_NAME and FUNCTION_VERSION where those are unset.
 /// Lambda's settings are read first (`config::lambda`).
 pub(super) fn apply(r: &mut Reader<'_>, config: &mut super::Config) {
     super::lambda::apply(r, config);
+    functions_framework(r, config);
     let initializer = r.text_or("FUNCTION_INITIALIZER", "initializer");
     config.function_initializer = initializer
         .rsplit('.')

@@ -96,6 +96,7 @@ pub(crate) const LOG_FORMATS: &[&str] = &["json", "text"];
 pub(crate) const EVENT_FORMATS: &[&str] = &["v1", "v2"];
 pub(crate) const PROTOCOLS: &[&str] = &["lambda", "http"];
 pub(crate) const INSTALL_MODES: &[&str] = &["auto", "always", "never"];
+pub(crate) const SIGNATURES: &[&str] = &["http", "cloudevent"];
 pub(crate) const INVOKE_MODES: &[&str] = &["buffered", "response_stream"];
 
 const fn any(
@@ -129,6 +130,10 @@ pub static SETTINGS: &[Setting] = &[
         "exported handler name, or file.export (index.handler) naming the entry too"),
     any("FUNCTION_INITIALIZER", Kind::Text, "`initializer`",
         "export run once per worker before its first invocation (Function Compute's initializer)"),
+    any("FUNCTION_TARGET", Kind::Text, "unset",
+        "a Functions Framework function to run (its export or registered name), as Cloud Functions sets it"),
+    any("FUNCTION_SIGNATURE_TYPE", Kind::Choice(SIGNATURES), "`http`",
+        "with FUNCTION_TARGET: http ((req, res) / request) or cloudevent"),
     any("FUNCTION_RUNTIME", Kind::Choice(RUNTIMES),
         "from the entry's extension; no known extension = custom",
         "the language of the function"),

@@ -158,7 +158,7 @@ pub(super) fn handlers(
         runtime,
         binary,
         argv,
-        env: Vec::new(),
+        env: functions_framework_env(config),
         protocol_env: (language.worker_env)(config),
         folder,
         entry,
@@ -174,6 +174,17 @@ pub(super) fn handlers(
         init_timeout: config.init_timeout,
         memory_mb: config.memory_size,
     })
+}
+
+/// FNSHIM_FUNCTION_TARGET and FNSHIM_SIGNATURE_TYPE for a Functions Framework function.
+fn functions_framework_env(config: &Config) -> Vec<(String, String)> {
+    let Some(gcf) = &config.gcf else {
+        return Vec::new();
+    };
+    vec![
+        ("FNSHIM_FUNCTION_TARGET".into(), gcf.target.clone()),
+        ("FNSHIM_SIGNATURE_TYPE".into(), gcf.signature.clone()),
+    ]
 }
 
 /// Rebuilds the worker's command line after the install moved the function or created its

@@ -11,6 +11,7 @@ use crate::support::{fnshim, wait_for, Conn, Function, Request, Shim};
 
 mod azure;
 mod fc;
+mod gcf;
 mod knative;
 
 /// Node and Python start slower on the shared machine.
