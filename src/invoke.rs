@@ -27,6 +27,10 @@ pub enum Kind {
     CloudEvent,
     /// A timer tick `{triggerTime, triggerName, payload}`.
     Timer,
+    /// Function Compute's `/pre-stop` hook: the adapter calls the exported `preStop(context)`.
+    PreStop,
+    /// Function Compute's `/pre-freeze` hook: the adapter calls `preFreeze(context)`.
+    PreFreeze,
 }
 
 impl Kind {
@@ -36,6 +40,8 @@ impl Kind {
             Kind::Event => "event",
             Kind::CloudEvent => "cloudevent",
             Kind::Timer => "timer",
+            Kind::PreStop => "pre-stop",
+            Kind::PreFreeze => "pre-freeze",
         }
     }
 }

@@ -199,7 +199,8 @@ pub fn describe(config: &crate::config::Config, launch: &crate::runtime::Launch)
         _ => String::new(),
     };
     format!(
-        "{what}{schedule}\ntrigger: {:?}\nfunction timeout: {}\ninit timeout: {}\ninstall timeout: {}\nshutdown timeout: {}\nmax body size: {} bytes\nhttp event format: {:?}\ninstall deps: {:?}\ncache dir: {}",
+        "platform: {}\n{what}{schedule}\ntrigger: {:?}\nfunction timeout: {}\ninit timeout: {}\ninstall timeout: {}\nshutdown timeout: {}\nmax body size: {} bytes\nhttp event format: {:?}\ninstall deps: {:?}\ncache dir: {}",
+        config.platform.describe(),
         config.trigger,
         duration(config.function_timeout),
         duration(config.init_timeout),

@@ -22,7 +22,7 @@ pub(crate) fn serve(
     controls: Controls,
     job: Option<(local::Job, ControlSender)>,
 ) -> i32 {
-    let port = config.port.unwrap_or(config::DEFAULT_PORT);
+    let port = listen_port(config);
     let listener = match listener(config, job.is_some(), port) {
         Ok(listener) => listener,
         Err(error) => return crate::report(&error),
@@ -38,8 +38,9 @@ pub(crate) fn serve(
     runtime.block_on(async move {
         let (stop_server, stopped) = tokio::sync::watch::channel(false);
         let code = job_code.clone();
-        let stop = controls.sender();
+        let (stop, drain) = (controls.sender(), controls.sender());
         let start_server = move |app: Arc<server::App>| {
+            let _ = app.stop.set(drain);
             let Some(listener) = listener else {
                 let finish = local::Finish { code, stop };
                 return crate::lambda::start(config, app, finish);
@@ -71,6 +72,14 @@ pub(crate) fn serve(
             job => job,
         }
     })
+}
+
+/// FUNCTIONS_CUSTOMHANDLER_PORT for an Azure custom handler, else PORT.
+fn listen_port(config: &Config) -> u16 {
+    match config.platform {
+        config::Platform::Azure { port } => port,
+        _ => config.port.unwrap_or(config::DEFAULT_PORT),
+    }
 }
 
 /// PORT on every interface; a loopback port for a local job; none for a Runtime API client.
@@ -124,28 +133,32 @@ async fn run_proxy(
         config.function_timeout,
         config.max_body_size,
         backend,
-        routes(config, None),
+        routes(config, None)?,
     );
     start_server(app.clone());
     let ticks = trigger::schedule(config, &name);
     trigger::start(config, &app, ticks, stop_server.subscribe());
-    let options = ProxyOptions {
-        target,
-        init_timeout: config.init_timeout,
-        shutdown_timeout: config.shutdown_timeout,
-        grace: config.kill_grace(),
-        readiness: config.readiness.clone(),
-    };
     Supervisor {
         reaper: &reaper,
         app,
-        options,
+        options: proxy_options(config, target),
         stop_server,
         controls,
         lambda,
     }
     .run()
     .await
+}
+
+fn proxy_options(config: &Config, target: runtime::ProxyTarget) -> ProxyOptions {
+    ProxyOptions {
+        target,
+        init_timeout: config.init_timeout,
+        shutdown_timeout: config.shutdown_timeout,
+        grace: config.kill_grace(),
+        readiness: config.readiness.clone(),
+        azure: matches!(config.platform, config::Platform::Azure { .. }),
+    }
 }
 
 /// The Runtime API bootstraps may poll: FUNCTION_WORKERS endpoints (default: one per CPU), the
@@ -212,7 +225,7 @@ async fn run_handlers(
         }])
     })?;
     tokio::spawn(hub.clone().serve(socket));
-    let (app, pools) = handler_app(config, &service);
+    let (app, pools) = handler_app(config, &service)?;
     start_server(app.clone());
     let mut ticks = trigger::schedule(config, &service.functions[0].name);
     ticks.extend(trigger::of_service(&service));
@@ -257,7 +270,7 @@ async fn run_handlers(
 fn handler_app(
     config: &Config,
     service: &runtime::Service,
-) -> (Arc<server::App>, Vec<Arc<worker::Pool>>) {
+) -> Result<(Arc<server::App>, Vec<Arc<worker::Pool>>), StartError> {
     let memory_limit = runtime::memory_limit_mb();
     let pools: Vec<_> = service
         .functions
@@ -288,18 +301,38 @@ fn handler_app(
         config.function_timeout,
         config.max_body_size,
         server::Backend::Workers(workers),
-        routes(config, service.router.clone()),
+        routes(config, service.router.clone())?,
     );
-    (app, pools)
+    Ok((app, pools))
 }
 
 /// How the HTTP front end turns requests into invocations.
-fn routes(config: &Config, router: Option<config::fyml::Router>) -> server::handler::Routes {
-    server::handler::Routes {
+fn routes(
+    config: &Config,
+    router: Option<config::fyml::Router>,
+) -> Result<server::handler::Routes, StartError> {
+    Ok(server::handler::Routes {
         router,
         format: config.http_event_format,
         trigger: config.trigger,
+        azure: azure_layout(config)?,
+    })
+}
+
+/// With FUNCTIONS_CUSTOMHANDLER_PORT, the app's Azure layout (`<Name>/function.json`).
+fn azure_layout(config: &Config) -> Result<Option<server::azure::Layout>, StartError> {
+    if !matches!(config.platform, config::Platform::Azure { .. }) {
+        return Ok(None);
     }
+    let found = match config.function_path.as_deref() {
+        Some(folder) => runtime::azure_layout(folder)?,
+        None => Vec::new(),
+    };
+    let functions = found
+        .iter()
+        .map(|(name, json)| server::azure::layout_function(name, json))
+        .collect();
+    Ok(Some(server::azure::Layout { functions }))
 }
 
 /// The proxied function's name: FUNCTION_NAME, else its folder's, else the program's.

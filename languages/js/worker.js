@@ -68,6 +68,7 @@ async function load() {
   } catch (err) {
     return { error: await importError(err) };
   }
+  lifecycleModule = mod;
   const found = resolveHandler(mod);
   if (found) return { ...found, shutdown: shutdownHook(mod) };
   const names = new Set(Object.keys(mod).filter((name) => name !== 'module.exports'));
@@ -108,6 +109,7 @@ async function importError(err) {
 // Each shape becomes `{ run(message, context) → value | Promise<value>, input }`; `input` is what
 // `ready` asks the shim to send for HTTP invocations (PROTOCOL.md): events, or plain requests.
 function resolveHandler(mod) {
+  if (env.FNSHIM_FUNCTION_TARGET) return functionsFramework(mod, env.FNSHIM_FUNCTION_TARGET);
   const byDefault = mod.default; // CommonJS module.exports arrives here too
   if (typeof mod[handlerName] === 'function') return plain(mod[handlerName]);
   if (typeof byDefault?.[handlerName] === 'function') return plain(byDefault[handlerName], byDefault);
@@ -486,6 +488,168 @@ function listen(run) {
   });
 }
 
+// ---- Google Cloud Functions: Functions Framework signatures -----------------------------------
+// With FNSHIM_FUNCTION_TARGET (FUNCTION_TARGET), the target is a function registered with the
+// Framework (`functions.http(name, fn)`, `functions.cloudEvent(name, fn)`: read back from the
+// Framework's own registry, as the user's code filled it) or an export (`exports.fn`), with
+// FNSHIM_SIGNATURE_TYPE. `http` gets Express-style `(req, res)` built from the plain request;
+// `cloudevent` gets the CloudEvent.
+
+function functionsFramework(mod, target) {
+  const registered = registeredFunction(target);
+  const fn = registered?.userFunction ?? mod[target] ?? mod.default?.[target];
+  if (typeof fn !== 'function') return null;
+  const signature = registered?.signatureType ?? env.FNSHIM_SIGNATURE_TYPE ?? 'http';
+  if (signature === 'cloudevent') return { input: 'event', run: ({ event }) => Promise.resolve(fn(event)).then(() => null) };
+  return { input: 'request', run: (message) => runExpressStyle(fn, message.request ?? invokeRequest(message.event)) };
+}
+
+function registeredFunction(target) {
+  try {
+    const requireHere = builtin('node:module').createRequire(entry);
+    const main = requireHere.resolve('@google-cloud/functions-framework');
+    const registry = requireHere(builtin('node:path').join(builtin('node:path').dirname(main), 'function_registry.js'));
+    return registry.getRegisteredFunction?.(target) ?? null;
+  } catch {
+    return null; // no Framework installed: a plain export
+  }
+}
+
+// A raw event (a timer, /invoke) reaches an HTTP function as a JSON POST, as the Framework would get it.
+const invokeRequest = (event) => ({ method: 'POST', url: 'http://localhost/invoke', headers: [['content-type', 'application/json']],
+  body: JSON.stringify(event ?? null), isBase64Encoded: false });
+
+function runExpressStyle(fn, q) {
+  return new Promise((resolve, reject) => {
+    const req = expressRequest(q);
+    if (req === null) return resolve({ statusCode: 400, headers: { 'content-type': 'text/plain' }, body: 'Bad Request: the body is not valid JSON' });
+    const res = expressResponse(resolve);
+    try {
+      const returned = fn(req, res);
+      if (typeof returned?.then === 'function') returned.then(undefined, reject);
+    } catch (err) {
+      reject(err);
+    }
+  });
+}
+
+// The request as Express (which the Framework uses) shows it: query, headers, parsed body, rawBody.
+function expressRequest(q) {
+  const url = new URL(q.url);
+  const headers = {};
+  for (const [name, value] of q.headers) headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  const rawBody = q.body == null ? Buffer.alloc(0) : Buffer.from(q.body, q.isBase64Encoded ? 'base64' : 'utf8');
+  const type = (headers['content-type'] || '').split(';')[0].trim().toLowerCase();
+  let body = {};
+  if (/[/+]json$/.test(type) && rawBody.length) {
+    try { body = JSON.parse(rawBody.toString('utf8')); } catch { return null; }
+  } else if (type.startsWith('text/')) body = rawBody.toString('utf8');
+  else if (type === 'application/x-www-form-urlencoded') body = Object.fromEntries(new URLSearchParams(rawBody.toString('utf8')));
+  else if (rawBody.length) body = rawBody;
+  const query = {};
+  for (const [k, v] of url.searchParams) query[k] = k in query ? [].concat(query[k], v) : v;
+  const get = (name) => headers[String(name).toLowerCase()];
+  return { method: q.method, url: url.pathname + url.search, originalUrl: url.pathname + url.search, path: url.pathname,
+    query, headers, body, rawBody, get, header: get, protocol: url.protocol.slice(0, -1), hostname: url.hostname,
+    ip: (headers['x-forwarded-for'] || '').split(',')[0].trim() || undefined, params: {} };
+}
+
+// The parts of Express's response functions use; the answer is complete at end/send/json.
+function expressResponse(resolve) {
+  const headers = {};
+  const chunks = [];
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    res.headersSent = true;
+    resolve({ statusCode: res.statusCode, headers, body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true });
+  };
+  const short = { json: 'application/json', html: 'text/html', text: 'text/plain', txt: 'text/plain' };
+  const res = {
+    statusCode: 200, headersSent: false, locals: {},
+    status(code) { res.statusCode = code; return res; },
+    set(name, value) {
+      if (typeof name === 'object') for (const k of Object.keys(name)) res.set(k, name[k]);
+      else headers[name.toLowerCase()] = String(value);
+      return res;
+    },
+    header: (name, value) => res.set(name, value),
+    setHeader: (name, value) => res.set(name, value),
+    append(name, value) { const k = name.toLowerCase(); headers[k] = headers[k] ? `${headers[k]}, ${value}` : String(value); return res; },
+    get: (name) => headers[name.toLowerCase()],
+    getHeader: (name) => headers[name.toLowerCase()],
+    removeHeader(name) { delete headers[name.toLowerCase()]; },
+    type: (t) => res.set('content-type', short[t] ?? t),
+    writeHead(code, more) { res.statusCode = code; if (more) res.set(more); return res; },
+    write(chunk) { chunks.push(Buffer.from(chunk)); return true; },
+    end(chunk) { if (chunk != null) chunks.push(Buffer.from(chunk)); finish(); return res; },
+    json(value) {
+      if (!headers['content-type']) res.set('content-type', 'application/json; charset=utf-8');
+      return res.end(JSON.stringify(value));
+    },
+    send(body) {
+      if (body == null) return res.end();
+      if (typeof body === 'object' && !Buffer.isBuffer(body) && !(body instanceof Uint8Array)) return res.json(body);
+      if (!headers['content-type']) res.set('content-type', typeof body === 'string' ? 'text/html; charset=utf-8' : 'application/octet-stream');
+      return res.end(typeof body === 'string' ? body : Buffer.from(body));
+    },
+    sendStatus(code) { res.statusCode = code; return res.type('text').end(builtin('node:http').STATUS_CODES[code] ?? String(code)); },
+    redirect(a, b) { const [code, location] = b === undefined ? [302, a] : [a, b]; res.statusCode = code; res.set('location', location); return res.end(); },
+    on() { return res; },
+    once() { return res; },
+  };
+  return res;
+}
+
+// ---- Function Compute lifecycle hooks: initializer, preStop, preFreeze ------------------------
+// The exported initializer (FNSHIM_INITIALIZER, default `initializer`) runs once, before this
+// worker says `ready`, so no invocation ever runs before it; a throw is the worker's init_error.
+// `pre-stop` and `pre-freeze` invocations call the exported preStop / preFreeze (nothing when
+// the module has none). FC's `(context, callback)` style and promises both work.
+
+let lifecycleModule = null;
+
+function lifecycleExport(name) {
+  const mod = lifecycleModule;
+  if (typeof mod?.[name] === 'function') return mod[name];
+  if (typeof mod?.default?.[name] === 'function') return mod.default[name].bind(mod.default);
+  return null;
+}
+
+function callHook(fn, context) {
+  if (fn.length < 2) return fn(context);
+  return new Promise((resolve, reject) => {
+    const returned = fn(context, (err, result) => (err != null ? reject(err) : resolve(result)));
+    if (typeof returned?.then === 'function') returned.then(resolve, reject);
+  });
+}
+
+async function runInitializer() {
+  const name = env.FNSHIM_INITIALIZER || 'initializer';
+  const init = lifecycleExport(name);
+  if (!init) return null;
+  const context = { requestId: 'initializer', functionName: env.FNSHIM_FUNCTION_NAME ?? null, triggerType: 'initialize',
+    log: (...args) => realConsole.log(...args), logger: realConsole };
+  try {
+    await callHook(init, context);
+    return null;
+  } catch (err) {
+    const error = errorOf(err);
+    return { ...error, errorMessage: `the initializer ${name} threw: ${error.errorMessage}` };
+  }
+}
+
+// The run function of a lifecycle invocation, or null for any other kind.
+function lifecycleRun(kind) {
+  const name = { 'pre-stop': 'preStop', 'pre-freeze': 'preFreeze' }[kind];
+  if (!name) return null;
+  return (message, context) => {
+    const hook = lifecycleExport(name);
+    return hook ? callHook(hook, context) : null;
+  };
+}
+
 function onMessage(run, line) {
   let message;
   try {
@@ -494,7 +658,7 @@ function onMessage(run, line) {
     return realConsole.error(`fnshim worker: ignoring a line that is not JSON: ${line.slice(0, 200)}`);
   }
   if (message.type === 'ping') send({ type: 'pong', id: message.id });
-  else if (message.type === 'invoke') invoke(run, message);
+  else if (message.type === 'invoke') invoke(lifecycleRun(message.kind) ?? run, message);
   else if (message.type === 'cancel') invocations.get(message.id)?.cancel();
   else if (message.type === 'shutdown') exitBy = message.deadlineMs;
   else realConsole.error(`fnshim worker: ignoring a message of type ${message.type}`);
@@ -519,9 +683,10 @@ socket.on('close', shutdown);
 
 send({ type: 'hello', worker: Number(env.FNSHIM_WORKER), runtime: isDeno ? 'deno' : 'node',
   version: isDeno ? globalThis.Deno.version.deno : process.version, pid: process.pid });
-load().then((loaded) => {
-  if (loaded.error) {
-    send({ type: 'init_error', error: loaded.error });
+load().then(async (loaded) => {
+  const error = loaded.error ?? (await runInitializer());
+  if (error) {
+    send({ type: 'init_error', error });
     exitWith(1);
   } else {
     hook = loaded.shutdown;

@@ -129,6 +129,7 @@ class Context:
         self.tracestate = fields.get("tracestate")
         self.amzn_trace_id = fields.get("amznTraceId")
         self.logger = Logger(channel, invocation_id)
+        _fc_fields(self, fields)
         self.background = []  # wait_until's work, run after the answer
 
     def wait_until(self, work):
@@ -349,6 +350,155 @@ def _call_hook(hook):
         print(f"fnshim worker: the shutdown hook failed: {exc!r}", file=sys.stderr)
 
 
+# ---- Google Cloud Functions: Functions Framework signatures ---------------------------------
+# With $FNSHIM_FUNCTION_TARGET (FUNCTION_TARGET), the target is a function of the entry,
+# decorated with @functions_framework.http / @functions_framework.cloud_event (read back from the
+# Framework's registry) or plain, with $FNSHIM_SIGNATURE_TYPE. `http` gets a Flask request built
+# from the plain request (Flask comes with functions-framework) and may return anything Flask
+# accepts; `cloudevent` gets a cloudevents CloudEvent.
+
+_FLASK_APP = None
+
+
+def functions_framework_handler(entry, target):
+    """(handler, input) for the Functions Framework function `target`."""
+    module = _entry_module(entry)
+    registry = sys.modules.get("functions_framework._function_registry")
+    registered = getattr(registry, "REGISTRY_MAP", {}).get(target)
+    signature = registered or os.environ.get("FNSHIM_SIGNATURE_TYPE") or "http"
+    fn = getattr(module, target)
+    if signature == "cloudevent":
+        return (lambda event, context: _call_cloud_event(fn, event)), "event"
+    return (lambda q, context: _call_http(fn, q)), "request"
+
+
+def _call_cloud_event(fn, event):
+    try:
+        from cloudevents.http import CloudEvent
+    except ImportError:  # without the Framework's dependency: the attributes as a dict
+        class CloudEvent(dict):
+            def __init__(self, attributes, data):
+                super().__init__(attributes)
+                self.data = data
+    attributes = {k: v for k, v in event.items() if k not in ("data", "data_base64")}
+    result = fn(CloudEvent(attributes, event.get("data")))
+    if hasattr(type(result), "__await__"):
+        _event_loop().run_until_complete(result)
+    return None
+
+
+def gcf_request(message):
+    """The plain request of an invocation; a raw event as a JSON POST to /invoke."""
+    if "request" in message:
+        return message["request"]
+    body = json.dumps(message.get("event"))
+    return {"method": "POST", "url": "http://localhost/invoke", "headers": [["content-type", "application/json"]],
+            "body": body, "isBase64Encoded": False}
+
+
+def _call_http(fn, q):
+    import base64
+    from urllib.parse import urlsplit
+
+    import flask
+    from werkzeug.exceptions import HTTPException
+
+    global _FLASK_APP
+    if _FLASK_APP is None:
+        _FLASK_APP = flask.Flask("fnshim")
+    app = _FLASK_APP
+    url = urlsplit(q["url"])
+    body = q.get("body") or ""
+    data = base64.b64decode(body) if q.get("isBase64Encoded") else body.encode("utf-8")
+    context = app.test_request_context(
+        path=url.path or "/", base_url=f"{url.scheme}://{url.netloc}", query_string=url.query,
+        method=q["method"], headers=[tuple(h) for h in q["headers"]], data=data)
+    with context:
+        try:
+            response = app.make_response(fn(flask.request))
+        except HTTPException as exc:  # flask.abort(400) and the like, as Flask answers them
+            response = exc.get_response()
+        headers, cookies = {}, []
+        for name, value in response.headers.items():
+            if name.lower() == "set-cookie":
+                cookies.append(value)
+            else:
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        result = {"statusCode": response.status_code, "headers": headers,
+                  "body": base64.b64encode(response.get_data()).decode("ascii"), "isBase64Encoded": True}
+        if cookies:
+            result["multiValueHeaders"] = {"set-cookie": cookies}
+        return result
+
+
+# ---- Function Compute lifecycle hooks: initializer, pre_stop, pre_freeze --------------------
+# The exported initializer ($FNSHIM_INITIALIZER, default `initializer`) runs once, before this
+# worker says `ready`; a raise is the worker's init_error. `pre-stop` and `pre-freeze`
+# invocations call the exported preStop / pre_stop and preFreeze / pre_freeze (nothing when
+# the module has none). FC's context fields become attributes as FC's runtime names them.
+
+_HOOKS = {"pre-stop": ("preStop", "pre_stop"), "pre-freeze": ("preFreeze", "pre_freeze")}
+
+
+def _snake(name):
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def _fc_fields(context, fields):
+    """context.credentials.access_key_id, context.function.name, context.region, ..."""
+    from types import SimpleNamespace
+
+    for key in ("credentials", "function", "service"):
+        value = fields.get(key)
+        if isinstance(value, dict):
+            value = SimpleNamespace(**{_snake(k): v for k, v in value.items()})
+        setattr(context, key, value)
+    context.region = fields.get("region")
+    context.account_id = fields.get("accountId")
+
+
+def _entry_module(entry):
+    return sys.modules.get(os.path.splitext(os.path.basename(entry))[0])
+
+
+class _StderrLogger:
+    def _log(self, message, *args):
+        print(str(message) % args if args else str(message), file=sys.stderr)
+
+    debug = info = warning = error = _log
+
+
+def run_initializer(channel, entry):
+    """Calls the initializer once; on a raise sends init_error and exits."""
+    name = os.environ.get("FNSHIM_INITIALIZER") or "initializer"
+    init = getattr(_entry_module(entry), name, None)
+    if not callable(init):
+        return
+    fields = {"requestId": "initializer", "functionName": os.environ.get("FNSHIM_FUNCTION_NAME"),
+              "triggerType": "initialize"}
+    context = Context(channel, "initializer", fields)
+    context.logger = _StderrLogger()  # before `ready`, lines go to stderr, not the protocol
+    try:
+        result = init(context)
+        if hasattr(type(result), "__await__"):
+            _event_loop().run_until_complete(result)
+    except BaseException as exc:
+        error = error_of(exc)
+        error["errorMessage"] = f"the initializer {name} threw: {error['errorMessage']}"
+        channel.send({"type": "init_error", "error": error})
+        sys.exit(1)
+
+
+def lifecycle_handler(entry, kind):
+    """The (event, context) callable of a lifecycle invocation, or None for any other kind."""
+    names = _HOOKS.get(kind)
+    if names is None:
+        return None
+    module = _entry_module(entry)
+    hook = next((getattr(module, n) for n in names if callable(getattr(module, n, None))), None)
+    return lambda event, context: hook(context) if hook else None
+
+
 def main():
     if hasattr(sys.stdout, "reconfigure"):  # fallback when not run with -u
         sys.stdout.reconfigure(line_buffering=True)
@@ -361,21 +511,26 @@ def main():
         "pid": os.getpid(),
     })
 
+    entry = os.path.abspath(os.environ["FNSHIM_ENTRY"])
     try:
-        handler = load_handler(
-            os.path.abspath(os.environ["FNSHIM_ENTRY"]),
-            os.environ.get("FNSHIM_HANDLER") or "handler",
-        )
+        handler = load_handler(entry, os.environ.get("FNSHIM_HANDLER") or "handler")
     except BaseException as exc:  # includes sys.exit() at import time
         channel.send({"type": "init_error", "error": error_of(exc)})
         sys.exit(1)
+    run_initializer(channel, entry)
+    target, ready = os.environ.get("FNSHIM_FUNCTION_TARGET"), {"type": "ready"}
+    if target:
+        handler, input_shape = functions_framework_handler(entry, target)
+        ready = {"type": "ready", "input": "request"} if input_shape == "request" else ready
     # The shim follows its SIGTERM with the end of the socket, which starts the shutdown.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    channel.send({"type": "ready"})
+    channel.send(ready)
 
     for message in channel:  # one at a time, by design
         if message.get("type") == "invoke":
-            invoke(channel, handler, message)
+            if target and ready.get("input") == "request" and not _HOOKS.get(message.get("kind")):
+                message["event"] = gcf_request(message)
+            invoke(channel, lifecycle_handler(entry, message.get("kind")) or handler, message)
         elif message.get("type") == "ping":
             channel.send({"type": "pong", "id": message.get("id")})
         elif message.get("type") == "shutdown":

@@ -9,13 +9,14 @@ pub(crate) mod fyml;
 mod lambda;
 pub(crate) mod parse;
 pub(crate) mod readiness;
+mod platform;
 pub mod settings;
 
+pub use file::{layered, Layered};
 pub use lambda::Lambda;
+pub use platform::{Gcf, Platform};
 #[cfg(test)]
 pub(crate) use settings::test_env;
-
-pub use file::{layered, Layered};
 pub use settings::{Setting, SETTINGS};
 
 use std::collections::HashMap;
@@ -159,11 +160,14 @@ pub struct Config {
     pub readiness: Option<readiness::ReadinessCheck>,
     /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
     pub lambda: Option<Lambda>,
+    /// The platform, FUNCTION_INITIALIZER's export and FUNCTION_TARGET (`config::platform`).
+    pub platform: Platform,
+    pub function_initializer: String,
+    pub gcf: Option<Gcf>,
 }
 
 /// Default in-flight limit for a proxied server (custom and command modes).
 pub const DEFAULT_PROXY_CONCURRENCY: usize = 256;
-
 /// The port served when PORT is unset (and no command makes it a plain init).
 pub const DEFAULT_PORT: u16 = 8080;
 
@@ -203,7 +207,7 @@ impl Config {
             npm_mirror: r.text("NPM_MIRROR"),
             pip_mirror: r.text("PIP_MIRROR"),
             install_deps: r
-                .parsed("INSTALL_DEPS", parse_install_deps)
+                .parsed("INSTALL_DEPS", parse::install_deps)
                 .unwrap_or(InstallDeps::Auto),
             dart_aot: r.parsed("DART_AOT", parse::boolean).unwrap_or(false),
             runtime_config: r.text("RUNTIME_CONFIG").map(PathBuf::from),
@@ -221,14 +225,13 @@ impl Config {
             max_connections: r.count("MAX_CONNECTIONS", 10_000),
             readiness: readiness::read(&mut r),
             lambda: None,
+            platform: Platform::Http,
+            function_initializer: String::new(),
+            gcf: None,
         };
-        lambda::apply(&mut r, &mut config);
+        platform::apply(&mut r, &mut config);
         r.check_schedule(&config);
-        if r.errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(r.errors)
-        }
+        r.finish(config)
     }
 
     /// The SIGTERM-to-SIGKILL grace inside the shutdown budget: min(2 s, SHUTDOWN_TIMEOUT / 2).
@@ -339,6 +342,14 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The configuration, or every error found.
+    fn finish(self, config: Config) -> Result<Config, Vec<ConfigError>> {
+        match self.errors.is_empty() {
+            true => Ok(config),
+            false => Err(self.errors),
+        }
+    }
+
     fn check_schedule(&mut self, config: &Config) {
         if config.trigger == Trigger::Schedule
             && config.schedule.is_none()
@@ -401,103 +412,5 @@ fn parse_protocol(value: &str) -> Result<Protocol, String> {
     })
 }
 
-fn parse_install_deps(value: &str) -> Result<InstallDeps, String> {
-    Ok(match parse::one_of(value, settings::INSTALL_MODES)? {
-        "auto" => InstallDeps::Auto,
-        "always" => InstallDeps::Always,
-        _ => InstallDeps::Never,
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::test_env as env;
-    use super::*;
-
-    #[test]
-    fn defaults_follow_the_spec() {
-        let config = Config::from_env(&env(&[]), None).unwrap();
-        assert_eq!(config.port, None);
-        assert_eq!(config.function_timeout, Duration::from_secs(30));
-        assert_eq!(config.init_timeout, Duration::from_secs(30));
-        assert_eq!(config.install_timeout, Duration::from_secs(600));
-        assert_eq!(config.shutdown_timeout, Duration::from_secs(8));
-        assert_eq!(config.max_body_size, 6 * 1024 * 1024);
-        assert_eq!(config.trigger, Trigger::Http);
-        assert_eq!(config.function_handler, "handler");
-        assert_eq!(config.function_version, "$LATEST");
-        assert_eq!(config.log.level, tracing::Level::INFO);
-        assert_eq!(config.kill_grace(), Duration::from_secs(2));
-        assert_eq!(config.cache_dir, PathBuf::from("/tmp/fnshim"));
-    }
-
-    #[test]
-    fn values_are_typed() {
-        let config = Config::from_env(
-            &env(&[
-                ("PORT", "9000"),
-                ("FUNCTION_TIMEOUT", "500ms"),
-                ("TRIGGER_TYPE", "Event"),
-                ("FUNCTION_RUNTIME", "python"),
-                ("MAX_BODY_SIZE", "1KB"),
-                ("DART_AOT", "true"),
-                ("LOG_FORMAT", "text"),
-                ("MEMORY_SIZE", "512MB"),
-                ("SHUTDOWN_TIMEOUT", "2s"),
-            ]),
-            None,
-        )
-        .unwrap();
-        assert_eq!(config.port, Some(9000));
-        assert_eq!(config.function_timeout, Duration::from_millis(500));
-        assert_eq!(config.trigger, Trigger::Event);
-        assert_eq!(config.function_runtime, Some(Runtime::Python));
-        assert_eq!(config.max_body_size, 1024);
-        assert!(config.dart_aot);
-        assert_eq!(config.log.format, Some(LogFormat::Text));
-        assert_eq!(config.memory_size, Some(512));
-        assert_eq!(config.kill_grace(), Duration::from_secs(1));
-    }
-
-    #[test]
-    fn every_bad_key_is_reported_together() {
-        let errors = Config::from_env(
-            &env(&[
-                ("PORT", "70000"),
-                ("FUNCTION_TIMEOUT", "abc"),
-                ("LOG_LEVEL", "loud"),
-                ("FUNCTION_CONCURRENCY", "0"),
-                ("TRIGGER_TYPE", "schedule"),
-            ]),
-            None,
-        )
-        .unwrap_err();
-        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            [
-                "PORT",
-                "LOG_LEVEL",
-                "FUNCTION_TIMEOUT",
-                "FUNCTION_CONCURRENCY",
-                "SCHEDULE"
-            ]
-        );
-        assert_eq!(errors[0].value, "70000");
-        assert!(errors[0].to_string().starts_with("PORT=\"70000\": "));
-    }
-
-    #[test]
-    fn empty_values_count_as_unset() {
-        let config = Config::from_env(&env(&[("PORT", ""), ("PUB_MIRROR", " ")]), None).unwrap();
-        assert_eq!(config.port, None);
-        assert_eq!(config.pub_mirror, None);
-    }
-
-    #[test]
-    fn lenient_log_settings_ignore_bad_values() {
-        let settings = log_settings(&env(&[("LOG_LEVEL", "loud"), ("LOG_FORMAT", "json")]));
-        assert_eq!(settings.level, tracing::Level::INFO);
-        assert_eq!(settings.format, Some(LogFormat::Json));
-    }
-}
+mod tests;

@@ -135,3 +135,13 @@ mod tests {
         assert!(positive("0").is_err());
     }
 }
+
+/// INSTALL_DEPS.
+pub(crate) fn install_deps(value: &str) -> Result<super::InstallDeps, String> {
+    use super::InstallDeps;
+    Ok(match one_of(value, super::settings::INSTALL_MODES)? {
+        "auto" => InstallDeps::Auto,
+        "always" => InstallDeps::Always,
+        _ => InstallDeps::Never,
+    })
+}

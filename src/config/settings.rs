@@ -104,6 +104,7 @@ pub(crate) const LOG_FORMATS: &[&str] = &["json", "text"];
 pub(crate) const EVENT_FORMATS: &[&str] = &["v1", "v2"];
 pub(crate) const PROTOCOLS: &[&str] = &["lambda", "http"];
 pub(crate) const INSTALL_MODES: &[&str] = &["auto", "always", "never"];
+pub(crate) const SIGNATURES: &[&str] = &["http", "cloudevent"];
 pub(crate) const INVOKE_MODES: &[&str] = &["buffered", "response_stream"];
 
 const fn any(
@@ -135,6 +136,12 @@ pub static SETTINGS: &[Setting] = &[
         "entry file, relative to FUNCTION_PATH"),
     any("FUNCTION_HANDLER", Kind::Text, "`handler`",
         "exported handler name, or file.export (index.handler) naming the entry too"),
+    any("FUNCTION_INITIALIZER", Kind::Text, "`initializer`",
+        "export run once per worker before its first invocation (Function Compute's initializer)"),
+    any("FUNCTION_TARGET", Kind::Text, "unset",
+        "a Functions Framework function to run (its export or registered name), as Cloud Functions sets it"),
+    any("FUNCTION_SIGNATURE_TYPE", Kind::Choice(SIGNATURES), "`http`",
+        "with FUNCTION_TARGET: http ((req, res) / request) or cloudevent"),
     any("FUNCTION_RUNTIME", Kind::Choice(RUNTIMES),
         "from the entry's extension; no known extension = custom",
         "the language of the function"),
@@ -214,6 +221,14 @@ pub static SETTINGS: &[Setting] = &[
         "set by Lambda: FUNCTION_VERSION when that is unset")),
     from(Source::Environment, any("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", Kind::Count, "unset",
         "set by Lambda: MEMORY_SIZE (in MB) when that is unset")),
+    from(Source::Environment, any("FUNCTIONS_CUSTOMHANDLER_PORT", Kind::Port, "unset",
+        "set by Azure Functions: fnshim listens there and speaks the custom-handler payloads")),
+    from(Source::Environment, any("K_SERVICE", Kind::Text, "unset",
+        "set by Knative and Cloud Run: FUNCTION_NAME when that is unset")),
+    from(Source::Environment, any("K_CONFIGURATION", Kind::Text, "unset",
+        "set by Knative and Cloud Run: FUNCTION_NAME when that and K_SERVICE are unset")),
+    from(Source::Environment, any("K_REVISION", Kind::Text, "unset",
+        "set by Knative and Cloud Run: FUNCTION_VERSION when that is unset")),
     from(Source::Inherited, any("TMPDIR", Kind::Text, "`/tmp`", "where CACHE_DIR goes by default")),
     from(Source::Inherited, any("PATH", Kind::Text, "unset",
         "where the language runtimes and installers are found")),

@@ -5,7 +5,9 @@
 //! Architecture invariant: no I/O here. Everything takes values and returns values, so that
 //! every mapping rule is unit-tested next to it.
 
+pub mod azure;
 mod cloudevent;
+pub mod fc;
 mod http;
 pub mod lambda;
 mod response;

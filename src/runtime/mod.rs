@@ -15,9 +15,12 @@ use crate::config::{Config, ConfigError, Runtime};
 use crate::exit::StartError;
 
 mod adapters;
+mod azure;
 mod detect;
 pub mod languages;
 mod targets;
+
+pub use azure::azure_layout;
 
 use detect::{entry_file, runtime_of, BOOTSTRAP};
 pub use targets::refresh_argv;
@@ -71,6 +74,8 @@ pub struct HandlerTarget {
     pub folder: PathBuf,
     pub entry: PathBuf,
     pub handler: String,
+    /// The export each worker runs once before its first invocation, when the entry has it.
+    pub initializer: String,
     pub workers: usize,
     pub concurrency: usize,
     pub timeout: Duration,

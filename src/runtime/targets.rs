@@ -112,6 +112,7 @@ fn function(
     target.init_timeout = def.init_timeout.unwrap_or(target.init_timeout);
     target.memory_mb = def.memory_mb.or(target.memory_mb);
     target.concurrency = def.concurrency.unwrap_or(target.concurrency);
+    target.initializer = def.initializer.clone().unwrap_or(target.initializer);
     refresh_argv(&config.cache_dir, &mut target)?;
     Ok(target)
 }
@@ -157,11 +158,12 @@ pub(super) fn handlers(
         runtime,
         binary,
         argv,
-        env: Vec::new(),
+        env: functions_framework_env(config),
         protocol_env: (language.worker_env)(config),
         folder,
         entry,
         handler,
+        initializer: config.function_initializer.clone(),
         workers: config
             .workers
             .unwrap_or(if one_at_a_time { cpus } else { 1 }),
@@ -172,6 +174,17 @@ pub(super) fn handlers(
         init_timeout: config.init_timeout,
         memory_mb: config.memory_size,
     })
+}
+
+/// FNSHIM_FUNCTION_TARGET and FNSHIM_SIGNATURE_TYPE for a Functions Framework function.
+fn functions_framework_env(config: &Config) -> Vec<(String, String)> {
+    let Some(gcf) = &config.gcf else {
+        return Vec::new();
+    };
+    vec![
+        ("FNSHIM_FUNCTION_TARGET".into(), gcf.target.clone()),
+        ("FNSHIM_SIGNATURE_TYPE".into(), gcf.signature.clone()),
+    ]
 }
 
 /// Rebuilds the worker's command line after the install moved the function or created its

@@ -22,6 +22,8 @@ pub struct Routes {
     pub router: Option<Router>,
     pub format: EventFormat,
     pub trigger: Trigger,
+    /// FUNCTIONS_CUSTOMHANDLER_PORT is set: custom-handler payloads, for this layout.
+    pub azure: Option<super::azure::Layout>,
 }
 
 pub async fn invoke(app: &App, mut request: Request<Incoming>, remote: IpAddr) -> Response<Body> {
@@ -58,6 +60,8 @@ async fn run(
         .await
         .map_err(|_| Failure::BodyTimeout)??;
     let fc_caller = parts.headers.contains_key("x-fc-request-id");
+    let mut context = call.trace.context();
+    context.extend(event::fc::fc_context(&parts.headers));
     let (kind, event) = match raw_event {
         true => {
             let (kind, event) = invoke_event(&parts.headers, &body)?;
@@ -73,7 +77,7 @@ async fn run(
         kind,
         request_id: call.id().to_owned(),
         event,
-        context: call.trace.context(),
+        context,
         deadline,
         // A streamed answer is passed on as it arrives.
         stream: true,
@@ -161,7 +165,11 @@ fn pick(
     }
 }
 
-async fn read_body(app: &App, headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, Failure> {
+pub(super) async fn read_body(
+    app: &App,
+    headers: &http::HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, Failure> {
     match super::body::read_limited(headers, body, app.max_body_size).await {
         Ok(body) => Ok(body),
         Err(super::body::Unread::TooLarge) => Err(Failure::TooLarge(app.max_body_size)),

@@ -4,9 +4,11 @@
 //! worker only through [`Readiness`] and tells the supervisor nothing but "idle".
 
 mod admin;
+pub mod azure;
 mod body;
 mod framing;
 pub mod errors;
+mod fc;
 pub mod handler;
 mod lambda_invoke;
 pub mod metrics;
@@ -48,6 +50,8 @@ pub struct App {
     pub(crate) backend: Backend,
     /// How HTTP requests become events for a back end that does not speak HTTP.
     pub(crate) routes: handler::Routes,
+    /// Starts fnshim's drain, as a SIGTERM would (Function Compute's `/pre-stop`).
+    pub(crate) stop: std::sync::OnceLock<crate::supervisor::control::ControlSender>,
 }
 
 impl App {
@@ -70,6 +74,7 @@ impl App {
             ids: request_id::RequestIds::new(),
             backend,
             routes,
+            stop: std::sync::OnceLock::new(),
         })
     }
 }
@@ -244,7 +249,13 @@ async fn handle(
     app.backend.settle(app.function_timeout).await;
     match app.backend.http() {
         Some(upstream) => proxy::invoke(app, upstream, request, remote).await,
-        None => handler::invoke(app, request, remote).await,
+        None => match (&app.routes.azure, fc::hook_of(&request)) {
+            (_, Some(hook)) => fc::invoke(app, hook, request).await,
+            (Some(layout), None) if azure::is_payload(&request) => {
+                azure::invoke(app, layout, request).await
+            }
+            _ => handler::invoke(app, request, remote).await,
+        },
     }
 }
 

@@ -319,6 +319,8 @@ async fn start(shared: &Shared, index: usize) -> Result<(Child, Arc<Connection>)
             ("FNSHIM_WORKER", worker.to_string()),
             ("FNSHIM_ENTRY", target.entry.display().to_string()),
             ("FNSHIM_HANDLER", target.handler.clone()),
+            ("FNSHIM_INITIALIZER", target.initializer.clone()),
+            ("FNSHIM_FUNCTION_NAME", target.name.clone()),
             (
                 "FNSHIM_EVENT_FORMAT",
                 format!("{:?}", shared.options.event_format).to_lowercase(),

@@ -33,6 +33,8 @@ pub struct ProxyOptions {
     pub grace: Duration,
     /// READINESS_PATH's check, besides accepting connections.
     pub readiness: Option<ReadinessCheck>,
+    /// An Azure custom handler: the bootstrap's FUNCTIONS_CUSTOMHANDLER_PORT is its private port.
+    pub azure: bool,
 }
 
 /// Everything the lifecycle needs, borrowed for the life of `run`.
@@ -263,6 +265,9 @@ impl Supervisor<'_> {
             ("PORT".into(), port.to_string()),
             ("FC_SERVER_PORT".into(), port.to_string()),
         ];
+        if self.options.azure {
+            env.push(("FUNCTIONS_CUSTOMHANDLER_PORT".into(), port.to_string()));
+        }
         let mut tail = None;
         if let Some(lambda) = self.lambda.as_ref().filter(|_| generation == 1) {
             env.extend(lambda.env_for(0));

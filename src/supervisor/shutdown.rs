@@ -250,6 +250,7 @@ mod tests {
             router: None,
             format: crate::config::EventFormat::V1,
             trigger: crate::config::Trigger::Http,
+            azure: None,
         };
         let backend = Backend::Http(upstream);
         let (tx, controls) = Controls::channel();

@@ -5,6 +5,7 @@ mod hostile;
 mod install;
 mod lambda;
 mod pid1;
+mod platforms;
 mod proxy;
 mod runtime_api;
 mod support;

@@ -32,6 +32,8 @@ pub struct FunctionDef {
     pub init_timeout: Option<Duration>,
     pub memory_mb: Option<u64>,
     pub concurrency: Option<usize>,
+    /// `initializer`: the export (of `file.export`) each worker runs once before invocations.
+    pub initializer: Option<String>,
     pub environment: Vec<(String, String)>,
     pub routes: Vec<Route>,
     pub timers: Vec<Timer>,
@@ -158,6 +160,8 @@ fn function(
     let init_timeout = value("initTimeout", "a duration").parse(parse::duration)?;
     let memory_mb = value("memorySize", "a size").parse(memory)?;
     let concurrency = value("concurrency", "a number").parse(parse::positive)?;
+    let export_of = |t: &str| Ok(t.rsplit('.').next().unwrap_or_default().to_owned());
+    let initializer = value("initializer", "a name").parse(export_of)?;
     let environment = environment(&at("environment"), provider, body)?;
     for (k, _) in body {
         let k = k.as_str().unwrap_or_default();
@@ -174,6 +178,7 @@ fn function(
         init_timeout,
         memory_mb,
         concurrency,
+        initializer,
         environment,
         routes,
         timers,
