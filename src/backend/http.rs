@@ -170,6 +170,9 @@ impl Upstream {
         uri.authority = Some(authority(addr));
         uri.path_and_query = path_and_query.or_else(|| Some(PathAndQuery::from_static("/")));
         parts.uri = Uri::from_parts(uri).unwrap_or_default();
+        // HTTP/1.1 with keep-alive upstream whatever the client speaks: an HTTP/1.0 request
+        // forwarded as HTTP/1.0 would open a new upstream connection every time.
+        parts.version = http::Version::HTTP_11;
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         self.identify(headers, request_id);
