@@ -3,7 +3,6 @@
 //! hop-by-hop headers, the streamed answer); any other invocation is `POST /invoke`.
 
 use std::cell::RefCell;
-use std::error::Error as _;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,6 +27,9 @@ use crate::readiness::{InFlight, Permit, Readiness};
 
 #[path = "http_event.rs"]
 mod event;
+#[path = "http_lane.rs"]
+mod lane;
+pub use lane::Lane;
 
 /// Bodies sent to the server: a client's request (bounded by MAX_BODY_SIZE), or one the shim
 /// makes itself (an event).
@@ -50,6 +52,8 @@ pub struct Upstream {
     /// The function's name (FUNCTION_NAME, the folder's or the program's).
     name: String,
     client: Client,
+    /// Idle upstream connections of client connections that ended (the proxy path's own).
+    spares: Arc<lane::Spares>,
     readiness: Arc<Readiness>,
     /// With an event or schedule trigger `POST /` is an event too (forwarded as `/invoke`).
     events_only: bool,
@@ -79,6 +83,7 @@ impl Upstream {
         Upstream {
             name,
             client,
+            spares: Arc::default(),
             readiness,
             events_only,
             function_timeout,
@@ -87,10 +92,12 @@ impl Upstream {
         }
     }
 
-    /// Forwards a client's request as it is and streams the answer back (the proxy path: no
-    /// event is built, nothing is copied).
+    /// Forwards a client's request as it is, on the upstream connection that client
+    /// connection owns (`lane`), and streams the answer back (the proxy path: no event is
+    /// built, nothing is copied).
     pub async fn forward(
         &self,
+        lane: &Lane,
         request: Request<Incoming>,
         remote: IpAddr,
         request_id: &HeaderValue,
@@ -105,9 +112,10 @@ impl Upstream {
         let addr = addr.ok_or(Failed::NotReady)?;
         let upstream = self.upstream_request(request, addr, remote, request_id);
         let sent = Instant::now();
-        let response = match timeout_at(deadline, self.client.request(upstream)).await {
+        let sending = lane::send(lane, &self.spares, addr, generation, upstream);
+        let response = match timeout_at(deadline, sending).await {
             Err(_) => return Err(Failed::Timeout),
-            Ok(Err(error)) => return Err(self.classify(&error, generation).await),
+            Ok(Err(error)) => return Err(self.classify(&*error, generation).await),
             Ok(Ok(response)) => response,
         };
         tracing::debug!(
@@ -234,7 +242,11 @@ impl Upstream {
 
     /// Tells a body over MAX_BODY_SIZE, a client's body that broke off or was malformed, a
     /// worker that died, and a reply that is not HTTP apart.
-    async fn classify(&self, error: &hyper_util::client::legacy::Error, generation: u64) -> Failed {
+    async fn classify(
+        &self,
+        error: &(dyn std::error::Error + Send + Sync + 'static),
+        generation: u64,
+    ) -> Failed {
         if let Some(known) = self.known_cause(error) {
             return known;
         }
@@ -251,9 +263,9 @@ impl Upstream {
 
 impl Upstream {
     /// The failures told by the error's causes alone (no waiting for the worker's fate).
-    fn known_cause(&self, error: &hyper_util::client::legacy::Error) -> Option<Failed> {
+    fn known_cause(&self, error: &(dyn std::error::Error + 'static)) -> Option<Failed> {
         let mut chain: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
-        let mut source = error.source();
+        let mut source = Some(error);
         while let Some(cause) = source {
             chain.push(cause);
             source = cause.source();

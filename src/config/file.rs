@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn keys_are_the_settings_a_file_may_hold() {
         let files = super::super::SETTINGS.iter().filter(|s| s.in_file());
-        assert_eq!(files.clone().count(), 32);
+        assert_eq!(files.clone().count(), 33);
         for setting in files {
             let key = setting.name.to_ascii_lowercase();
             assert!(parsed(&format!("{key}: x\n")).is_ok(), "{key}");

@@ -150,8 +150,10 @@ pub struct Config {
     pub search_path: Option<String>,
     /// `fnshim -- CMD ARGS`: command mode.
     pub command: Option<Vec<OsString>>,
-    /// KEEPALIVE_TIMEOUT, LISTEN_BACKLOG, MAX_CONNECTIONS: how client connections are kept.
+    /// KEEPALIVE_TIMEOUT, WRITE_TIMEOUT, LISTEN_BACKLOG, MAX_CONNECTIONS: how client
+    /// connections are kept.
     pub keepalive_timeout: Duration,
+    pub write_timeout: Duration,
     pub listen_backlog: usize,
     pub max_connections: usize,
     /// AWS_LAMBDA_RUNTIME_API is set: fnshim is a Lambda Runtime API client (`config::lambda`).
@@ -213,6 +215,7 @@ impl Config {
             tz: r.text("TZ"),
             command,
             keepalive_timeout: r.duration("KEEPALIVE_TIMEOUT", 75),
+            write_timeout: r.duration("WRITE_TIMEOUT", 60),
             listen_backlog: r.count("LISTEN_BACKLOG", 1024),
             max_connections: r.count("MAX_CONNECTIONS", 10_000),
             lambda: None,

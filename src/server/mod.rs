@@ -11,6 +11,7 @@ mod lambda_invoke;
 pub mod metrics;
 mod proxy;
 mod request_id;
+mod write_timeout;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -26,12 +27,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::backend::http::{FC_REQUEST_ID, REQUEST_ID};
+use crate::backend::http::{Lane, FC_REQUEST_ID, REQUEST_ID};
 pub(crate) use crate::backend::{Backend, Body};
 use crate::exit::StartError;
 use crate::invoke::{Invocation, Kind, Outcome, Payload};
 use crate::readiness::{InFlight, Readiness};
 use metrics::Metrics;
+use write_timeout::WriteTimeout;
 
 /// What every request handler shares.
 pub struct App {
@@ -107,6 +109,8 @@ pub fn bind(port: u16, backlog: usize) -> Result<std::net::TcpListener, StartErr
 #[derive(Debug, Clone, Copy)]
 pub struct Connections {
     pub keepalive_timeout: Duration,
+    /// WRITE_TIMEOUT: a client that reads nothing of its answer for this long is disconnected.
+    pub write_timeout: Duration,
     pub max: usize,
 }
 
@@ -200,15 +204,19 @@ fn connection(
     };
     tokio::spawn(async move {
         let _open = open;
+        // The upstream connection this client connection owns (proxy mode).
+        let lane = Arc::new(Lane::default());
         let service = service_fn(|request| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(handle(&app, request, remote.ip()).await) }
+            let lane = lane.clone();
+            async move { Ok::<_, Infallible>(handle(&app, &lane, request, remote.ip()).await) }
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.keepalive_timeout)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(WriteTimeout::new(TokioIo::new(stream), limits.write_timeout), service)
+            .with_upgrades();
         tokio::pin!(conn);
         tokio::select! {
             _ = conn.as_mut() => return,
@@ -224,6 +232,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 async fn handle(
     app: &Arc<App>,
+    lane: &Lane,
     request: http::Request<Incoming>,
     remote: IpAddr,
 ) -> Response<Body> {
@@ -236,7 +245,7 @@ async fn handle(
     // A started bootstrap is an HTTP server or a Runtime API client: known once it starts.
     app.backend.settle(app.function_timeout).await;
     match app.backend.http() {
-        Some(upstream) => proxy::invoke(app, upstream, request, remote).await,
+        Some(upstream) => proxy::invoke(app, upstream, lane, request, remote).await,
         None => handler::invoke(app, request, remote).await,
     }
 }
