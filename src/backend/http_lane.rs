@@ -12,9 +12,12 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use hyper::upgrade::OnUpgrade;
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
 use super::{BoxError, UpstreamBody};
+use crate::readiness::Permit;
 
 /// At most this many idle upstream connections are kept for new client connections.
 const SPARES: usize = 64;
@@ -51,13 +54,43 @@ impl Spares {
     }
 }
 
-/// The upstream connection of one client connection (empty until its first proxied request).
+/// The upstream connection of one client connection (empty until its first proxied request),
+/// and, once a protocol switch (a WebSocket) spliced the two, the splice.
 #[derive(Default)]
-pub struct Lane(Mutex<Option<Owned>>);
+pub struct Lane {
+    owned: Mutex<Option<Owned>>,
+    splice: Mutex<Option<JoinHandle<()>>>,
+}
 
 impl Lane {
+    /// Waits until the splice of a switched connection ends (at once if there is none): the
+    /// client connection counts as open until then, so that the drain waits for it.
+    pub async fn spliced(&self) {
+        let splice = self.splice.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(splice) = splice {
+            let _ = splice.await;
+        }
+    }
+
+    /// After the server's 101: the client's connection and the server's, handed through both
+    /// ways until either side closes, in flight (`permit`) all along.
+    pub(super) fn splice(&self, client: OnUpgrade, upstream: Option<OnUpgrade>, permit: Permit) {
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            let Some(upstream) = upstream else { return };
+            let (Ok(client), Ok(upstream)) = tokio::join!(client, upstream) else {
+                return;
+            };
+            let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+            if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                tracing::debug!(%error, "the switched connection ended");
+            }
+        });
+        *self.splice.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
     fn take(&self, addr: SocketAddr, generation: u64, spares: &Spares) -> Option<Owned> {
-        let mine = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mine = self.owned.lock().unwrap_or_else(|p| p.into_inner()).take();
         match mine {
             Some(owned) if owned.usable(addr, generation) => Some(owned),
             _ => spares.take(addr, generation),
@@ -65,13 +98,13 @@ impl Lane {
     }
 
     fn keep(&self, owned: Owned) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(owned);
+        *self.owned.lock().unwrap_or_else(|p| p.into_inner()) = Some(owned);
     }
 }
 
 impl Drop for Lane {
     fn drop(&mut self) {
-        let owned = self.0.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        let owned = self.owned.get_mut().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(owned) = owned.filter(|o| !o.sender.is_closed()) {
             let spares = owned.spares.clone();
             let mut spares = spares.0.lock().unwrap_or_else(|p| p.into_inner());

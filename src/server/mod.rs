@@ -219,10 +219,14 @@ fn connection(
             .with_upgrades();
         tokio::pin!(conn);
         tokio::select! {
-            _ = conn.as_mut() => return,
-            _ = stopped(&mut stop) => conn.as_mut().graceful_shutdown(),
+            _ = conn.as_mut() => {}
+            _ = stopped(&mut stop) => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
         }
-        let _ = conn.await;
+        // A switched (WebSocket) connection is open until its splice ends.
+        lane.spliced().await;
     });
 }
 

@@ -182,9 +182,9 @@ fn http10_keep_alive_clients_reuse_one_http11_upstream_connection() {
     conn.set_read_timeout(SECS_10);
     let mut peers = vec![];
     for i in 0..3 {
-        let raw = format!(
-            "GET /echo/{i} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
-        );
+        // The first one without Host, as HTTP/1.0 allows.
+        let host = if i == 0 { "" } else { "Host: 127.0.0.1\r\n" };
+        let raw = format!("GET /echo/{i} HTTP/1.0\r\n{host}Connection: keep-alive\r\n\r\n");
         conn.write_raw(raw.as_bytes()).unwrap();
         let r = conn
             .read_response("GET")
@@ -196,7 +196,12 @@ fn http10_keep_alive_clients_reuse_one_http11_upstream_connection() {
             echoed_header(&echo, "connection").is_empty(),
             "no Connection header upstream: {echo}"
         );
-        assert_eq!(echo["path"], format!("/echo/{i}"), "{echo}");
+        assert_eq!(echo["target"], format!("/echo/{i}"), "origin form: {echo}");
+        let host = one_header(&echo, "host");
+        match i {
+            0 => assert!(host.starts_with("127.0.0.1:"), "the server's address: {echo}"),
+            _ => assert_eq!(host, "127.0.0.1", "the client's Host: {echo}"),
+        }
         peers.push(echo["peer_port"].as_u64().unwrap());
     }
     assert!(
