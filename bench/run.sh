@@ -15,6 +15,7 @@
 #   BENCH_WARMUP_SECONDS    unreported wrk warm-up per target before measuring (default 1; 0 = none)
 #   BENCH_AB_REQUESTS       requests of each ab -k (HTTP/1.0 keep-alive) run (default 20000)
 #   BENCH_CALLGRIND_REQUESTS  requests of each callgrind load run (default 5000)
+#   BENCH_CALLGRIND_ONLY    1: only the callgrind runs (to measure one change quickly)
 #   FNSHIM_BENCH_BIN        a fnshim binary to measure instead of building the release one
 #   FNSHIM_BENCH_LOG_LEVEL  LOG_LEVEL given to fnshim (default info: the per-invocation log line
 #                           is part of the measured cost; logs go to a file)
@@ -217,7 +218,7 @@ for label in node naive; do
 done
 URL[node,nginx]=http://127.0.0.1:$NGINX_PORT/
 URL[node,haproxy]=http://127.0.0.1:$HAPROXY_PORT/
-for label in node naive; do
+((${BENCH_CALLGRIND_ONLY:-0})) || for label in node naive; do
   for target in ${TARGETS[$label]}; do warmup "$label" "$target" "${URL[$label,$target]}"; done
   for conns in 1 64; do
     threads=$((conns == 1 ? 1 : 2))
@@ -226,7 +227,7 @@ for label in node naive; do
     done
   done
 done
-for target in ${TARGETS[node]}; do measure_ab "$target" "${URL[node,$target]}"; done
+((${BENCH_CALLGRIND_ONLY:-0})) || for target in ${TARGETS[node]}; do measure_ab "$target" "${URL[node,$target]}"; done
 
 sleep 1 # idle again after the load
 declare -A LOAD_RSS=() TRIMMED_RSS=() HWM=() LOG_LINES=() SHIM_REQS=()

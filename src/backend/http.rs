@@ -118,8 +118,8 @@ impl Upstream {
             keep_upgrade(upstream.headers_mut(), upgrade);
         }
         let sent = Instant::now();
-        let sending = lane::send(lane, &self.spares, addr, generation, upstream);
-        let response = match timeout_at(deadline, sending).await {
+        let sending = lane::send(&self.spares, addr, generation, upstream);
+        let (response, connection) = match timeout_at(deadline, sending).await {
             Err(_) => return Err(Failed::Timeout),
             Ok(Err(error)) => return Err(self.classify(&*error, generation).await),
             Ok(Ok(response)) => response,
@@ -149,6 +149,7 @@ impl Upstream {
             parts,
             Tracked {
                 inner: body,
+                connection: Some(connection),
                 _permit: permit,
             }
             .boxed_unsync(),
@@ -344,9 +345,21 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// The worker's response body, holding the in-flight permit until it has been sent in full.
+/// Once the body has been read to its end the upstream connection is checked in.
 struct Tracked {
     inner: Incoming,
+    connection: Option<lane::Owned>,
     _permit: Permit,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // An answer dropped half read (the client went away) leaves its connection to close.
+        let connection = self.connection.take();
+        if let Some(connection) = connection.filter(|_| self.inner.is_end_stream()) {
+            connection.check_in();
+        }
+    }
 }
 
 impl HttpBody for Tracked {

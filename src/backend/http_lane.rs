@@ -1,8 +1,10 @@
-//! The upstream connection a client connection owns. Requests on one client connection come one
-//! after the other, so each goes out on the connection the previous one used: no pool lookup,
-//! no key hashed, no lock shared with other clients. A client connection that ends hands its
-//! upstream connection to a few spares, which a new client connection takes before it connects
-//! (nginx's `keepalive` cache does the same).
+//! The proxy path's upstream connections, kept the way nginx's `keepalive` cache keeps them:
+//! a request takes the last idle connection to the current worker (or opens one) and gives it
+//! back once its answer has been read in full. fnshim's runtime has one thread, so the lock
+//! around the spares is never contended: a request pays a push and a pop, not the general
+//! pool's key hashing, idle timers and waiter queues. Idle connections cost nothing per client
+//! connection: there are only as many as requests were in flight at once (at most 64 kept).
+//! Each client connection has a `Lane` for what outlives one request: a WebSocket's splice.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,8 +26,9 @@ const SPARES: usize = 64;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One upstream connection: the worker it was opened to (its address and readiness
-/// generation) and hyper's handle to send on it.
-struct Owned {
+/// generation) and hyper's handle to send on it. Dropped, it goes back to the spares unless
+/// it closed (an answer not read in full closes it).
+pub(super) struct Owned {
     addr: SocketAddr,
     generation: u64,
     sender: SendRequest<UpstreamBody>,
@@ -38,7 +41,7 @@ impl Owned {
     }
 }
 
-/// Idle upstream connections left by client connections that ended.
+/// Idle upstream connections, the last one given back first.
 #[derive(Default)]
 pub(super) struct Spares(Mutex<Vec<Owned>>);
 
@@ -54,11 +57,10 @@ impl Spares {
     }
 }
 
-/// The upstream connection of one client connection (empty until its first proxied request),
-/// and, once a protocol switch (a WebSocket) spliced the two, the splice.
+/// What one client connection keeps across its requests: once a protocol switch (a
+/// WebSocket) spliced it to the server, the splice.
 #[derive(Default)]
 pub struct Lane {
-    owned: Mutex<Option<Owned>>,
     splice: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -88,50 +90,37 @@ impl Lane {
         });
         *self.splice.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
     }
-
-    fn take(&self, addr: SocketAddr, generation: u64, spares: &Spares) -> Option<Owned> {
-        let mine = self.owned.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match mine {
-            Some(owned) if owned.usable(addr, generation) => Some(owned),
-            _ => spares.take(addr, generation),
-        }
-    }
-
-    fn keep(&self, owned: Owned) {
-        *self.owned.lock().unwrap_or_else(|p| p.into_inner()) = Some(owned);
-    }
 }
 
-impl Drop for Lane {
-    fn drop(&mut self) {
-        let owned = self.owned.get_mut().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(owned) = owned.filter(|o| !o.sender.is_closed()) {
-            let spares = owned.spares.clone();
-            let mut spares = spares.0.lock().unwrap_or_else(|p| p.into_inner());
-            if spares.len() < SPARES {
-                spares.push(owned);
-            }
+impl Owned {
+    /// Back among the spares, once its answer has been read in full (hyper closes a
+    /// connection whose answer was dropped half read: that one is left to close).
+    pub(super) fn check_in(self) {
+        if self.sender.is_closed() {
+            return;
+        }
+        let spares = self.spares.clone();
+        let mut spares = spares.0.lock().unwrap_or_else(|p| p.into_inner());
+        if spares.len() < SPARES {
+            spares.push(self);
         }
     }
 }
 
-/// Sends `request` on the lane's upstream connection (or a spare, or a new one). A kept
-/// connection the server closed meanwhile (its keep-alive ran out) gives the unsent request
-/// back, which then goes out once on a new connection.
+/// Sends `request` on the last idle connection to this worker, or on a new one. A spare the
+/// server closed meanwhile (its keep-alive ran out) gives the unsent request back, which then
+/// goes out once on a new connection. The connection comes back with the answer, to be
+/// checked in when the answer has been read.
 pub(super) async fn send(
-    lane: &Lane,
     spares: &Arc<Spares>,
     addr: SocketAddr,
     generation: u64,
     mut request: Request<UpstreamBody>,
-) -> Result<Response<Incoming>, BoxError> {
-    if let Some(mut owned) = lane.take(addr, generation, spares) {
+) -> Result<(Response<Incoming>, Owned), BoxError> {
+    if let Some(mut owned) = spares.take(addr, generation) {
         if owned.sender.ready().await.is_ok() {
             match owned.sender.try_send_request(request).await {
-                Ok(response) => {
-                    lane.keep(owned);
-                    return Ok(response);
-                }
+                Ok(response) => return Ok((response, owned)),
                 Err(mut error) => match error.take_message() {
                     Some(unsent) => request = unsent,
                     None => return Err(error.into_error().into()),
@@ -141,10 +130,8 @@ pub(super) async fn send(
     }
     let mut owned = connect(addr, generation, spares).await?;
     let response = owned.sender.send_request(request).await?;
-    lane.keep(owned);
-    Ok(response)
+    Ok((response, owned))
 }
-
 async fn connect(
     addr: SocketAddr,
     generation: u64,
