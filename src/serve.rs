@@ -47,6 +47,7 @@ pub(crate) fn serve(
             };
             let limits = server::Connections {
                 keepalive_timeout: config.keepalive_timeout,
+                write_timeout: config.write_timeout,
                 max: config.max_connections,
             };
             tokio::spawn(server::serve(listener, app.clone(), limits, stopped));

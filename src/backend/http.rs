@@ -2,8 +2,6 @@
 //! private port. A client's request is forwarded as it is (limits, the worker's address,
 //! hop-by-hop headers, the streamed answer); any other invocation is `POST /invoke`.
 
-use std::cell::RefCell;
-use std::error::Error as _;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{Authority, PathAndQuery};
+use http::uri::PathAndQuery;
 use http::{Request, Response, Uri};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -28,6 +26,12 @@ use crate::readiness::{InFlight, Permit, Readiness};
 
 #[path = "http_event.rs"]
 mod event;
+#[path = "http_headers.rs"]
+mod headers;
+#[path = "http_lane.rs"]
+mod lane;
+use headers::{append_forwarded_for, host, is_hop_by_hop, keep_upgrade, strip_hop_by_hop};
+pub use lane::Lane;
 
 /// Bodies sent to the server: a client's request (bounded by MAX_BODY_SIZE), or one the shim
 /// makes itself (an event).
@@ -41,7 +45,6 @@ type Client = hyper_util::client::legacy::Client<HttpConnector, UpstreamBody>;
 /// The path AWS's local emulator (RIE) invokes; it is forwarded as `/invoke`.
 const AWS_INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
 static FC_TIMEOUT: HeaderName = HeaderName::from_static("x-fc-function-timeout");
-static FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The proxied server (a custom `bootstrap` or `fnshim -- CMD` with PORT): requests are
 /// forwarded to it as they are; invocations that are not HTTP requests reach it as
@@ -50,6 +53,8 @@ pub struct Upstream {
     /// The function's name (FUNCTION_NAME, the folder's or the program's).
     name: String,
     client: Client,
+    /// Idle upstream connections of client connections that ended (the proxy path's own).
+    spares: Arc<lane::Spares>,
     readiness: Arc<Readiness>,
     /// With an event or schedule trigger `POST /` is an event too (forwarded as `/invoke`).
     events_only: bool,
@@ -79,6 +84,7 @@ impl Upstream {
         Upstream {
             name,
             client,
+            spares: Arc::default(),
             readiness,
             events_only,
             function_timeout,
@@ -87,11 +93,13 @@ impl Upstream {
         }
     }
 
-    /// Forwards a client's request as it is and streams the answer back (the proxy path: no
-    /// event is built, nothing is copied).
+    /// Forwards a client's request as it is, on the upstream connection that client
+    /// connection owns (`lane`), and streams the answer back (the proxy path: no event is
+    /// built, nothing is copied).
     pub async fn forward(
         &self,
-        request: Request<Incoming>,
+        lane: &Lane,
+        mut request: Request<Incoming>,
         remote: IpAddr,
         request_id: &HeaderValue,
         started: Instant,
@@ -103,11 +111,17 @@ impl Upstream {
         let deadline = started + self.function_timeout;
         let (addr, generation) = self.readiness.wait_ready(self.function_timeout).await?;
         let addr = addr.ok_or(Failed::NotReady)?;
-        let upstream = self.upstream_request(request, addr, remote, request_id);
+        let upgrade = headers::upgrade_asked(request.headers());
+        let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
+        let mut upstream = self.upstream_request(request, addr, remote, request_id);
+        if let Some(upgrade) = upgrade {
+            keep_upgrade(upstream.headers_mut(), upgrade);
+        }
         let sent = Instant::now();
-        let response = match timeout_at(deadline, self.client.request(upstream)).await {
+        let sending = lane::send(&self.spares, addr, generation, upstream);
+        let (response, connection) = match timeout_at(deadline, sending).await {
             Err(_) => return Err(Failed::Timeout),
-            Ok(Err(error)) => return Err(self.classify(&error, generation).await),
+            Ok(Err(error)) => return Err(self.classify(&*error, generation).await),
             Ok(Ok(response)) => response,
         };
         tracing::debug!(
@@ -118,11 +132,24 @@ impl Upstream {
             "the server answered"
         );
         let (mut parts, body) = response.into_parts();
+        let switched = parts.headers.get(header::UPGRADE).cloned();
         strip_hop_by_hop(&mut parts.headers);
+        if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            let (Some(client_side), Some(switched)) = (client_side, switched) else {
+                let why = "the server switched protocols unasked".to_string();
+                return Err(Failed::InvalidResponse(why));
+            };
+            keep_upgrade(&mut parts.headers, switched);
+            let upstream_side = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+            lane.splice(client_side, upstream_side, permit);
+            let empty = http_body_util::Empty::new().map_err(|never| match never {});
+            return Ok(Response::from_parts(parts, empty.boxed_unsync()));
+        }
         Ok(Response::from_parts(
             parts,
             Tracked {
                 inner: body,
+                connection: Some(connection),
                 _permit: permit,
             }
             .boxed_unsync(),
@@ -165,11 +192,15 @@ impl Upstream {
             Some(pq) => Some(pq.clone()),
             None => None,
         };
-        let mut uri = http::uri::Parts::default();
-        uri.scheme = Some(http::uri::Scheme::HTTP);
-        uri.authority = Some(authority(addr));
-        uri.path_and_query = path_and_query.or_else(|| Some(PathAndQuery::from_static("/")));
-        parts.uri = Uri::from_parts(uri).unwrap_or_default();
+        // The origin form (`/path?query`), as a request to a server is written; the client's
+        // Host is kept (an HTTP/1.0 client may send none: then the server's address).
+        parts.uri = Uri::from(path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/")));
+        if !parts.headers.contains_key(header::HOST) {
+            parts.headers.insert(header::HOST, host(addr));
+        }
+        // HTTP/1.1 with keep-alive upstream whatever the client speaks: an HTTP/1.0 request
+        // forwarded as HTTP/1.0 would open a new upstream connection every time.
+        parts.version = http::Version::HTTP_11;
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         self.identify(headers, request_id);
@@ -231,7 +262,11 @@ impl Upstream {
 
     /// Tells a body over MAX_BODY_SIZE, a client's body that broke off or was malformed, a
     /// worker that died, and a reply that is not HTTP apart.
-    async fn classify(&self, error: &hyper_util::client::legacy::Error, generation: u64) -> Failed {
+    async fn classify(
+        &self,
+        error: &(dyn std::error::Error + Send + Sync + 'static),
+        generation: u64,
+    ) -> Failed {
         if let Some(known) = self.known_cause(error) {
             return known;
         }
@@ -248,9 +283,9 @@ impl Upstream {
 
 impl Upstream {
     /// The failures told by the error's causes alone (no waiting for the worker's fate).
-    fn known_cause(&self, error: &hyper_util::client::legacy::Error) -> Option<Failed> {
+    fn known_cause(&self, error: &(dyn std::error::Error + 'static)) -> Option<Failed> {
         let mut chain: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
-        let mut source = error.source();
+        let mut source = Some(error);
         while let Some(cause) = source {
             chain.push(cause);
             source = cause.source();
@@ -309,90 +344,22 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// Connection-level headers are not forwarded (RFC 9110 §7.6.1), nor those `Connection` names.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names first: most requests carry none, and a lookup per name costs.
-    let mut hop: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_hop_by_hop(name))
-        .cloned()
-        .collect();
-    if hop.is_empty() {
-        return;
-    }
-    let named = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
-    hop.extend(named.collect::<Vec<_>>());
-    for name in hop {
-        headers.remove(name);
-    }
-}
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "proxy-authorization"
-            | "keep-alive"
-            | "proxy-connection"
-    )
-}
-
-thread_local! {
-    /// The upstream's authority and the last client's address as header values: both rarely
-    /// change, and formatting them cost more than the rest of the request head.
-    static AUTHORITY: RefCell<Option<(SocketAddr, Authority)>> = const { RefCell::new(None) };
-    static CLIENT: RefCell<Option<(IpAddr, HeaderValue)>> = const { RefCell::new(None) };
-}
-
-fn authority(addr: SocketAddr) -> Authority {
-    AUTHORITY.with_borrow_mut(|cached| match cached {
-        Some((known, authority)) if *known == addr => authority.clone(),
-        _ => {
-            let authority: Authority = addr
-                .to_string()
-                .parse()
-                .unwrap_or_else(|_| Authority::from_static("127.0.0.1"));
-            *cached = Some((addr, authority.clone()));
-            authority
-        }
-    })
-}
-
-fn append_forwarded_for(headers: &mut HeaderMap, remote: IpAddr) {
-    let remote = remote.to_canonical();
-    let ip = CLIENT.with_borrow_mut(|cached| match cached {
-        Some((known, value)) if *known == remote => Some(value.clone()),
-        _ => {
-            let value = HeaderValue::from_str(&remote.to_string()).ok()?;
-            *cached = Some((remote, value.clone()));
-            Some(value)
-        }
-    });
-    let Some(ip) = ip else { return };
-    let value = match headers.get(&FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(previous) => {
-            HeaderValue::from_str(&format!("{previous}, {}", ip.to_str().unwrap_or_default()))
-        }
-        None => Ok(ip),
-    };
-    if let Ok(value) = value {
-        headers.insert(FORWARDED_FOR.clone(), value);
-    }
-}
-
 /// The worker's response body, holding the in-flight permit until it has been sent in full.
+/// Once the body has been read to its end the upstream connection is checked in.
 struct Tracked {
     inner: Incoming,
+    connection: Option<lane::Owned>,
     _permit: Permit,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // An answer dropped half read (the client went away) leaves its connection to close.
+        let connection = self.connection.take();
+        if let Some(connection) = connection.filter(|_| self.inner.is_end_stream()) {
+            connection.check_in();
+        }
+    }
 }
 
 impl HttpBody for Tracked {
@@ -412,38 +379,5 @@ impl HttpBody for Tracked {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hop_by_hop_headers_are_removed() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("keep-alive, x-private"),
-        );
-        headers.insert("x-private", HeaderValue::from_static("1"));
-        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        headers.insert(
-            header::TRANSFER_ENCODING,
-            HeaderValue::from_static("chunked"),
-        );
-        headers.insert("x-kept", HeaderValue::from_static("yes"));
-        strip_hop_by_hop(&mut headers);
-        assert_eq!(headers.len(), 1);
-        assert_eq!(headers["x-kept"], "yes");
-    }
-
-    #[test]
-    fn forwarded_for_is_appended() {
-        let mut headers = HeaderMap::new();
-        append_forwarded_for(&mut headers, "::ffff:10.0.0.1".parse().unwrap());
-        assert_eq!(headers[&FORWARDED_FOR], "10.0.0.1");
-        append_forwarded_for(&mut headers, "127.0.0.1".parse().unwrap());
-        assert_eq!(headers[&FORWARDED_FOR], "10.0.0.1, 127.0.0.1");
     }
 }

@@ -8,8 +8,8 @@ pub(crate) mod file;
 pub(crate) mod fyml;
 mod lambda;
 pub(crate) mod parse;
-pub(crate) mod readiness;
 mod platform;
+pub(crate) mod readiness;
 pub mod settings;
 
 pub use file::{layered, Layered};
@@ -153,8 +153,10 @@ pub struct Config {
     pub search_path: Option<String>,
     /// `fnshim -- CMD ARGS`: command mode.
     pub command: Option<Vec<OsString>>,
-    /// KEEPALIVE_TIMEOUT, LISTEN_BACKLOG, MAX_CONNECTIONS: how client connections are kept.
+    /// KEEPALIVE_TIMEOUT, WRITE_TIMEOUT, LISTEN_BACKLOG, MAX_CONNECTIONS: how client
+    /// connections are kept.
     pub keepalive_timeout: Duration,
+    pub write_timeout: Duration,
     pub listen_backlog: usize,
     pub max_connections: usize,
     pub readiness: Option<readiness::ReadinessCheck>,
@@ -177,15 +179,14 @@ impl Config {
         env: &dyn Env,
         command: Option<Vec<OsString>>,
     ) -> Result<Config, Vec<ConfigError>> {
+        use EventFormat::V1;
         let mut r = Reader::new(env);
         let mut config = Config {
             function_path: r.text("FUNCTION_PATH").map(PathBuf::from),
             function_entry: r.text("FUNCTION_ENTRY").map(PathBuf::from),
             function_handler: r.text_or("FUNCTION_HANDLER", "handler"),
             function_runtime: r.parsed("FUNCTION_RUNTIME", parse_runtime),
-            trigger: r
-                .parsed("TRIGGER_TYPE", parse_trigger)
-                .unwrap_or(Trigger::Http),
+            trigger: r.parsed_or("TRIGGER_TYPE", parse_trigger, Trigger::Http),
             port: r.parsed("PORT", parse::port),
             log: r.log(),
             function_timeout: r.duration("FUNCTION_TIMEOUT", 30),
@@ -198,18 +199,14 @@ impl Config {
             max_response_size: r.size("MAX_RESPONSE_SIZE", 20 << 20),
             schedule: r.parsed("SCHEDULE", crate::config::cron::Schedule::parse),
             schedule_payload: r.text("SCHEDULE_PAYLOAD").unwrap_or_default(),
-            http_event_format: r
-                .parsed("HTTP_EVENT_FORMAT", parse_event_format)
-                .unwrap_or(EventFormat::V1),
+            http_event_format: r.parsed_or("HTTP_EVENT_FORMAT", parse_event_format, V1),
             protocol: r.parsed("FUNCTION_PROTOCOL", parse_protocol),
             dart_version: r.text("DART_VERSION"),
             pub_mirror: r.text("PUB_MIRROR"),
             npm_mirror: r.text("NPM_MIRROR"),
             pip_mirror: r.text("PIP_MIRROR"),
-            install_deps: r
-                .parsed("INSTALL_DEPS", parse::install_deps)
-                .unwrap_or(InstallDeps::Auto),
-            dart_aot: r.parsed("DART_AOT", parse::boolean).unwrap_or(false),
+            install_deps: r.parsed_or("INSTALL_DEPS", parse::install_deps, InstallDeps::Auto),
+            dart_aot: r.parsed_or("DART_AOT", parse::boolean, false),
             runtime_config: r.text("RUNTIME_CONFIG").map(PathBuf::from),
             function_name: r.text("FUNCTION_NAME"),
             function_version: r.text_or("FUNCTION_VERSION", "$LATEST"),
@@ -221,6 +218,7 @@ impl Config {
             tz: r.text("TZ"),
             command,
             keepalive_timeout: r.duration("KEEPALIVE_TIMEOUT", 75),
+            write_timeout: r.duration("WRITE_TIMEOUT", 60),
             listen_backlog: r.count("LISTEN_BACKLOG", 1024),
             max_connections: r.count("MAX_CONNECTIONS", 10_000),
             readiness: readiness::read(&mut r),
@@ -305,6 +303,10 @@ impl<'a> Reader<'a> {
                 None
             }
         }
+    }
+
+    fn parsed_or<T>(&mut self, key: &str, parse: impl Fn(&str) -> Result<T, String>, or: T) -> T {
+        self.parsed(key, parse).unwrap_or(or)
     }
 
     fn duration(&mut self, key: &str, default_secs: u64) -> Duration {

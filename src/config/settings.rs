@@ -196,6 +196,8 @@ pub static SETTINGS: &[Setting] = &[
         "a YAML file of these settings under lower-case keys; the environment wins")),
     any("KEEPALIVE_TIMEOUT", Kind::Duration, "`75s`",
         "an idle keep-alive connection (or one still sending its head) is closed after this"),
+    any("WRITE_TIMEOUT", Kind::Duration, "`60s`",
+        "a client that takes no part of its answer for this long is disconnected"),
     any("LISTEN_BACKLOG", Kind::Count, "`1024`",
         "connections the kernel queues on PORT before fnshim accepts them"),
     any("MAX_CONNECTIONS", Kind::Count, "`10000`",

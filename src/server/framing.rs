@@ -17,8 +17,7 @@ pub(crate) fn refusal<B>(request: &Request<B>) -> Option<&'static str> {
     if hosts > 1 {
         return Some("the request has more than one Host header");
     }
-    if hosts == 0 && request.version() == Version::HTTP_11 && request.uri().authority().is_none()
-    {
+    if hosts == 0 && request.version() == Version::HTTP_11 && request.uri().authority().is_none() {
         return Some("an HTTP/1.1 request must have a Host header");
     }
     normalize(request.uri().path())
@@ -117,7 +116,10 @@ mod tests {
     fn ambiguous_requests_are_refused() {
         let host = ("host", "h");
         assert_eq!(refusal(&request("/", &[host])), None);
-        assert!(refusal(&request("/", &[])).is_some(), "HTTP/1.1 without Host");
+        assert!(
+            refusal(&request("/", &[])).is_some(),
+            "HTTP/1.1 without Host"
+        );
         assert!(refusal(&request("/", &[host, host])).is_some());
         assert!(refusal(&request("/../x", &[host])).is_some());
         let mut old = request("/", &[]);

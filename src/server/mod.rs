@@ -6,14 +6,15 @@
 mod admin;
 pub mod azure;
 mod body;
-mod framing;
 pub mod errors;
 mod fc;
+mod framing;
 pub mod handler;
 mod lambda_invoke;
 pub mod metrics;
 mod proxy;
 mod request_id;
+mod write_timeout;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -29,12 +30,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::backend::http::{FC_REQUEST_ID, REQUEST_ID};
+use crate::backend::http::{Lane, FC_REQUEST_ID, REQUEST_ID};
 pub(crate) use crate::backend::{Backend, Body};
 use crate::exit::StartError;
 use crate::invoke::{Invocation, Kind, Outcome, Payload};
 use crate::readiness::{InFlight, Readiness};
 use metrics::Metrics;
+use write_timeout::WriteTimeout;
 
 /// What every request handler shares.
 pub struct App {
@@ -113,6 +115,8 @@ pub fn bind(port: u16, backlog: usize) -> Result<std::net::TcpListener, StartErr
 #[derive(Debug, Clone, Copy)]
 pub struct Connections {
     pub keepalive_timeout: Duration,
+    /// WRITE_TIMEOUT: a client that reads nothing of its answer for this long is disconnected.
+    pub write_timeout: Duration,
     pub max: usize,
 }
 
@@ -206,9 +210,12 @@ fn connection(
     };
     tokio::spawn(async move {
         let _open = open;
+        // The upstream connection this client connection owns (proxy mode).
+        let lane = Arc::new(Lane::default());
         let service = service_fn(|request| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(handle(&app, request, remote.ip()).await) }
+            let lane = lane.clone();
+            async move { Ok::<_, Infallible>(handle(&app, &lane, request, remote.ip()).await) }
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
@@ -217,13 +224,21 @@ fn connection(
             // nginx refuses past 4 × 8 KiB).
             .max_header_size(MAX_HEAD)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(
+                WriteTimeout::new(TokioIo::new(stream), limits.write_timeout),
+                service,
+            )
+            .with_upgrades();
         tokio::pin!(conn);
         tokio::select! {
-            _ = conn.as_mut() => return,
-            _ = stopped(&mut stop) => conn.as_mut().graceful_shutdown(),
+            _ = conn.as_mut() => {}
+            _ = stopped(&mut stop) => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
         }
-        let _ = conn.await;
+        // A switched (WebSocket) connection is open until its splice ends.
+        lane.spliced().await;
     });
 }
 
@@ -233,6 +248,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 async fn handle(
     app: &Arc<App>,
+    lane: &Lane,
     request: http::Request<Incoming>,
     remote: IpAddr,
 ) -> Response<Body> {
@@ -248,7 +264,7 @@ async fn handle(
     // A started bootstrap is an HTTP server or a Runtime API client: known once it starts.
     app.backend.settle(app.function_timeout).await;
     match app.backend.http() {
-        Some(upstream) => proxy::invoke(app, upstream, request, remote).await,
+        Some(upstream) => proxy::invoke(app, upstream, lane, request, remote).await,
         None => match (&app.routes.azure, fc::hook_of(&request)) {
             (_, Some(hook)) => fc::invoke(app, hook, request).await,
             (Some(layout), None) if azure::is_payload(&request) => {

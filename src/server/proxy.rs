@@ -8,11 +8,12 @@ use hyper::body::Incoming;
 
 use super::errors::Failure;
 use super::{App, Body, Call};
-use crate::backend::http::Upstream;
+use crate::backend::http::{Lane, Upstream};
 
 pub async fn invoke(
     app: &App,
     upstream: &Upstream,
+    lane: &Lane,
     request: Request<Incoming>,
     remote: IpAddr,
 ) -> Response<Body> {
@@ -33,7 +34,7 @@ pub async fn invoke(
             .insert(crate::trace::TRACEPARENT, made);
     }
     let result = upstream
-        .forward(request, remote, &call.request_id, call.started)
+        .forward(lane, request, remote, &call.request_id, call.started)
         .await
         .map_err(Failure::from);
     call.finish(result)

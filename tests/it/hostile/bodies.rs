@@ -7,8 +7,14 @@ use super::*;
 /// it; then reads the answer.
 fn trickle(port: u16, total: usize, piece: usize, pause: Duration) -> Response {
     let mut conn = Conn::connect(port).unwrap();
-    conn.write_raw(b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
-    let chunk = [format!("{piece:x}\r\n").into_bytes(), vec![b'a'; piece], b"\r\n".to_vec()].concat();
+    conn.write_raw(b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    let chunk = [
+        format!("{piece:x}\r\n").into_bytes(),
+        vec![b'a'; piece],
+        b"\r\n".to_vec(),
+    ]
+    .concat();
     for _ in 0..total / piece {
         if conn.write_raw(&chunk).is_err() {
             break;
@@ -16,20 +22,34 @@ fn trickle(port: u16, total: usize, piece: usize, pause: Duration) -> Response {
         std::thread::sleep(pause);
     }
     let _ = conn.write_raw(b"0\r\n\r\n");
-    conn.read_response("POST").expect("an answer to the over-long body")
+    conn.read_response("POST")
+        .expect("an answer to the over-long body")
 }
 
 fn refuses_bodies_over_the_limit(shim: &Shim, mode: &str) {
     let port = shim.port();
-    let plain = [b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n".to_vec(), vec![b'a'; 1 << 20]].concat();
+    let plain = [
+        b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n".to_vec(),
+        vec![b'a'; 1 << 20],
+    ]
+    .concat();
     let r = exchange(port, &plain, "POST");
-    assert_eq!(r.status, 413, "{mode}: a plain body over the limit{r}{shim}");
+    assert_eq!(
+        r.status, 413,
+        "{mode}: a plain body over the limit{r}{shim}"
+    );
     serves_next(shim, "a plain body over the limit");
     let chunked = trickle(port, 1 << 20, 64 << 10, Duration::ZERO);
-    assert_eq!(chunked.status, 413, "{mode}: a chunked body over the limit{chunked}{shim}");
+    assert_eq!(
+        chunked.status, 413,
+        "{mode}: a chunked body over the limit{chunked}{shim}"
+    );
     serves_next(shim, "a chunked body over the limit");
     let slow = trickle(port, 256 << 10, 16 << 10, Duration::from_millis(50));
-    assert_eq!(slow.status, 413, "{mode}: a slow body over the limit{slow}{shim}");
+    assert_eq!(
+        slow.status, 413,
+        "{mode}: a slow body over the limit{slow}{shim}"
+    );
     assert_eq!(slow.json()["errorType"], "PayloadTooLarge", "{slow}");
     serves_next(shim, "a slow body over the limit");
 }
@@ -69,7 +89,10 @@ fn a_slowloris_head_is_closed_at_the_header_timeout() {
         serves_next(&served, "a slowloris header");
     }
     let cut = cut.unwrap_or_else(|| panic!("the slow head was never cut off{served}"));
-    assert!(cut >= Duration::from_millis(1500) && cut < Duration::from_secs(20), "cut after {cut:?}{served}");
+    assert!(
+        cut >= Duration::from_millis(1500) && cut < Duration::from_secs(20),
+        "cut after {cut:?}{served}"
+    );
 }
 
 /// `/invoke` with JSON nested 100,000 deep: 400 InvalidEvent at once, not a stack overflow.

@@ -6,10 +6,15 @@ use super::*;
 /// logs it) and one `abandoned` sample, although the function ran.
 fn abandoned_is_logged(shim: &Shim, target: &str, touched: &std::path::Path) {
     let mut conn = Conn::connect(shim.port()).unwrap();
-    conn.write_raw(format!("GET {target} HTTP/1.1\r\nHost: x\r\nx-request-id: gone-1\r\n\r\n").as_bytes())
-        .unwrap();
+    conn.write_raw(
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\nx-request-id: gone-1\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
     let arrived = wait_for(Duration::from_secs(20), || touched.exists().then_some(()));
-    assert!(arrived.is_some(), "the request never reached the function{shim}");
+    assert!(
+        arrived.is_some(),
+        "the request never reached the function{shim}"
+    );
     drop(conn);
     let line = shim.wait_log(Duration::from_secs(20), |l| {
         l["message"] == "invocation" && l["request_id"] == "gone-1"
@@ -20,9 +25,17 @@ fn abandoned_is_logged(shim: &Shim, target: &str, touched: &std::path::Path) {
     let abandoned = metrics
         .lines()
         .find(|l| l.starts_with("fnshim_invocations_total{outcome=\"abandoned\"}"));
-    assert_eq!(abandoned.and_then(|l| l.rsplit(' ').next()), Some("1"), "{metrics}");
+    assert_eq!(
+        abandoned.and_then(|l| l.rsplit(' ').next()),
+        Some("1"),
+        "{metrics}"
+    );
     serves_next(shim, "an abandoned request");
-    let lines = shim.logs().iter().filter(|l| l["request_id"] == "gone-1" && l["message"] == "invocation").count();
+    let lines = shim
+        .logs()
+        .iter()
+        .filter(|l| l["request_id"] == "gone-1" && l["message"] == "invocation")
+        .count();
     assert_eq!(lines, 1, "one line per request{shim}");
 }
 
@@ -60,21 +73,45 @@ fn at_the_descriptor_limit_clients_wait_and_the_log_stays_quiet() {
     shim.wait_ready();
     let port = shim.port();
     let mut held: Vec<Conn> = (0..80).filter_map(|_| Conn::connect(port).ok()).collect();
-    assert!(held.len() >= 60, "the backlog took only {} connections", held.len());
+    assert!(
+        held.len() >= 60,
+        "the backlog took only {} connections",
+        held.len()
+    );
     let flooded = Instant::now();
     let warned = shim.wait_log(Duration::from_secs(10), |l| l["message"] == "accept failed");
-    assert!(warned.is_some(), "no accept failure at the descriptor limit{shim}");
+    assert!(
+        warned.is_some(),
+        "no accept failure at the descriptor limit{shim}"
+    );
     std::thread::sleep(Duration::from_secs(3));
-    let lines = shim.logs().iter().filter(|l| l["message"] == "accept failed").count();
+    let lines = shim
+        .logs()
+        .iter()
+        .filter(|l| l["message"] == "accept failed")
+        .count();
     let seconds = flooded.elapsed().as_secs() as usize + 1;
-    assert!(lines <= seconds + 1, "{lines} accept-failed lines in {seconds} s{shim}");
-    let counted = shim.logs().iter().filter(|l| l["message"] == "accept failed").map(|l| l["count"].as_u64().unwrap_or(0)).max();
-    assert!(counted.unwrap_or(0) > 1, "the line counts the failures it stands for{shim}");
+    assert!(
+        lines <= seconds + 1,
+        "{lines} accept-failed lines in {seconds} s{shim}"
+    );
+    let counted = shim
+        .logs()
+        .iter()
+        .filter(|l| l["message"] == "accept failed")
+        .map(|l| l["count"].as_u64().unwrap_or(0))
+        .max();
+    assert!(
+        counted.unwrap_or(0) > 1,
+        "the line counts the failures it stands for{shim}"
+    );
     // Free the descriptors: the waiting connections are accepted and answered in turn.
     let late = held.split_off(held.len() - 5);
     drop(held);
     for mut conn in late {
-        let r = conn.request(&Request::get("/late")).unwrap_or_else(|e| panic!("a waiting client was dropped: {e}{shim}"));
+        let r = conn
+            .request(&Request::get("/late"))
+            .unwrap_or_else(|e| panic!("a waiting client was dropped: {e}{shim}"));
         assert_eq!(r.status, 200, "{r}{shim}");
     }
     serves_next(&shim, "the descriptor limit");

@@ -20,7 +20,10 @@ fn case(name: &'static str, raw: impl Into<Vec<u8>>, status: u16) -> Case {
 
 fn cases() -> Vec<Case> {
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100_000));
-    let long_header = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(100_000));
+    let long_header = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100_000)
+    );
     let many: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
     let many_headers = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
     let post = |framing: &str, body: &str| {
@@ -30,19 +33,74 @@ fn cases() -> Vec<Case> {
         case("a request line over 64 KiB", long_target, 431),
         case("a header over 64 KiB", long_header, 431),
         case("200 headers", many_headers, 431),
-        case("bytes that are not HTTP", &b"\x00\x01\x02\xffGARBAGE\r\n\r\n"[..], 400),
-        case("HTTP/1.1 without Host", &b"GET /x HTTP/1.1\r\n\r\n"[..], 400),
-        case("two Host headers", &b"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"[..], 400),
-        case("HTTP/1.0 without Host", &b"GET /x HTTP/1.0\r\n\r\n"[..], 200),
-        case("two different Content-Lengths", post("Content-Length: 4\r\nContent-Length: 5\r\n", "abcde"), 400),
-        case("the same Content-Length twice", post("Content-Length: 4\r\nContent-Length: 4\r\n", "abcd"), 200),
-        case("a chunk size that is not hex", post("Transfer-Encoding: chunked\r\n", "zz\r\nab\r\n0\r\n\r\n"), 400),
-        case("a chunk size past 64 bits", post("Transfer-Encoding: chunked\r\n", "ffffffffffffffffffff\r\nab\r\n0\r\n\r\n"), 400),
-        case("a transfer coding other than chunked", post("Transfer-Encoding: gzip\r\n", "abc"), 400),
-        case("invalid UTF-8 in the path", &b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n"[..], 400),
-        case("invalid UTF-8 in a header value", &b"GET /x HTTP/1.1\r\nHost: x\r\nX-A: \xff\xfe\r\n\r\n"[..], 200),
-        case("a path above the root", &b"GET /invoke/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n"[..], 400),
-        case("an encoded path above the root", &b"GET /a/%2e%2E/%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n"[..], 400),
+        case(
+            "bytes that are not HTTP",
+            &b"\x00\x01\x02\xffGARBAGE\r\n\r\n"[..],
+            400,
+        ),
+        case(
+            "HTTP/1.1 without Host",
+            &b"GET /x HTTP/1.1\r\n\r\n"[..],
+            400,
+        ),
+        case(
+            "two Host headers",
+            &b"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"[..],
+            400,
+        ),
+        case(
+            "HTTP/1.0 without Host",
+            &b"GET /x HTTP/1.0\r\n\r\n"[..],
+            200,
+        ),
+        case(
+            "two different Content-Lengths",
+            post("Content-Length: 4\r\nContent-Length: 5\r\n", "abcde"),
+            400,
+        ),
+        case(
+            "the same Content-Length twice",
+            post("Content-Length: 4\r\nContent-Length: 4\r\n", "abcd"),
+            200,
+        ),
+        case(
+            "a chunk size that is not hex",
+            post("Transfer-Encoding: chunked\r\n", "zz\r\nab\r\n0\r\n\r\n"),
+            400,
+        ),
+        case(
+            "a chunk size past 64 bits",
+            post(
+                "Transfer-Encoding: chunked\r\n",
+                "ffffffffffffffffffff\r\nab\r\n0\r\n\r\n",
+            ),
+            400,
+        ),
+        case(
+            "a transfer coding other than chunked",
+            post("Transfer-Encoding: gzip\r\n", "abc"),
+            400,
+        ),
+        case(
+            "invalid UTF-8 in the path",
+            &b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            400,
+        ),
+        case(
+            "invalid UTF-8 in a header value",
+            &b"GET /x HTTP/1.1\r\nHost: x\r\nX-A: \xff\xfe\r\n\r\n"[..],
+            200,
+        ),
+        case(
+            "a path above the root",
+            &b"GET /invoke/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            400,
+        ),
+        case(
+            "an encoded path above the root",
+            &b"GET /a/%2e%2E/%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            400,
+        ),
     ]
 }
 
@@ -50,9 +108,20 @@ fn answers_every_case(shim: &Shim, mode: &str) {
     let port = shim.port();
     for case in cases() {
         let r = exchange(port, &case.raw, "GET");
-        assert_eq!(r.status, case.status, "{mode}: {}: {:?}{r}{shim}", case.name, shown(&case.raw));
+        assert_eq!(
+            r.status,
+            case.status,
+            "{mode}: {}: {:?}{r}{shim}",
+            case.name,
+            shown(&case.raw)
+        );
         if case.status == 400 && r.header("content-type") == Some("application/json") {
-            assert_eq!(r.json()["errorType"], "BadRequest", "{mode}: {}{r}", case.name);
+            assert_eq!(
+                r.json()["errorType"],
+                "BadRequest",
+                "{mode}: {}{r}",
+                case.name
+            );
         }
         serves_next(shim, case.name);
     }
@@ -66,12 +135,11 @@ fn malformed_requests_get_the_same_answers_in_proxy_mode() {
         .into_iter()
         .filter(|l| !l.starts_with("GET /after "))
         .collect();
-    let expected = [
-        "GET /x 0",
-        "POST /x 4",
-        "GET /x 0",
-    ];
-    assert_eq!(reached, expected, "only the well-formed requests reach the server{shim}");
+    let expected = ["GET /x 0", "POST /x 4", "GET /x 0"];
+    assert_eq!(
+        reached, expected,
+        "only the well-formed requests reach the server{shim}"
+    );
 }
 
 #[test]
@@ -86,7 +154,8 @@ fn malformed_requests_get_the_same_answers_in_handler_mode() {
 #[test]
 fn content_length_beside_chunked_smuggles_nothing() {
     let (shim, _f, log) = proxied(&[]);
-    let raw = b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
+    let raw =
+        b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
         0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
     let mut conn = Conn::connect(shim.port()).unwrap();
     conn.write_raw(raw).unwrap();
@@ -95,7 +164,12 @@ fn content_length_beside_chunked_smuggles_nothing() {
     assert_eq!(r.header("connection"), Some("close"), "{r}{shim}");
     let echo = r.json();
     let framing = |name: &str| {
-        echo["headers"].as_array().unwrap().iter().filter(|h| h[0] == name).count()
+        echo["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h[0] == name)
+            .count()
     };
     assert_eq!(framing("content-length"), 0, "{echo}");
     if let Ok(after) = conn.read_head("GET") {
@@ -103,7 +177,11 @@ fn content_length_beside_chunked_smuggles_nothing() {
     }
     serves_next(&shim, "CL + TE");
     let reached = received(&log);
-    assert_eq!(reached.iter().filter(|l| l.contains("smuggled")).count(), 0, "{reached:?}");
+    assert_eq!(
+        reached.iter().filter(|l| l.contains("smuggled")).count(),
+        0,
+        "{reached:?}"
+    );
     assert_eq!(reached[0], "POST /x 0", "{reached:?}");
 }
 
@@ -112,7 +190,11 @@ fn content_length_beside_chunked_smuggles_nothing() {
 #[test]
 fn handler_routes_and_events_see_resolved_paths() {
     let served = node_echo(&[]);
-    let r = exchange(served.port(), b"GET /a/./b/%2e%2e/c?q=1 HTTP/1.1\r\nHost: x\r\n\r\n", "GET");
+    let r = exchange(
+        served.port(),
+        b"GET /a/./b/%2e%2e/c?q=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET",
+    );
     assert_eq!(r.status, 200, "{r}{served}");
     assert_eq!(r.json()["path"], "/a/c", "{r}{served}");
 }

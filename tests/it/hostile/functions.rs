@@ -51,13 +51,20 @@ fn recovers(served: &Served, after: &str) {
         let r = served.get("/fine");
         (r.status == 200).then_some(r)
     });
-    assert!(back.is_some(), "after {after} the function never served again{served}");
+    assert!(
+        back.is_some(),
+        "after {after} the function never served again{served}"
+    );
 }
 
 fn big_result_arrives_whole(served: &Served) {
     let r = served.get("/big");
     assert_eq!(r.status, 200, "{served}");
-    assert_eq!(r.body.len(), 50 << 20, "the 50 MB body arrives whole{served}");
+    assert_eq!(
+        r.body.len(),
+        50 << 20,
+        "the 50 MB body arrives whole{served}"
+    );
     assert!(r.body.iter().all(|b| *b == b'x'));
 }
 
@@ -67,23 +74,42 @@ fn chatty_output_is_logged_in_pieces(served: &Served) {
     let r = served.get("/chatty");
     assert_eq!((r.status, r.text().as_str()), (200, "printed"), "{served}");
     let pieces = || -> Vec<usize> {
-        served.logs().iter().filter_map(|l| l["message"].as_str()).filter(|m| m.starts_with('y')).map(str::len).collect()
+        served
+            .logs()
+            .iter()
+            .filter_map(|l| l["message"].as_str())
+            .filter(|m| m.starts_with('y'))
+            .map(str::len)
+            .collect()
     };
     let all = wait_for(Duration::from_secs(30), || {
         let sizes = pieces();
         (sizes.iter().sum::<usize>() >= 20 << 20).then_some(sizes)
     });
-    let sizes = all.unwrap_or_else(|| panic!("the output never reached the log whole: {:?}", pieces()));
-    assert!(sizes.iter().all(|s| *s <= 1 << 20), "a piece over 1 MiB: {sizes:?}");
+    let sizes =
+        all.unwrap_or_else(|| panic!("the output never reached the log whole: {:?}", pieces()));
+    assert!(
+        sizes.iter().all(|s| *s <= 1 << 20),
+        "a piece over 1 MiB: {sizes:?}"
+    );
     assert_eq!(sizes.iter().sum::<usize>(), 20 << 20, "{sizes:?}");
 }
 
 #[test]
 fn a_misbehaving_node_handler_gets_exact_answers() {
-    let served = serve(&[("index.js", MISBEHAVING_JS)], &[("FUNCTION_TIMEOUT", "2s")]);
+    let served = serve(
+        &[("index.js", MISBEHAVING_JS)],
+        &[("FUNCTION_TIMEOUT", "2s")],
+    );
     big_result_arrives_whole(&served);
     let circular = assert_error(&served.get("/circular"), 500, "TypeError", &served);
-    assert!(circular["errorMessage"].as_str().unwrap().contains("circular"), "{circular}");
+    assert!(
+        circular["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("circular"),
+        "{circular}"
+    );
     for (path, message) in [("/throw-42", "42"), ("/throw-null", "null")] {
         let thrown = assert_error(&served.get(path), 500, "Error", &served);
         assert_eq!(thrown["errorMessage"], message, "{path}: {thrown}");
@@ -102,11 +128,28 @@ fn a_misbehaving_node_handler_gets_exact_answers() {
 fn a_misbehaving_python_handler_gets_exact_answers() {
     let served = serve(&[("main.py", MISBEHAVING_PY)], &[]);
     big_result_arrives_whole(&served);
-    let circular = assert_error(&served.get("/circular"), 500, "ResultNotSerializable", &served);
-    assert!(circular["errorMessage"].as_str().unwrap().to_lowercase().contains("circular"), "{circular}");
+    let circular = assert_error(
+        &served.get("/circular"),
+        500,
+        "ResultNotSerializable",
+        &served,
+    );
+    assert!(
+        circular["errorMessage"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("circular"),
+        "{circular}"
+    );
     assert_error(&served.get("/exit-3"), 502, "WorkerExited", &served);
     recovers(&served, "os._exit(3)");
-    let exited = served.logs().into_iter().find(|l| l["message"] == "the worker exited; restarting it" && l["status"] == "exit code 3");
-    assert!(exited.is_some(), "the worker's exit code 3 is logged{served}");
+    let exited = served.logs().into_iter().find(|l| {
+        l["message"] == "the worker exited; restarting it" && l["status"] == "exit code 3"
+    });
+    assert!(
+        exited.is_some(),
+        "the worker's exit code 3 is logged{served}"
+    );
     chatty_output_is_logged_in_pieces(&served);
 }

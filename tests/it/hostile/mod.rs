@@ -35,13 +35,20 @@ fn shown(raw: &[u8]) -> String {
 /// fnshim still serves: a plain GET on a new connection is 200.
 fn serves_next(shim: &Shim, after: &str) {
     let r = shim.get("/after");
-    assert_eq!(r.status, 200, "after {after}: the next request failed{r}{shim}");
+    assert_eq!(
+        r.status, 200,
+        "after {after}: the next request failed{r}{shim}"
+    );
 }
 
 /// A proxy-mode fnshim in front of `tests/fixtures/upstream.py`, which writes one line per
 /// request it receives to the returned file.
 fn proxied(env: &[(&str, &str)]) -> (Shim, Function, std::path::PathBuf) {
-    let log = tempfile::NamedTempFile::new().unwrap().into_temp_path().keep().unwrap();
+    let log = tempfile::NamedTempFile::new()
+        .unwrap()
+        .into_temp_path()
+        .keep()
+        .unwrap();
     let function = Function::upstream(&[("UPSTREAM_RECEIVED_LOG", log.to_str().unwrap())]);
     let mut cmd = fnshim().function(&function);
     for (k, v) in env {

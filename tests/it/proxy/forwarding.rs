@@ -207,3 +207,41 @@ fn connection_level_headers_stay_behind_and_x_forwarded_for_grows() {
     // The upstream's own connection headers do not reach the client either.
     assert!(r.header("keep-alive").is_none(), "{r}");
 }
+
+/// An HTTP/1.0 keep-alive client (ab -k, old load balancers): the server is still spoken to
+/// in HTTP/1.1 on one kept connection, instead of a new upstream connection per request.
+#[test]
+fn http10_keep_alive_clients_reuse_one_http11_upstream_connection() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    conn.set_read_timeout(SECS_10);
+    let mut peers = vec![];
+    for i in 0..3 {
+        // The first one without Host, as HTTP/1.0 allows.
+        let host = if i == 0 { "" } else { "Host: 127.0.0.1\r\n" };
+        let raw = format!("GET /echo/{i} HTTP/1.0\r\n{host}Connection: keep-alive\r\n\r\n");
+        conn.write_raw(raw.as_bytes()).unwrap();
+        let r = conn
+            .read_response("GET")
+            .unwrap_or_else(|e| panic!("request {i} on the kept HTTP/1.0 connection: {e}{shim}"));
+        assert_eq!(r.status, 200, "{r}{shim}");
+        let echo = r.json();
+        assert_eq!(echo["version"], "HTTP/1.1", "the server got {echo}");
+        assert!(
+            echoed_header(&echo, "connection").is_empty(),
+            "no Connection header upstream: {echo}"
+        );
+        assert_eq!(echo["target"], format!("/echo/{i}"), "origin form: {echo}");
+        let host = one_header(&echo, "host");
+        match i {
+            0 => assert!(host.starts_with("127.0.0.1:"), "the server's address: {echo}"),
+            _ => assert_eq!(host, "127.0.0.1", "the client's Host: {echo}"),
+        }
+        peers.push(echo["peer_port"].as_u64().unwrap());
+    }
+    assert!(
+        peers.iter().all(|p| *p == peers[0]),
+        "each request opened a new upstream connection: client ports {peers:?}{shim}"
+    );
+}

@@ -212,3 +212,38 @@ fn past_max_connections_a_new_one_waits_until_one_closes() {
         .unwrap_or_else(|e| panic!("never served: {e}{shim}"));
     assert_eq!(r.status, 200, "{r}{shim}");
 }
+
+/// WRITE_TIMEOUT: a client that asks for a large answer and never reads it is disconnected
+/// (what the answer held is freed: nothing is in flight any more) and fnshim keeps serving.
+#[test]
+fn a_client_that_never_reads_its_answer_is_disconnected_after_write_timeout() {
+    use std::io::{Read, Write};
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("WRITE_TIMEOUT", "1s")]);
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", shim.port())).unwrap();
+    // Far more than the sockets' buffers on both sides of the shim can hold.
+    let total: usize = 64 << 20;
+    write!(client, "GET /zeros?n={total} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let in_flight = || metric_sum(&metrics(&shim), "fnshim_in_flight");
+    wait_for(Duration::from_secs(60), || (in_flight() == 1.0).then_some(()))
+        .unwrap_or_else(|| panic!("the large answer never started{shim}"));
+    // Nothing is read: the shim's writes stall, and after WRITE_TIMEOUT it lets go.
+    wait_for(Duration::from_secs(60), || (in_flight() == 0.0).then_some(()))
+        .unwrap_or_else(|| panic!("the stalled answer was never given up{shim}"));
+    client.set_read_timeout(Some(SECS_10)).unwrap();
+    // What was already on its way arrives, then the connection's end.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = loop {
+        match client.read(&mut buf) {
+            Ok(0) => break true,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+            Ok(n) => got += n,
+        }
+    };
+    assert!(ended, "the connection stayed open after {got} bytes{shim}");
+    assert!(got < total, "the client got the whole answer ({got} bytes){shim}");
+    let r = shim.get("/echo");
+    assert_eq!(r.status, 200, "fnshim must keep serving{r}{shim}");
+}

@@ -13,6 +13,7 @@ mod lifecycle;
 mod limits;
 mod shutdown;
 mod streaming;
+mod websocket;
 
 use crate::support::{
     chunk_bytes, fixture, fnshim, metric_sum, python, ready_shim, wait_for, Conn, Function,

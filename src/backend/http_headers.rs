@@ -1,0 +1,152 @@
+//! The proxy path's header work: hop-by-hop headers out (and `Upgrade` kept for a protocol
+//! switch), the upstream's authority and `x-forwarded-for`, both cached per thread.
+
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+static FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Connection-level headers are not forwarded (RFC 9110 §7.6.1), nor those `Connection` names.
+pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names first: most requests carry none, and a lookup per name costs.
+    let mut hop: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_hop_by_hop(name))
+        .cloned()
+        .collect();
+    if hop.is_empty() {
+        return;
+    }
+    let named = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
+    hop.extend(named.collect::<Vec<_>>());
+    for name in hop {
+        headers.remove(name);
+    }
+}
+
+pub(super) fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authorization"
+            | "keep-alive"
+            | "proxy-connection"
+    )
+}
+
+thread_local! {
+    /// The upstream's authority and the last client's address as header values: both rarely
+    /// change, and formatting them cost more than the rest of the request head.
+    static HOST: RefCell<Option<(SocketAddr, HeaderValue)>> = const { RefCell::new(None) };
+    static CLIENT: RefCell<Option<(IpAddr, HeaderValue)>> = const { RefCell::new(None) };
+}
+
+/// The server's address as a `Host` value, for a client that sent none.
+pub(super) fn host(addr: SocketAddr) -> HeaderValue {
+    HOST.with_borrow_mut(|cached| match cached {
+        Some((known, host)) if *known == addr => host.clone(),
+        _ => {
+            let host = HeaderValue::from_str(&addr.to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("127.0.0.1"));
+            *cached = Some((addr, host.clone()));
+            host
+        }
+    })
+}
+
+pub(super) fn append_forwarded_for(headers: &mut HeaderMap, remote: IpAddr) {
+    let remote = remote.to_canonical();
+    let ip = CLIENT.with_borrow_mut(|cached| match cached {
+        Some((known, value)) if *known == remote => Some(value.clone()),
+        _ => {
+            let value = HeaderValue::from_str(&remote.to_string()).ok()?;
+            *cached = Some((remote, value.clone()));
+            Some(value)
+        }
+    });
+    let Some(ip) = ip else { return };
+    let value = match headers.get(&FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(previous) => {
+            HeaderValue::from_str(&format!("{previous}, {}", ip.to_str().unwrap_or_default()))
+        }
+        None => Ok(ip),
+    };
+    if let Ok(value) = value {
+        headers.insert(FORWARDED_FOR.clone(), value);
+    }
+}
+
+/// A request asking to switch protocols (a WebSocket handshake): its `Upgrade` value, when
+/// `Connection` names `upgrade`.
+pub(super) fn upgrade_asked(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(header::UPGRADE).cloned()).flatten()
+}
+
+/// What a protocol switch needs of the hop-by-hop headers, put back after they went.
+pub(super) fn keep_upgrade(headers: &mut HeaderMap, upgrade: HeaderValue) {
+    headers.insert(header::UPGRADE, upgrade);
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        headers.insert("x-kept", HeaderValue::from_static("yes"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers["x-kept"], "yes");
+    }
+
+    #[test]
+    fn upgrades_are_asked_by_connection_and_upgrade_together() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        assert_eq!(upgrade_asked(&headers), None);
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        assert_eq!(upgrade_asked(&headers).unwrap(), "websocket");
+        strip_hop_by_hop(&mut headers);
+        keep_upgrade(&mut headers, HeaderValue::from_static("websocket"));
+        assert_eq!(headers[header::CONNECTION], "upgrade");
+        assert_eq!(headers.len(), 2);
+    }
+
+    #[test]
+    fn forwarded_for_is_appended() {
+        let mut headers = HeaderMap::new();
+        append_forwarded_for(&mut headers, "::ffff:10.0.0.1".parse().unwrap());
+        assert_eq!(headers[&FORWARDED_FOR], "10.0.0.1");
+        append_forwarded_for(&mut headers, "127.0.0.1".parse().unwrap());
+        assert_eq!(headers[&FORWARDED_FOR], "10.0.0.1, 127.0.0.1");
+    }
+}
