@@ -246,19 +246,25 @@ function sink(id) {
 const drained = () => new Promise((resolve) => socket.once('drain', resolve));
 
 // Reads what a body has ready now; `later` is the first read that has to wait.
+// What is already there comes before an immediate; a body whose source waits on a timer or I/O
+// does not (setTimeout(0) was not enough: on Node 24 a source's own 1 ms timer fired first, every
+// time, and an endless stream was buffered whole). Past 1 MiB it is a stream anyway.
+const immediately = globalThis.setImmediate ? (f) => setImmediate(f) : (f) => setTimeout(f, 0);
+const AT_ONCE_MAX = 1 << 20;
+
 async function readAtOnce(body) {
   const chunks = [];
   if (!body) return { chunks };
   const reader = body.getReader();
-  for (;;) {
+  for (let size = 0; ;) {
     const read = reader.read();
-    let timer;
-    const soon = new Promise((resolve) => (timer = setTimeout(resolve, 0, LATER)));
+    if (size > AT_ONCE_MAX) return { chunks, reader, later: read };
+    const soon = new Promise((resolve) => immediately(() => resolve(LATER)));
     const next = await Promise.race([read, soon]);
-    clearTimeout(timer);
     if (next === LATER) return { chunks, reader, later: read };
     if (next.done) return { chunks };
     chunks.push(next.value);
+    size += next.value.byteLength ?? next.value.length ?? 0;
   }
 }
 
