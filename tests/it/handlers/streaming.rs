@@ -249,6 +249,24 @@ fn a_stream_past_function_timeout_is_cut_off(lang: Lang) {
 }
 per_language!(a_stream_past_function_timeout_is_cut_off);
 
+fn a_client_that_goes_away_cancels_the_stream(lang: Lang) {
+    let served = serve_streams(lang, &[]);
+    let gate = gate(&served, "cancelled");
+    let (mut conn, head) = open_stream(&served, &target("/big", &gate));
+    assert_eq!(head.status, 200, "{head}{served}");
+    let first = conn.read_some().unwrap_or_else(|e| panic!("{e}{served}"));
+    assert!(first.is_some_and(|part| !part.is_empty()), "{served}");
+    drop(conn);
+    let cancelled = wait_for(Duration::from_secs(20), || gate.exists().then_some(()));
+    assert!(
+        cancelled.is_some(),
+        "the handler's stream was never cancelled{served}"
+    );
+    let r = served.get("/plain");
+    assert_eq!(r.status, 200, "the worker serves on{r}{served}");
+}
+per_language!(a_client_that_goes_away_cancels_the_stream);
+
 /// Lambda's Node streaming API: `awslambda.streamifyResponse` and `HttpResponseStream.from`.
 const STREAMIFY_JS: &str = r#"
 import fs from 'node:fs';
