@@ -88,6 +88,10 @@ impl HttpBody for WorkerBody {
         if self.ended {
             return Poll::Ready(None);
         }
+        // Checked first too, so that a producer that never pauses is cut off on time.
+        if Instant::now() >= self.limits.deadline {
+            return self.cut(Failed::Timeout);
+        }
         match self.stream.parts.poll_recv(cx) {
             Poll::Ready(Some(Part::Data(data))) => {
                 self.sent += data.len() as u64;
