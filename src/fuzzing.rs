@@ -77,8 +77,9 @@ pub fn to_response(result: Value) -> Result<Response, String> {
 }
 
 /// A line from a worker as the connection reads it: its kind (`result`, `error`, `log`,
-/// `pong`, `ready`, `ready:request`, `init_error`, `unknown`, `unreadable`), the id it names,
-/// and its value (the result, the error, the log message, the unknown type, the parse error).
+/// `pong`, `ready`, `ready:request`, `init_error`, `head`, `chunk`, `end`, `done`, `unknown`,
+/// `unreadable`), the id it names, and its value (the result, the error, the log message, why a
+/// head or chunk is unreadable, the background errors, the unknown type, the parse error).
 #[derive(Debug, PartialEq)]
 pub struct WorkerLine {
     pub kind: &'static str,

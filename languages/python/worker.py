@@ -130,7 +130,7 @@ class Context:
         self.amzn_trace_id = fields.get("amznTraceId")
         self.logger = Logger(channel, invocation_id)
         _fc_fields(self, fields)
-        self.background = []  # wait_until's work, run after the answer
+        self._background = []  # wait_until's work, run after the answer
 
     def wait_until(self, work):
         """Runs `work` (an awaitable, or a callable) after the response is sent; the worker
@@ -141,7 +141,7 @@ class Context:
             work = asyncio.ensure_future(work, loop=_event_loop())  # starts with the handler
         elif not callable(work):
             raise TypeError(f"wait_until takes an awaitable or a callable, not {type(work).__name__}")
-        self.background.append(work)
+        self._background.append(work)
 
     def get_remaining_time_in_millis(self):
         if self.deadline_ms is None:
@@ -234,7 +234,7 @@ def invoke(channel, handler, message):
                 last = {"type": "result", "id": invocation_id, "result": result}
     except Exception as exc:
         last = {"type": "error", "id": invocation_id, "error": error_of(exc)}
-    if context.background:
+    if context._background:
         last["background"] = True
     try:
         channel.send(last)
@@ -245,16 +245,16 @@ def invoke(channel, handler, message):
             "stackTrace": [],
         }
         fallback = {"type": "error", "id": invocation_id, "error": error}
-        channel.send({**fallback, "background": True} if context.background else fallback)
-    if context.background:
+        channel.send({**fallback, "background": True} if context._background else fallback)
+    if context._background:
         channel.send({"type": "done", "id": invocation_id, "errors": run_background(context)})
 
 
 def run_background(context):
     """Runs the invocation's wait_until work in order; returns the errors of what failed."""
     errors = []
-    while context.background:
-        work = context.background.pop(0)
+    while context._background:
+        work = context._background.pop(0)
         try:
             result = work if not callable(work) else work()
             if hasattr(type(result), "__await__"):

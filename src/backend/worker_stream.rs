@@ -17,9 +17,9 @@ use tokio::time::{Instant, Sleep};
 use crate::invoke::{BoxError, Failed, Streamed};
 use crate::worker::{Part, Stream};
 
-/// The limits of one stream, and whose it is (for the log).
+/// The deadline of one stream, and whose it is (for the log). Its size is bounded where it is
+/// received (`worker::Connection`): past MAX_RESPONSE_SIZE nothing more is kept.
 pub struct Limits {
-    pub max_size: u64,
     pub deadline: Instant,
     pub request_id: String,
 }
@@ -88,17 +88,18 @@ impl HttpBody for WorkerBody {
         if self.ended {
             return Poll::Ready(None);
         }
+        // Checked first too, so that a producer that never pauses is cut off on time.
+        if Instant::now() >= self.limits.deadline {
+            return self.cut(Failed::Timeout);
+        }
         match self.stream.parts.poll_recv(cx) {
             Poll::Ready(Some(Part::Data(data))) => {
                 self.sent += data.len() as u64;
-                if self.sent > self.limits.max_size {
-                    let why = format!(
-                        "the stream is over MAX_RESPONSE_SIZE ({} bytes)",
-                        self.limits.max_size
-                    );
-                    return self.cut(Failed::InvalidResponse(why));
-                }
                 Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+            Poll::Ready(Some(Part::TooLarge(limit))) => {
+                let why = format!("the stream is over MAX_RESPONSE_SIZE ({limit} bytes)");
+                self.cut(Failed::InvalidResponse(why))
             }
             Poll::Ready(Some(Part::End)) => {
                 self.ended = true;

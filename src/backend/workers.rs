@@ -67,6 +67,7 @@ impl Workers {
                 payload,
                 context,
                 invocation.deadline,
+                self.max_response_size,
             )
             .await
             .map_err(|error| match error {
@@ -81,7 +82,6 @@ impl Workers {
             Reply::Invalid(why) => return Err(Failed::InvalidResponse(why)),
             Reply::Stream(streaming) => {
                 let limits = stream::Limits {
-                    max_size: self.max_response_size,
                     deadline: invocation.deadline,
                     request_id: invocation.request_id,
                 };

@@ -73,14 +73,15 @@ impl Shared {
     }
 
     /// How long a worker told to shut down now has until it must have exited: the SIGKILL
-    /// comes at SHUTDOWN_TIMEOUT from the stop, a quarter of the grace after this.
+    /// comes at SHUTDOWN_TIMEOUT from the stop, half the grace after this (time for a worker
+    /// that gave up on its hook to exit on its own).
     fn time_to_exit(&self) -> Duration {
         let options = &self.options;
         let stopped_at = *self.stopped_at.get_or_init(Instant::now);
         let kill_at = stopped_at + options.shutdown_timeout;
         kill_at
             .saturating_duration_since(Instant::now())
-            .saturating_sub(options.grace / 4)
+            .saturating_sub(options.grace / 2)
     }
 
     fn group(&self, index: usize) -> (&Group, usize) {

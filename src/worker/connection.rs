@@ -46,6 +46,8 @@ pub enum Part {
     End,
     /// The handler failed after the head was sent: its error.
     Failed(Value),
+    /// The stream sent more than its limit; nothing more of it is kept.
+    TooLarge(u64),
 }
 
 /// A streamed answer as it arrives; dropped before its end, it asks the worker to stop
@@ -94,6 +96,10 @@ struct Pending {
     request_id: String,
     reply: Option<oneshot::Sender<Reply>>,
     body: Option<mpsc::UnboundedSender<Part>>,
+    /// The most its stream may send, and what it sent so far: what waits for a slow client
+    /// is bounded by the limit.
+    limit: u64,
+    received: u64,
     /// Told when nothing of the invocation runs any more, with the background errors.
     over: oneshot::Sender<Vec<Value>>,
 }
@@ -177,13 +183,21 @@ impl Connection {
 
     /// Sends an invocation; the receivers yield its reply and the end of all it started, or an
     /// error if the worker goes away.
-    pub fn send_invoke(&self, id: &str, request_id: &str, message: String) -> Option<Sent> {
+    pub fn send_invoke(
+        &self,
+        id: &str,
+        request_id: &str,
+        message: String,
+        limit: u64,
+    ) -> Option<Sent> {
         let (reply, reply_rx) = oneshot::channel();
         let (over, over_rx) = oneshot::channel();
         let pending = Pending {
             request_id: request_id.to_owned(),
             reply: Some(reply),
             body: None,
+            limit,
+            received: 0,
             over,
         };
         lock(&self.pending).insert(id.to_owned(), pending);
@@ -300,7 +314,7 @@ impl Connection {
             }
             Decoded::Head(id, Ok(head)) => self.stream(&id, head),
             Decoded::Head(id, Err(why)) => self.answer(&id, Reply::Invalid(why), false),
-            Decoded::Chunk(id, Ok(data)) => self.part(&id, Part::Data(data)),
+            Decoded::Chunk(id, Ok(data)) => self.part(&id, data),
             Decoded::Chunk(id, Err(why)) => self.broken(&id, &why),
             Decoded::End(id, background) => self.end(&id, Part::End, background),
             Decoded::Done(id, errors) => self.over(&id, errors),
@@ -390,10 +404,23 @@ impl Connection {
         }
     }
 
-    fn part(&self, id: &str, part: Part) {
-        if let Some(body) = lock(&self.pending).get(id).and_then(|p| p.body.as_ref()) {
-            let _ = body.send(part);
+    fn part(&self, id: &str, data: Bytes) {
+        let mut pending = lock(&self.pending);
+        let Some(entry) = pending.get_mut(id) else {
+            return;
+        };
+        let Some(body) = entry.body.as_ref() else {
+            return;
+        };
+        entry.received += data.len() as u64;
+        if entry.received <= entry.limit {
+            let _ = body.send(Part::Data(data));
+            return;
         }
+        let _ = body.send(Part::TooLarge(entry.limit));
+        entry.body = None;
+        drop(pending);
+        self.send(json!({"type": "cancel", "id": id}).to_string() + "\n");
     }
 
     /// The stream's last part; without background work the invocation is then over.

@@ -248,6 +248,7 @@ impl Pool {
         payload: impl FnOnce(Input) -> Payload,
         context: Value,
         deadline: Instant,
+        max_stream: u64,
     ) -> Result<Reply, InvokeError> {
         let waited = Instant::now();
         let reserved = self.reserve_until(deadline).await?;
@@ -270,7 +271,7 @@ impl Pool {
             }
         };
         let sent = connection
-            .send_invoke(&id, request_id, message.to_string() + "\n")
+            .send_invoke(&id, request_id, message.to_string() + "\n", max_stream)
             // Its input is closed: the worker exited before this was sent, and the
             // supervisor has not detached it yet. Nothing ran, so it may be tried again.
             .ok_or(InvokeError::Unavailable)?;
@@ -359,7 +360,7 @@ mod tests {
             Input::Request => Payload::Request(json!({"a": "request"})),
         };
         let deadline = Instant::now() + Duration::from_secs(5);
-        let invoked = pool.invoke("http", "rid", payload, json!({}), deadline);
+        let invoked = pool.invoke("http", "rid", payload, json!({}), deadline, 1 << 20);
         let answered = async {
             let mut line = Vec::new();
             BufReader::new(read)

@@ -154,3 +154,19 @@ fn a_hanging_hook_is_bounded_by_shutdown_timeout(lang: Lang) {
     assert!(gave_up, "no line says the hook was given up{served}");
 }
 per_language!(a_hanging_hook_is_bounded_by_shutdown_timeout);
+
+/// A hook stuck in synchronous JS code cannot be given up by the adapter: the SIGKILL at
+/// SHUTDOWN_TIMEOUT ends it (exit 137).
+#[test]
+fn a_hook_stuck_in_sync_code_is_killed_at_shutdown_timeout() {
+    let stuck = r#"
+export function handler() { return 'ok'; }
+export function shutdown() { console.log('hook begun'); for (;;) {} }
+"#;
+    let env = [("FUNCTION_WORKERS", "1"), ("SHUTDOWN_TIMEOUT", "2s")];
+    let served = serve(&[("index.mjs", stuck)], &env);
+    served.signal(libc::SIGTERM);
+    served.expect_exit(137, Duration::from_secs(20));
+    let begun = served.wait_log(Duration::from_secs(5), |l| l["message"] == "hook begun");
+    assert!(begun.is_some(), "the hook never ran{served}");
+}

@@ -249,6 +249,24 @@ fn a_stream_past_function_timeout_is_cut_off(lang: Lang) {
 }
 per_language!(a_stream_past_function_timeout_is_cut_off);
 
+fn a_client_that_goes_away_cancels_the_stream(lang: Lang) {
+    let served = serve_streams(lang, &[]);
+    let gate = gate(&served, "cancelled");
+    let (mut conn, head) = open_stream(&served, &target("/big", &gate));
+    assert_eq!(head.status, 200, "{head}{served}");
+    let first = conn.read_some().unwrap_or_else(|e| panic!("{e}{served}"));
+    assert!(first.is_some_and(|part| !part.is_empty()), "{served}");
+    drop(conn);
+    let cancelled = wait_for(Duration::from_secs(20), || gate.exists().then_some(()));
+    assert!(
+        cancelled.is_some(),
+        "the handler's stream was never cancelled{served}"
+    );
+    let r = served.get("/plain");
+    assert_eq!(r.status, 200, "the worker serves on{r}{served}");
+}
+per_language!(a_client_that_goes_away_cancels_the_stream);
+
 /// Lambda's Node streaming API: `awslambda.streamifyResponse` and `HttpResponseStream.from`.
 const STREAMIFY_JS: &str = r#"
 import fs from 'node:fs';
@@ -322,3 +340,33 @@ fn lambda_style_stream_node() {
 fn lambda_style_stream_deno() {
     lambda_style_stream(Lang::Deno)
 }
+
+/// Lambda's Invoke API answers in one piece: a handler's stream is collected into its result
+/// map (status, headers, body).
+fn a_stream_is_collected_for_a_caller_that_wants_one_answer(lang: Lang) {
+    let (served, event, body) = match lang {
+        Lang::Python => {
+            let served = serve_streams(lang, &[]);
+            let gate = gate(&served, "open");
+            std::fs::write(&gate, "open").unwrap();
+            let event = json!({"path": "/sse", "queryStringParameters": {"gate": gate}});
+            (served, event, "data: first\n\ndata: last\n\n")
+        }
+        _ => {
+            let served = serve(&[(lang.entry(), STREAMIFY_JS)], &[]);
+            (served, json!({"path": "/typed"}), "typed and ended")
+        }
+    };
+    let r = served
+        .send(&Request::post("/2015-03-31/functions/function/invocations").body(event.to_string()));
+    assert_eq!(r.status, 200, "{r}{served}");
+    let result = r.json();
+    assert_eq!(result["statusCode"], 200, "{r}{served}");
+    assert_eq!(result["body"], body, "{r}{served}");
+    assert_eq!(result["isBase64Encoded"], false, "{r}{served}");
+    let content_type = result["headers"]["content-type"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(content_type.starts_with("text/"), "{r}{served}");
+}
+per_language!(a_stream_is_collected_for_a_caller_that_wants_one_answer);
