@@ -215,3 +215,11 @@ fn f_yml_names_each_functions_initializer() {
         json!({"ready": "by default name"})
     );
 }
+
+#[test]
+fn an_initializer_past_init_timeout_stops_start_up_with_65() {
+    let js = "exports.initializer = () => new Promise(() => {});\nexports.handler = async () => 1;\n";
+    let served = start(&[("index.js", js)], &[("INIT_TIMEOUT", "1s")], &[]);
+    assert_eq!(served.shim.wait_code(SLOW_START), 65, "{}", served.shim);
+    assert!(served.shim.stderr().contains("INIT_TIMEOUT"), "{}", served.shim);
+}
