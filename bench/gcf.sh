@@ -64,7 +64,7 @@ measure() {
 declare -A RPS
 PIDS=()
 P=()
-for _ in 1 2 3 4 5 6; do P+=("$(free_port)"); done
+for _ in 1 2 3 4 5 6 7; do P+=("$(free_port)"); done
 start node-adapter "${P[0]}" env PORT="${P[0]}" FUNCTION_PATH="$NODE_FN" FUNCTION_TARGET=hello "$BIN"
 start node-ff-proxy "${P[1]}" env PORT="${P[1]}" FUNCTION_PATH="$NODE_FN" "$BIN" -- \
   node "$NODE_MODULES/.bin/functions-framework" --target=hello --source="$NODE_FN"
@@ -72,6 +72,8 @@ start node-ff-alone "${P[2]}" env PORT="${P[2]}" node "$NODE_MODULES/.bin/functi
   --target=hello --source="$NODE_FN"
 start python-adapter "${P[3]}" env PORT="${P[3]}" FUNCTION_PATH="$BENCH/functions/gcf-python" \
   FUNCTION_TARGET=hello FUNCTION_WORKERS=1 "$BIN"
+start python-adapter-defaults "${P[6]}" env PORT="${P[6]}" FUNCTION_PATH="$BENCH/functions/gcf-python" \
+  FUNCTION_TARGET=hello "$BIN"
 start python-ff-proxy "${P[4]}" env PORT="${P[4]}" "$BIN" -- python3 -m functions_framework \
   --target=hello --source="$BENCH/functions/gcf-python/main.py"
 start python-ff-alone "${P[5]}" env PORT="${P[5]}" python3 -m functions_framework \
@@ -81,12 +83,13 @@ for i in 0 3; do
   [[ $body == '{"message":"hello"}' || $body == '{"message":"hello"}'$'\n' ]] || die "unexpected body from port ${P[$i]}: $body"
 done
 
-echo "wrk keep-alive, ${BENCH_SECONDS}s per run, 127.0.0.1; one fnshim worker each (Python: FUNCTION_WORKERS=1)"
+echo "wrk keep-alive, ${BENCH_SECONDS}s per run, 127.0.0.1; one fnshim worker each (python-adapter: FUNCTION_WORKERS=1; python-adapter-defaults: fnshim's default, one per CPU)"
 echo
 echo '| series | p50 µs (1 conn) | req/s (1 conn) | p50 µs (64 conns) | req/s (64 conns) |'
 echo '|---|---|---|---|---|'
 i=0
-for name in node-adapter node-ff-proxy node-ff-alone python-adapter python-ff-proxy python-ff-alone; do
+for name in node-adapter node-ff-proxy node-ff-alone python-adapter python-ff-proxy python-ff-alone \
+  python-adapter-defaults; do
   measure "$name" "${P[$i]}"
   i=$((i + 1))
 done

@@ -396,9 +396,33 @@ def gcf_request(message):
             "body": body, "isBase64Encoded": False}
 
 
+def _wsgi_environ(q, data):
+    """The WSGI environ of the plain request, as a WSGI server would make it (PEP 3333)."""
+    import io
+    from urllib.parse import unquote, urlsplit
+
+    url = urlsplit(q["url"])
+    environ = {
+        "REQUEST_METHOD": q["method"], "SCRIPT_NAME": "",
+        "PATH_INFO": unquote(url.path or "/").encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": url.query, "SERVER_NAME": url.hostname or "localhost",
+        "SERVER_PORT": str(url.port or (443 if url.scheme == "https" else 80)),
+        "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0), "wsgi.url_scheme": url.scheme or "http",
+        "wsgi.input": io.BytesIO(data), "wsgi.errors": sys.stderr, "wsgi.multithread": False,
+        "wsgi.multiprocess": True, "wsgi.run_once": False, "CONTENT_LENGTH": str(len(data)),
+    }
+    for name, value in q["headers"]:
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[key] = value
+            continue
+        key = "HTTP_" + key
+        environ[key] = f"{environ[key]}, {value}" if key in environ else value
+    return environ
+
+
 def _call_http(fn, q):
     import base64
-    from urllib.parse import urlsplit
 
     import flask
     from werkzeug.exceptions import HTTPException
@@ -407,13 +431,9 @@ def _call_http(fn, q):
     if _FLASK_APP is None:
         _FLASK_APP = flask.Flask("fnshim")
     app = _FLASK_APP
-    url = urlsplit(q["url"])
     body = q.get("body") or ""
     data = base64.b64decode(body) if q.get("isBase64Encoded") else body.encode("utf-8")
-    context = app.test_request_context(
-        path=url.path or "/", base_url=f"{url.scheme}://{url.netloc}", query_string=url.query,
-        method=q["method"], headers=[tuple(h) for h in q["headers"]], data=data)
-    with context:
+    with app.request_context(_wsgi_environ(q, data)):
         try:
             response = app.make_response(fn(flask.request))
         except HTTPException as exc:  # flask.abort(400) and the like, as Flask answers them

@@ -57,7 +57,12 @@ async fn run(
         Hook::PreFreeze => Kind::PreFreeze,
     };
     let context = crate::event::fc::fc_context(request.headers());
-    for function in 0..app.backend.names().len() {
+    // A Runtime API bootstrap has no hooks to call (it would take them for events).
+    let functions = match app.backend.protocol() {
+        Some(_) => 0,
+        None => app.backend.names().len(),
+    };
+    for function in 0..functions {
         let timeout = app
             .backend
             .timeout(function)

@@ -215,3 +215,67 @@ fn f_yml_names_each_functions_initializer() {
         json!({"ready": "by default name"})
     );
 }
+
+#[test]
+fn an_initializer_past_init_timeout_stops_start_up_with_65() {
+    let js =
+        "exports.initializer = () => new Promise(() => {});\nexports.handler = async () => 1;\n";
+    let served = start(&[("index.js", js)], &[("INIT_TIMEOUT", "1s")], &[]);
+    assert_eq!(served.shim.wait_code(SLOW_START), 65, "{}", served.shim);
+    assert!(
+        served.shim.stderr().contains("INIT_TIMEOUT"),
+        "{}",
+        served.shim
+    );
+}
+
+/// A Lambda Runtime API client that appends each event it gets to `events.log` in its folder.
+const RECORDING_RUNTIME: &str = r#"#!/usr/bin/env python3
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as r:
+        rid, event = r.headers["Lambda-Runtime-Aws-Request-Id"], r.read().decode()
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "events.log"), "a") as f:
+        f.write(event + "\n")
+    urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=b"null", method="POST")).read()
+"#;
+
+#[test]
+fn a_runtime_api_bootstrap_has_no_hooks_and_pre_stop_drains_it() {
+    let function = Function::with_bootstrap(RECORDING_RUNTIME, 0o755);
+    let events = function.path().join("events.log");
+    let shim = fnshim()
+        .function(&function)
+        .env("FUNCTION_PROTOCOL", "lambda")
+        .env("FUNCTION_WORKERS", "1")
+        .spawn();
+    let served = wait_served(Served {
+        shim,
+        _function: function,
+        _cache: tempfile::tempdir().unwrap(),
+    });
+    let r = served.shim.send(&hook("GET", "/pre-freeze"));
+    assert_eq!(
+        (r.status, r.text()),
+        (200, String::new()),
+        "{r}{}",
+        served.shim
+    );
+    let r = served.shim.send(
+        &Request::post("/invoke")
+            .header("content-type", "application/json")
+            .body(r#"{"n":1}"#),
+    );
+    assert_eq!(r.status, 200, "{r}{}", served.shim);
+    let r = served.shim.send(&hook("GET", "/pre-stop"));
+    assert_eq!(r.status, 200, "{r}{}", served.shim);
+    assert_eq!(served.shim.wait_code(SLOW_START), 0, "{}", served.shim);
+    // Only the /invoke event reached the bootstrap: the hooks were not handed to it as events.
+    assert_eq!(
+        std::fs::read_to_string(&events).unwrap(),
+        "{\"n\":1}\n",
+        "{}",
+        served.shim
+    );
+}
