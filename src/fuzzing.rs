@@ -201,3 +201,31 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 pub fn size(text: &str) -> Result<u64, String> {
     config::parse::size(text)
 }
+
+/// READINESS_STATUS's set: which of 100..=599 it holds, when it is accepted.
+pub fn statuses(text: &str) -> Result<Vec<u16>, String> {
+    let set = config::readiness::statuses(text)?;
+    Ok((100..=599).filter(|s| set.contains(*s)).collect())
+}
+
+/// The trace of a request with these `traceparent`, `tracestate` and `X-Amzn-Trace-Id` values
+/// (each skipped when it is not a valid header value): its context fields and the
+/// `traceparent` a proxied server would be given.
+pub fn trace(traceparent: &str, tracestate: &str, amzn: &str) -> (Value, Option<String>) {
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        (crate::trace::TRACEPARENT, traceparent),
+        (crate::trace::TRACESTATE, tracestate),
+        (crate::trace::AMZN_TRACE_ID, amzn),
+    ] {
+        if let Ok(value) = http::HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    let trace =
+        crate::trace::Trace::from_headers(&headers, || (0x1234_5678_9abc_def0, 1_700_000_000));
+    let made = trace
+        .made_traceparent()
+        .and_then(|v| v.to_str().ok().map(str::to_owned));
+    (Value::Object(trace.context()), made)
+}

@@ -173,13 +173,14 @@ pub fn parse_xray(text: &str) -> Option<(String, Option<String>, bool)> {
             .map(|(_, v)| v.trim())
     };
     let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
     let root = field("Root")?.strip_prefix("1-")?;
     let (time, random) = root.split_once('-')?;
-    if !(hex(time, 8) && hex(random, 24)) {
+    if !(hex(time, 8) && hex(random, 24)) || !(nonzero(time) || nonzero(random)) {
         return None;
     }
     let parent = field("Parent")
-        .filter(|p| hex(p, 16))
+        .filter(|p| hex(p, 16) && nonzero(p))
         .map(str::to_ascii_lowercase);
     let sampled = field("Sampled") == Some("1");
     Some((
@@ -265,5 +266,8 @@ mod tests {
         );
         assert_eq!(trace.context()["amznTraceId"], given);
         assert_eq!(parse_xray("Root=1-5e1b4151-5ac6c58f;Sampled=1"), None);
+        assert_eq!(parse_xray("Root=1-00000000-000000000000000000000000"), None);
+        let zero_parent = "Root=1-5e1b4151-5ac6c58f5ac6c58f5ac6c58f;Parent=0000000000000000";
+        assert_eq!(parse_xray(zero_parent).unwrap().1, None);
     }
 }

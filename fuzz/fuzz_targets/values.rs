@@ -1,5 +1,6 @@
 //! The value syntaxes of SPEC §2 for durations and sizes: what is accepted is greater than
-//! zero, reads back the same when written out again, and a duration can be a deadline.
+//! zero, reads back the same when written out again, and a duration can be a deadline; and
+//! READINESS_STATUS's sets: an accepted set is not empty and reads back the same written out.
 #![no_main]
 
 use fnshim::fuzzing;
@@ -22,5 +23,10 @@ fuzz_target!(|data: &[u8]| {
         if bytes % 1024 == 0 {
             assert_eq!(fuzzing::size(&format!("{}KB", bytes / 1024)), Ok(bytes));
         }
+    }
+    if let Ok(codes) = fuzzing::statuses(text) {
+        assert!(!codes.is_empty());
+        let written: Vec<String> = codes.iter().map(u16::to_string).collect();
+        assert_eq!(fuzzing::statuses(&written.join(",")), Ok(codes));
     }
 });

@@ -28,9 +28,11 @@ impl Statuses {
     }
 }
 
-/// The check, when READINESS_PATH is set (the other two are read and checked either way).
+/// The check, when READINESS_PATH (or the Lambda Web Adapter's AWS_LWA_READINESS_CHECK_PATH)
+/// is set; the other settings are read and checked either way.
 pub(super) fn read(r: &mut Reader<'_>) -> Option<ReadinessCheck> {
-    let path = r.parsed("READINESS_PATH", url_path);
+    let own = r.parsed("READINESS_PATH", url_path);
+    let path = own.or(r.parsed("AWS_LWA_READINESS_CHECK_PATH", url_path));
     let statuses = r.parsed("READINESS_STATUS", statuses);
     let interval = r
         .parsed("READINESS_INTERVAL", super::parse::duration)
@@ -91,6 +93,23 @@ mod tests {
         for bad in ["", "abc", "99", "600", "300-200", "200-", "200,,404", "2xx"] {
             assert!(statuses(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_lambda_web_adapters_path_stands_in_for_an_unset_one() {
+        let read = |pairs: &[(&str, &str)]| {
+            let env = crate::config::test_env(pairs);
+            let config = crate::config::Config::from_env(&env, None).unwrap();
+            config.readiness.map(|check| (check.path, check.interval))
+        };
+        assert_eq!(read(&[]), None);
+        let lwa = ("AWS_LWA_READINESS_CHECK_PATH", "/lwa");
+        assert_eq!(
+            read(&[lwa]),
+            Some(("/lwa".into(), Duration::from_millis(50)))
+        );
+        let own = ("READINESS_PATH", "/own");
+        assert_eq!(read(&[lwa, own]).unwrap().0, "/own");
     }
 
     #[test]

@@ -213,6 +213,8 @@ pub static SETTINGS: &[Setting] = &[
         "with AWS_LAMBDA_RUNTIME_API: invocations taken at once (one poller each)")),
     from(Source::Environment, any("AWS_LWA_INVOKE_MODE", Kind::Choice(INVOKE_MODES), "`buffered`",
         "in Lambda: response_stream streams a bootstrap's HTTP answers (Function URL streaming)")),
+    from(Source::Environment, any("AWS_LWA_READINESS_CHECK_PATH", Kind::UrlPath, "unset",
+        "the Lambda Web Adapter's name for READINESS_PATH, used when that is unset")),
     from(Source::Environment, any("_HANDLER", Kind::Text, "unset",
         "set by Lambda: FUNCTION_HANDLER when that is unset")),
     from(Source::Environment, any("LAMBDA_TASK_ROOT", Kind::Text, "unset",

@@ -121,6 +121,7 @@ async fn poll(front: Arc<Front>) -> Result<(), Unreachable> {
         let request_id = next.request_id.clone();
         let started = Instant::now();
         let (invocation, shape, timeout) = front.invocation(next);
+        let trace_id = invocation.context.get("traceId").cloned();
         let outcome = match front.invoke(invocation).await {
             Ok(Outcome::Stream(streamed)) => {
                 front.stream(&request_id, streamed, started).await?;
@@ -136,6 +137,7 @@ async fn poll(front: Arc<Front>) -> Result<(), Unreachable> {
         front.app.metrics.record(recorded, started.elapsed());
         tracing::info!(
             request_id,
+            trace_id = trace_id.as_ref().and_then(|t| t.as_str()),
             error_type = match &reply {
                 Reply::Error(e) => e["errorType"].as_str(),
                 Reply::Response(_) => None,

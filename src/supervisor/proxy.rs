@@ -159,7 +159,11 @@ impl Supervisor<'_> {
         let limit = self.options.init_timeout;
         let detect = self.lambda.as_ref().map(|l| l.api.clone());
         let detect = detect.filter(|api| api.protocol().is_none());
-        let check = self.options.readiness.as_ref();
+        let check = self
+            .options
+            .readiness
+            .as_ref()
+            .map(|c| (c, &*self.app.readiness));
         let first = async {
             let Some(api) = &detect else {
                 return First::Listening(wait_serving(&mut child, port, limit, check).await);
@@ -343,11 +347,14 @@ async fn wait_serving(
     child: &mut Child,
     port: u16,
     limit: Duration,
-    check: Option<&ReadinessCheck>,
+    check: Option<(&ReadinessCheck, &crate::readiness::Readiness)>,
 ) -> Result<SocketAddr, String> {
     let deadline = Instant::now() + limit;
     let addr = wait_listening(child, port, limit).await?;
-    if let Some(check) = check {
+    if let Some((check, readiness)) = check {
+        let path = &check.path;
+        let reason = format!("waiting for GET {path} to answer a READINESS_STATUS status");
+        readiness.set(Upstream::Starting { reason });
         super::ready_check::wait_answering(child, addr, check, deadline).await?;
     }
     Ok(addr)

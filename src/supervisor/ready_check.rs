@@ -33,17 +33,21 @@ pub async fn wait_answering(
             Err(_) => "the last poll had no answer within a second".to_string(),
         };
         tracing::debug!(path = check.path, last, "the worker is not ready yet");
+        let pause = check
+            .interval
+            .min(deadline.saturating_duration_since(Instant::now()));
+        tokio::select! {
+            status = child.wait() => {
+                return Err(format!("the worker exited before it was ready ({status})"));
+            }
+            _ = sleep(pause) => {}
+        }
+        // No poll starts at the deadline (it would have no time to answer).
         if Instant::now() >= deadline {
             return Err(format!(
                 "the worker did not answer GET {} with a READINESS_STATUS status within INIT_TIMEOUT; {last}",
                 check.path
             ));
-        }
-        tokio::select! {
-            status = child.wait() => {
-                return Err(format!("the worker exited before it was ready ({status})"));
-            }
-            _ = sleep(check.interval.min(deadline - Instant::now())) => {}
         }
     }
 }

@@ -54,6 +54,46 @@ fn deno_image_serves_its_example_mounted_ro_and_rw() {
     serves_example("deno", "Hello, docker, from Deno behind fnshim");
 }
 
+/// The Node image runs the current LTS, which serves a `.ts` handler by type stripping (no
+/// Deno in that image: FUNCTION_RUNTIME is not needed), with npm for its dependencies.
+#[test]
+fn node_image_runs_the_lts_and_serves_a_typescript_handler() {
+    let folder = function_folder(&[(
+        "index.ts",
+        "interface Greeting { hello: string; node: string }\n\
+         type Event = { queryStringParameters?: { name?: string } };\n\
+         export const handler = async (event: Event): Promise<Greeting> =>\n  \
+         ({ hello: event.queryStringParameters?.name ?? 'nobody', node: process.version });\n",
+    )]);
+    let container = Run::new(image("node"))
+        .function(folder.path(), true)
+        .start();
+    let port = container.wait_ready();
+    let r = container.get(port, "/hello?name=ts");
+    assert_eq!(r.status, 200, "{r}{container}");
+    let j = r.json();
+    assert_eq!(j["hello"], "ts", "{r}{container}");
+    let major: u32 = j["node"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        major >= 22,
+        "the image's Node is {}, not a current LTS{container}",
+        j["node"]
+    );
+    let npm = container.exec(&["npm", "--version"]);
+    assert!(
+        npm.status.success(),
+        "npm in the image{}{container}",
+        report(&npm)
+    );
+}
+
 /// A read-write mount owned by root (which `fn` cannot write): the function still runs, as
 /// uid 10001, never as root. (With a manifest, the install goes to a copy: install.rs.)
 #[test]

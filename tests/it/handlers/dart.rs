@@ -20,6 +20,8 @@ Future<Object?> handler(dynamic event, dynamic context) async {
     'runtime': 'dart',
     'event': event,
     'requestId': context.requestId,
+    'traceId': context.traceId,
+    'amznTraceId': context.amznTraceId,
     'remaining': context.getRemainingTimeInMillis(),
     'pid': pid,
   };
@@ -66,10 +68,25 @@ fn dart_handlers() {
         return;
     }
     let served = serve_dart(&[("HTTP_EVENT_FORMAT", "v1")]);
-    let r = served.send(&Request::get("/hello?x=1&x=2").header("x-request-id", "dart-rid"));
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let r = served.send(
+        &Request::get("/hello?x=1&x=2")
+            .header("x-request-id", "dart-rid")
+            .header("traceparent", traceparent),
+    );
     let j = ok_json(&r, &served);
     assert_eq!(j["runtime"], "dart", "{r}{served}");
     assert_eq!(j["requestId"], "dart-rid", "{r}{served}");
+    assert_eq!(
+        j["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736",
+        "{r}{served}"
+    );
+    assert!(
+        j["amznTraceId"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Root=1-4bf92f35-")),
+        "{r}{served}"
+    );
     assert_eq!(
         j["event"]["multiValueQueryStringParameters"]["x"],
         json!(["1", "2"]),

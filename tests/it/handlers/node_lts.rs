@@ -23,9 +23,16 @@ fn a_typescript_entry_runs_on_the_node_lts_by_type_stripping() {
             .next()
             .and_then(|m| m.parse().ok())
             .unwrap_or(0);
-        assert!(major >= 22, "the worker ran on {version}, not the LTS{r}{served}");
+        assert!(
+            major >= 22,
+            "the worker ran on {version}, not the LTS{r}{served}"
+        );
         assert_ne!(j["typescript"], "undefined", "{r}{served}");
-        assert_eq!(j["id"], r.header("x-request-id").unwrap_or_default(), "{r}{served}");
+        assert_eq!(
+            j["id"],
+            r.header("x-request-id").unwrap_or_default(),
+            "{r}{served}"
+        );
     });
 }
 
@@ -41,6 +48,10 @@ fn the_probe_runs_typescript_on_the_node_lts_too() {
         assert_eq!(r.status, 500, "{r}{served}");
         assert_eq!(j["errorType"], "TypeError", "{r}{served}");
         let r = invoke(&served, &json!({"a": [1, 2]}));
-        assert_eq!(ok_json(&r, &served)["event"], json!({"a": [1, 2]}), "{r}{served}");
+        assert_eq!(
+            ok_json(&r, &served)["event"],
+            json!({"a": [1, 2]}),
+            "{r}{served}"
+        );
     });
 }

@@ -33,6 +33,7 @@ export async function handler(event, context) {
       requestId: context.awsRequestId, deadlineMs: context.deadlineMs, arn: context.invokedFunctionArn,
       traceEnv: process.env._X_AMZN_TRACE_ID ?? null, functionName: context.functionName,
       functionVersion: context.functionVersion, memory: context.memoryLimitInMB,
+      amzn: context.amznTraceId, traceId: context.traceId,
     },
   };
 }
@@ -64,6 +65,7 @@ def handler(event, context):
         "arn": context.invoked_function_arn, "traceEnv": os.environ.get("_X_AMZN_TRACE_ID"),
         "functionName": context.function_name, "functionVersion": context.function_version,
         "memory": context.memory_limit_in_mb,
+        "amzn": context.amzn_trace_id, "traceId": context.trace_id,
     }}
 "#;
 
@@ -147,6 +149,10 @@ fn raw_events_get_the_runtime_api_context(lang: Lang) {
             .is_some_and(|t| t.starts_with("Root=")),
         "{got}"
     );
+    // Lambda's trace header is _X_AMZN_TRACE_ID and `amznTraceId`; its id is in the log line.
+    assert_eq!(context["amzn"], context["traceEnv"], "{got}");
+    assert!(context["traceId"].is_string(), "{got}");
+    assert_eq!(logged[0]["trace_id"], context["traceId"], "{got}{shim}");
     assert_eq!(context["functionName"], "orders");
     assert_eq!(context["functionVersion"], "3");
     assert_eq!(context["memory"], 256);

@@ -358,6 +358,8 @@ fn readiness_path_holds_every_request_until_it_answers_a_ready_status() {
     assert!(polled.is_some(), "fnshim never polled /ready{shim}");
     let r = shim.get("/_/ready");
     assert_eq!(r.status, 503, "not ready while /ready is 503{r}{shim}");
+    let reason = r.json()["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("GET /ready"), "{r}{shim}");
     let mut early = Conn::connect(port).unwrap();
     early.write_raw(&Request::get("/early").to_bytes()).unwrap();
     // Several more polls after the request arrived, and still nothing reached the upstream.
@@ -382,5 +384,23 @@ fn readiness_path_holds_every_request_until_it_answers_a_ready_status() {
     assert!(
         ready_at.is_some() && early_at > ready_at,
         "the request went out only after /ready said 200:\n{all}{shim}"
+    );
+}
+
+#[test]
+fn a_bootstrap_that_never_answers_ready_within_init_timeout_fails_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("never");
+    let f = Function::upstream(&[("UPSTREAM_READY_GATE", gate.to_str().unwrap())]);
+    let shim = fnshim()
+        .function(&f)
+        .env("READINESS_PATH", "/ready")
+        .env("INIT_TIMEOUT", "2s")
+        .spawn();
+    assert_eq!(shim.wait_code(SECS_10 * 3), 65, "{shim}");
+    let err = shim.stderr();
+    assert!(
+        err.contains("GET /ready") && err.contains("the last answer was 503"),
+        "the reason names the path and the last status{shim}"
     );
 }
