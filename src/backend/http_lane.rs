@@ -128,7 +128,8 @@ pub(super) async fn send(
             }
         }
     }
-    let mut owned = connect(addr, generation, spares).await?;
+    // Boxed: a connect is rare, and its future would make every request's larger.
+    let mut owned = Box::pin(connect(addr, generation, spares)).await?;
     let response = owned.sender.send_request(request).await?;
     Ok((response, owned))
 }

@@ -244,13 +244,15 @@ async fn handle(
         return response;
     }
     if lambda_invoke::invoked_name(request.method(), request.uri().path()).is_some() {
-        return lambda_invoke::invoke(app, request).await;
+        return Box::pin(lambda_invoke::invoke(app, request)).await;
     }
     // A started bootstrap is an HTTP server or a Runtime API client: known once it starts.
     app.backend.settle(app.function_timeout).await;
     match app.backend.http() {
         Some(upstream) => proxy::invoke(app, upstream, lane, request, remote).await,
-        None => handler::invoke(app, request, remote).await,
+        // Boxed: hyper moves this future into its slot on every request, so it is kept the
+        // size of the proxy path's, not of the largest path's.
+        None => Box::pin(handler::invoke(app, request, remote)).await,
     }
 }
 
