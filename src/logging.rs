@@ -296,6 +296,11 @@ impl fmt::Write for Escaping<'_> {
 
 /// Appends `text` escaped for a JSON string (quotes, backslashes, control characters).
 fn escape_into(out: &mut String, text: &str) {
+    // Most values (ids, paths, methods) need nothing escaped: one tight scan, one copy.
+    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f) {
+        out.push_str(text);
+        return;
+    }
     let mut start = 0;
     for (index, byte) in text.bytes().enumerate() {
         let escaped = match byte {

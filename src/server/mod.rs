@@ -308,7 +308,8 @@ pub(crate) struct Call<'a> {
     pub request_id: HeaderValue,
     pub started: tokio::time::Instant,
     method: http::Method,
-    path: String,
+    /// The request's URI for the log line's path (a clone shares its bytes: no copy).
+    uri: http::Uri,
     finished: bool,
 }
 
@@ -319,7 +320,7 @@ impl<'a> Call<'a> {
             request_id: given_request_id(request.headers()).unwrap_or_else(|| app.ids.next()),
             started: tokio::time::Instant::now(),
             method: request.method().clone(),
-            path: request.uri().path().to_owned(),
+            uri: request.uri().clone(),
             finished: false,
         }
     }
@@ -351,7 +352,7 @@ impl<'a> Call<'a> {
         tracing::info!(
             request_id = self.id(),
             method = self.method.as_str(),
-            path = self.path,
+            path = self.uri.path(),
             status,
             duration_us = elapsed.as_micros() as u64,
             "invocation"
