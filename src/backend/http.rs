@@ -59,6 +59,8 @@ pub struct Upstream {
     /// With an event or schedule trigger `POST /` is an event too (forwarded as `/invoke`).
     events_only: bool,
     function_timeout: Duration,
+    /// `x-fc-function-timeout`'s value, made once.
+    timeout_header: HeaderValue,
     max_body_size: u64,
     /// FUNCTION_CONCURRENCY: requests in flight to the server at once.
     in_flight: Arc<InFlight>,
@@ -88,6 +90,7 @@ impl Upstream {
             readiness,
             events_only,
             function_timeout,
+            timeout_header: HeaderValue::from(function_timeout.as_secs().max(1)),
             max_body_size,
             in_flight,
         }
@@ -216,10 +219,7 @@ impl Upstream {
     fn identify(&self, headers: &mut HeaderMap, request_id: &HeaderValue) {
         headers.insert(REQUEST_ID.clone(), request_id.clone());
         headers.insert(FC_REQUEST_ID.clone(), request_id.clone());
-        headers.insert(
-            FC_TIMEOUT.clone(),
-            HeaderValue::from(self.function_timeout.as_secs().max(1)),
-        );
+        headers.insert(FC_TIMEOUT.clone(), self.timeout_header.clone());
     }
 
     /// An invocation that is not a client's HTTP request (a timer tick, an event) as

@@ -11,38 +11,35 @@ static FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// Connection-level headers are not forwarded (RFC 9110 §7.6.1), nor those `Connection` names.
 pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // One pass over the names first: most requests carry none, and a lookup per name costs.
-    let mut hop: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_hop_by_hop(name))
-        .cloned()
-        .collect();
-    if hop.is_empty() {
+    if !headers.keys().any(is_hop_by_hop) {
         return;
     }
+    let mut hop: Vec<HeaderName> = headers.keys().filter(|n| is_hop_by_hop(n)).cloned().collect();
+    // The names `Connection` lists; `keep-alive` and `close` (the usual ones) name no header
+    // beyond those already going.
     let named = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
+        .map(str::trim)
+        .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close"))
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok());
     hop.extend(named.collect::<Vec<_>>());
     for name in hop {
         headers.remove(name);
     }
 }
 
+/// The standard names compare as constants (no string compared); two are not standard.
 pub(super) fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "proxy-authorization"
-            | "keep-alive"
-            | "proxy-connection"
-    )
+    *name == header::CONNECTION
+        || *name == header::TRANSFER_ENCODING
+        || *name == header::TE
+        || *name == header::TRAILER
+        || *name == header::UPGRADE
+        || *name == header::PROXY_AUTHORIZATION
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
 thread_local! {

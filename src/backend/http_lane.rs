@@ -21,13 +21,13 @@ use tokio::task::JoinHandle;
 use super::{BoxError, UpstreamBody};
 use crate::readiness::Permit;
 
-/// At most this many idle upstream connections are kept for new client connections.
+/// At most this many idle upstream connections are kept for the next requests.
 const SPARES: usize = 64;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One upstream connection: the worker it was opened to (its address and readiness
-/// generation) and hyper's handle to send on it. Dropped, it goes back to the spares unless
-/// it closed (an answer not read in full closes it).
+/// generation), hyper's handle to send on it, and the spares it goes back to (`check_in`;
+/// dropped instead, it closes). The spares live as long as the `Upstream`, the whole run.
 pub(super) struct Owned {
     addr: SocketAddr,
     generation: u64,
@@ -128,7 +128,8 @@ pub(super) async fn send(
             }
         }
     }
-    let mut owned = connect(addr, generation, spares).await?;
+    // Boxed: a connect is rare, and its future would make every request's larger.
+    let mut owned = Box::pin(connect(addr, generation, spares)).await?;
     let response = owned.sender.send_request(request).await?;
     Ok((response, owned))
 }

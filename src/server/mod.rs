@@ -259,19 +259,25 @@ async fn handle(
         return response;
     }
     if lambda_invoke::invoked_name(request.method(), request.uri().path()).is_some() {
-        return lambda_invoke::invoke(app, request).await;
+        return Box::pin(lambda_invoke::invoke(app, request)).await;
     }
     // A started bootstrap is an HTTP server or a Runtime API client: known once it starts.
     app.backend.settle(app.function_timeout).await;
     match app.backend.http() {
         Some(upstream) => proxy::invoke(app, upstream, lane, request, remote).await,
-        None => match (&app.routes.azure, fc::hook_of(&request)) {
-            (_, Some(hook)) => fc::invoke(app, hook, request).await,
-            (Some(layout), None) if azure::is_payload(&request) => {
-                azure::invoke(app, layout, request).await
-            }
-            _ => handler::invoke(app, request, remote).await,
-        },
+        // Boxed: hyper moves this future into its slot on every request, so it is kept the
+        // size of the proxy path's, not of the largest path's.
+        None => Box::pin(invoke_here(app, request, remote)).await,
+    }
+}
+
+/// A request for the function's own workers: FC's lifecycle hooks, Azure's payloads, or an
+/// invocation of the handler.
+async fn invoke_here(app: &Arc<App>, request: http::Request<Incoming>, remote: IpAddr) -> Response<Body> {
+    match (&app.routes.azure, fc::hook_of(&request)) {
+        (_, Some(hook)) => fc::invoke(app, hook, request).await,
+        (Some(layout), None) if azure::is_payload(&request) => azure::invoke(app, layout, request).await,
+        _ => handler::invoke(app, request, remote).await,
     }
 }
 
@@ -331,7 +337,8 @@ pub(crate) struct Call<'a> {
     pub trace: crate::trace::Trace,
     pub started: tokio::time::Instant,
     method: http::Method,
-    path: String,
+    /// The request's URI for the log line's path (a clone shares its bytes: no copy).
+    uri: http::Uri,
     finished: bool,
 }
 
@@ -343,7 +350,7 @@ impl<'a> Call<'a> {
             trace: app.ids.trace(request.headers()),
             started: tokio::time::Instant::now(),
             method: request.method().clone(),
-            path: request.uri().path().to_owned(),
+            uri: request.uri().clone(),
             finished: false,
         }
     }
@@ -376,7 +383,7 @@ impl<'a> Call<'a> {
             request_id = self.id(),
             trace_id = self.trace.trace_id,
             method = self.method.as_str(),
-            path = self.path,
+            path = self.uri.path(),
             status,
             duration_us = elapsed.as_micros() as u64,
             "invocation"

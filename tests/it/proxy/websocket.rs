@@ -29,8 +29,12 @@ struct Client {
 
 impl Client {
     fn start(port: u16, path: &str, messages: &[&str]) -> Client {
-        let mut child = Command::new("node")
-            .arg("--experimental-websocket")
+        let mut node = Command::new("node");
+        if node_major() < 22 {
+            // Node 20 and 21 have the WebSocket client behind a flag (22 has it by default).
+            node.arg("--experimental-websocket");
+        }
+        let mut child = node
             .arg("--no-warnings")
             .arg(fixture("ws-client.js"))
             .arg(format!("ws://127.0.0.1:{port}{path}"))
@@ -50,6 +54,13 @@ impl Client {
             Ok(_) => Some(serde_json::from_str(&line).expect("a JSON event line")),
         }
     }
+}
+
+fn node_major() -> u32 {
+    let out = Command::new("node").arg("--version").output().expect("node runs");
+    let version = String::from_utf8_lossy(&out.stdout);
+    let major = version.trim().trim_start_matches('v').split('.').next().unwrap_or("0");
+    major.parse().unwrap_or(0)
 }
 
 impl Drop for Client {
