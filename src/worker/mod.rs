@@ -210,6 +210,8 @@ impl Pool {
     /// The least busy worker with room for one more invocation.
     fn reserve(&self) -> Result<Reserved, InvokeError> {
         let mut connected = self.connected();
+        // A dead worker stays attached until its supervisor has reaped it: not a choice.
+        connected.retain(|c| c.is_open());
         if connected.is_empty() {
             return Err(InvokeError::Unavailable);
         }
@@ -270,11 +272,9 @@ impl Pool {
                 json!({"type": "invoke", "id": id, "kind": kind, "request": request, "context": context})
             }
         };
-        let sent = connection
-            .send_invoke(&id, request_id, message.to_string() + "\n", max_stream)
-            // Its input is closed: the worker exited before this was sent, and the
-            // supervisor has not detached it yet. Nothing ran, so it may be tried again.
-            .ok_or(InvokeError::Unavailable)?;
+        let line = message.to_string() + "\n";
+        let (reserved, sent) = self.send(reserved, &id, request_id, line, max_stream, deadline).await?;
+        let connection = reserved.0.clone();
         let started = Instant::now();
         match timeout_at(deadline, sent.reply).await {
             Ok(Ok(reply)) => {
@@ -297,6 +297,26 @@ impl Pool {
                 Err(InvokeError::Timeout)
             }
         }
+    }
+
+    /// Sends the invocation to the reserved worker; when that worker's input has closed since
+    /// (it died, and its supervisor has not detached it yet), nothing ran: once more to another.
+    async fn send(
+        &self,
+        reserved: Reserved,
+        id: &str,
+        request_id: &str,
+        line: String,
+        max_stream: u64,
+        deadline: Instant,
+    ) -> Result<(Reserved, connection::Sent), InvokeError> {
+        if let Some(sent) = reserved.0.send_invoke(id, request_id, line.clone(), max_stream) {
+            return Ok((reserved, sent));
+        }
+        drop(reserved);
+        let reserved = self.reserve_until(deadline).await?;
+        let sent = reserved.0.send_invoke(id, request_id, line, max_stream);
+        Ok((reserved, sent.ok_or(InvokeError::Unavailable)?))
     }
 
     /// Background work (`waitUntil`) that failed, outlived FUNCTION_TIMEOUT or lost its
