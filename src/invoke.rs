@@ -177,6 +177,8 @@ pub enum Failed {
     TooLarge(u64),
     /// The caller's request could not be read (a malformed or broken-off body): its fault.
     BadRequest(String),
+    /// The caller did not send its whole body within the function's timeout: its fault.
+    BodyTimeout,
     NotReady,
     Draining,
     /// The invocation names a function the back end does not have.
@@ -194,6 +196,7 @@ impl Failed {
             Failed::Throttled => "every worker is busy and the queue is full".into(),
             Failed::TooLarge(limit) => format!("the body is over MAX_BODY_SIZE ({limit} bytes)"),
             Failed::BadRequest(why) => why.clone(),
+            Failed::BodyTimeout => "the request body did not arrive within the timeout".into(),
             Failed::NotReady => "the function is not ready".into(),
             Failed::Draining => "the function is shutting down".into(),
             Failed::NoSuchFunction(why) => why.clone(),

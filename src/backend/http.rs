@@ -30,12 +30,14 @@ mod event;
 mod headers;
 #[path = "http_lane.rs"]
 mod lane;
+#[path = "http_upload.rs"]
+mod upload;
 use headers::{append_forwarded_for, host, is_hop_by_hop, keep_upgrade, strip_hop_by_hop};
 pub use lane::Lane;
 
 /// Bodies sent to the server: a client's request (bounded by MAX_BODY_SIZE), or one the shim
 /// makes itself (an event).
-type UpstreamBody = http_body_util::Either<Limited<Incoming>, Full<Bytes>>;
+type UpstreamBody = http_body_util::Either<Limited<upload::Watched>, Full<Bytes>>;
 
 pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(crate) static FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
@@ -116,13 +118,16 @@ impl Upstream {
         let addr = addr.ok_or(Failed::NotReady)?;
         let upgrade = headers::upgrade_asked(request.headers());
         let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
-        let mut upstream = self.upstream_request(request, addr, remote, request_id);
+        let (mut upstream, uploaded) = self.upstream_request(request, addr, remote, request_id);
         if let Some(upgrade) = upgrade {
             keep_upgrade(upstream.headers_mut(), upgrade);
         }
         let sent = Instant::now();
         let sending = lane::send(&self.spares, addr, generation, upstream);
         let (response, connection) = match timeout_at(deadline, sending).await {
+            Err(_) if !uploaded.load(std::sync::atomic::Ordering::Relaxed) => {
+                return Err(Failed::BodyTimeout)
+            }
             Err(_) => return Err(Failed::Timeout),
             Ok(Err(error)) => return Err(self.classify(&*error, generation).await),
             Ok(Ok(response)) => response,
@@ -180,7 +185,7 @@ impl Upstream {
         addr: SocketAddr,
         remote: IpAddr,
         request_id: &HeaderValue,
-    ) -> Request<UpstreamBody> {
+    ) -> (Request<UpstreamBody>, Arc<std::sync::atomic::AtomicBool>) {
         let (mut parts, body) = request.into_parts();
         let path_and_query = match parts.uri.path_and_query() {
             // Events reach a bootstrap at /invoke, as in Function Compute; `POST /` is one only
@@ -209,10 +214,9 @@ impl Upstream {
         self.identify(headers, request_id);
         append_forwarded_for(headers, remote);
         let limit = usize::try_from(self.max_body_size).unwrap_or(usize::MAX);
-        Request::from_parts(
-            parts,
-            http_body_util::Either::Left(Limited::new(body, limit)),
-        )
+        let (body, uploaded) = upload::Watched::new(body);
+        let body = http_body_util::Either::Left(Limited::new(body, limit));
+        (Request::from_parts(parts, body), uploaded)
     }
 
     /// The request id (both spellings) and the timeout, as Function Compute passes them.

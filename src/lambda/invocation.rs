@@ -146,7 +146,7 @@ pub fn failure(failed: &Failed, timeout: Duration) -> Value {
         Failed::InvalidResponse(_) => "Runtime.InvalidResponse",
         Failed::NoSuchFunction(_) => "Runtime.HandlerNotFound",
         Failed::TooLarge(_) => "Runtime.RequestTooLarge",
-        Failed::BadRequest(_) => "Runtime.InvalidRequest",
+        Failed::BadRequest(_) | Failed::BodyTimeout => "Runtime.InvalidRequest",
         Failed::Throttled => "Runtime.Throttled",
         Failed::Upstream(_) | Failed::NotReady | Failed::Draining => "Runtime.Unavailable",
     };

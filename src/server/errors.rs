@@ -42,6 +42,7 @@ impl From<crate::invoke::Failed> for Failure {
             Failed::Throttled => Failure::Throttled,
             Failed::TooLarge(limit) => Failure::TooLarge(limit),
             Failed::BadRequest(why) => Failure::BadBody(why),
+            Failed::BodyTimeout => Failure::BodyTimeout,
             Failed::NotReady => Failure::NotReady,
             Failed::Draining => Failure::Draining,
             Failed::NoSuchFunction(why) => Failure::NotFound(why),

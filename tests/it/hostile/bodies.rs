@@ -109,3 +109,21 @@ fn json_nested_past_the_limit_is_400_on_invoke() {
     assert_eq!(r.json()["errorType"], "InvalidEvent", "{r}{served}");
     serves_next(&served, "deep JSON");
 }
+
+/// A body that stops coming, in proxy mode: 408 at FUNCTION_TIMEOUT (the client's fault, as in
+/// handler mode, not the 504 of a slow server), and fnshim serves the next request.
+#[test]
+fn a_stalled_body_is_408_in_proxy_mode_too() {
+    let (shim, _f, _log) = proxied(&[("FUNCTION_TIMEOUT", "1s")]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    conn.write_raw(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
+    let r = conn
+        .read_response("POST")
+        .unwrap_or_else(|e| panic!("no answer to a stalled body: {e}{shim}"));
+    assert_eq!(r.status, 408, "{r}{shim}");
+    assert_eq!(r.json()["errorType"], "RequestTimeout", "{r}{shim}");
+    serves_next(&shim, "a stalled body");
+    let slow = shim.get("/sleep?ms=1500");
+    assert_eq!(slow.status, 504, "a slow server is still a 504{slow}{shim}");
+}
