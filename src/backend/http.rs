@@ -125,10 +125,7 @@ impl Upstream {
         let sent = Instant::now();
         let sending = lane::send(&self.spares, addr, generation, upstream);
         let (response, connection) = match timeout_at(deadline, sending).await {
-            Err(_) if !uploaded.load(std::sync::atomic::Ordering::Relaxed) => {
-                return Err(Failed::BodyTimeout)
-            }
-            Err(_) => return Err(Failed::Timeout),
+            Err(_) => return Err(upload::late(&uploaded)),
             Ok(Err(error)) => return Err(self.classify(&*error, generation).await),
             Ok(Ok(response)) => response,
         };

@@ -28,6 +28,14 @@ impl Watched {
     }
 }
 
+/// Why no answer came in time: the client's body never arrived whole, or the server is slow.
+pub(crate) fn late(uploaded: &AtomicBool) -> crate::invoke::Failed {
+    match uploaded.load(Ordering::Relaxed) {
+        true => crate::invoke::Failed::Timeout,
+        false => crate::invoke::Failed::BodyTimeout,
+    }
+}
+
 impl Body for Watched {
     type Data = Bytes;
     type Error = hyper::Error;
