@@ -218,13 +218,62 @@ class _TraceInEnviron:
             os.environ["_X_AMZN_TRACE_ID"] = self._own
 
 
+class _TaggedOutput:
+    """sys.stdout or sys.stderr while an invocation runs: each line written (print, write)
+    becomes a `log` message with the invocation's id, as console.* does in JS, so that the
+    shim knows it as that invocation's line. Anything else is the real stream's."""
+
+    def __init__(self, channel, invocation_id, level, real):
+        self._channel, self._id, self._level, self._real = channel, invocation_id, level, real
+        self._partial = ""
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self._send(line)
+        return len(text)
+
+    def _send(self, line):
+        self._channel.send({"type": "log", "id": self._id, "level": self._level, "message": line})
+
+    def flush(self):
+        pass
+
+    def end(self):
+        if self._partial:
+            self._send(self._partial)
+            self._partial = ""
+
+    def __getattr__(self, name):  # encoding, fileno, isatty, buffer ...
+        return getattr(self._real, name)
+
+
+class _OutputTagged:
+    """print and sys.stdout / sys.stderr writes during an invocation are its log lines."""
+
+    def __init__(self, channel, invocation_id):
+        self._channel, self._id = channel, invocation_id
+
+    def __enter__(self):
+        self._saved = sys.stdout, sys.stderr
+        sys.stdout = _TaggedOutput(self._channel, self._id, "info", sys.stdout)
+        sys.stderr = _TaggedOutput(self._channel, self._id, "error", sys.stderr)
+
+    def __exit__(self, *_):
+        sys.stdout.end()
+        sys.stderr.end()
+        sys.stdout, sys.stderr = self._saved
+
+
 def invoke(channel, handler, message):
     """Run one invocation and answer it with exactly one result or error (or a stream), then
     run its background work."""
     invocation_id = message["id"]
     context = Context(channel, invocation_id, message.get("context") or {})
     try:
-        with _TraceInEnviron(context.amzn_trace_id or context.trace_id):
+        with _TraceInEnviron(context.amzn_trace_id or context.trace_id), _OutputTagged(channel, invocation_id):
             result = handler(message.get("event"), context)
             if hasattr(type(result), "__await__"):  # a coroutine or other awaitable
                 result = _event_loop().run_until_complete(result)
@@ -247,7 +296,9 @@ def invoke(channel, handler, message):
         fallback = {"type": "error", "id": invocation_id, "error": error}
         channel.send({**fallback, "background": True} if context._background else fallback)
     if context._background:
-        channel.send({"type": "done", "id": invocation_id, "errors": run_background(context)})
+        with _OutputTagged(channel, invocation_id):
+            errors = run_background(context)
+        channel.send({"type": "done", "id": invocation_id, "errors": errors})
 
 
 def run_background(context):

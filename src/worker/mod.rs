@@ -22,7 +22,7 @@ use tokio::net::UnixListener;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::{timeout_at, Instant};
 
-pub use connection::{Connection, Input, Lifecycle, Part, Reply, Stream};
+pub use connection::{Connection, Input, Lifecycle, LogSink, Part, Reply, Stream};
 pub use message::{decode, Decoded};
 use work::Work;
 
@@ -238,18 +238,19 @@ impl Pool {
         }
     }
 
-    /// Runs one invocation on some worker and waits for its reply until `deadline`. `payload`
+    /// Runs one invocation (`tag`: its request id, and where its log lines go) on some worker and waits for its reply until `deadline`. `payload`
     /// makes what the invocation carries once the worker, and so its `Input`, is known: only
     /// the form that worker reads is built and serialized.
     pub async fn invoke(
         &self,
         kind: &str,
-        request_id: &str,
+        tag: Tag<'_>,
         payload: impl FnOnce(Input) -> Payload,
         context: Value,
         deadline: Instant,
         max_stream: u64,
     ) -> Result<Reply, InvokeError> {
+        let Tag { request_id, logs } = tag;
         let waited = Instant::now();
         let reserved = self.reserve_until(deadline).await?;
         let connection = reserved.0.clone();
@@ -271,7 +272,13 @@ impl Pool {
             }
         };
         let sent = connection
-            .send_invoke(&id, request_id, message.to_string() + "\n", max_stream)
+            .send_invoke(
+                &id,
+                request_id,
+                message.to_string() + "\n",
+                max_stream,
+                logs,
+            )
             // Its input is closed: the worker exited before this was sent, and the
             // supervisor has not detached it yet. Nothing ran, so it may be tried again.
             .ok_or(InvokeError::Unavailable)?;
@@ -304,6 +311,13 @@ impl Pool {
     pub fn background_failures(&self) -> u64 {
         self.background_failures.load(Ordering::Relaxed)
     }
+}
+
+/// What an invocation's lines are tagged with: its request id, and, when the caller wants its
+/// log lines, where each one goes too (they are logged either way).
+pub struct Tag<'a> {
+    pub request_id: &'a str,
+    pub logs: Option<LogSink>,
 }
 
 /// After a timeout: a worker that cannot answer a ping within a second is stuck in a
@@ -360,7 +374,11 @@ mod tests {
             Input::Request => Payload::Request(json!({"a": "request"})),
         };
         let deadline = Instant::now() + Duration::from_secs(5);
-        let invoked = pool.invoke("http", "rid", payload, json!({}), deadline, 1 << 20);
+        let tag = Tag {
+            request_id: "rid",
+            logs: None,
+        };
+        let invoked = pool.invoke("http", tag, payload, json!({}), deadline, 1 << 20);
         let answered = async {
             let mut line = Vec::new();
             BufReader::new(read)
