@@ -154,6 +154,66 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        Config::from_env(&crate::config::test_env(pairs), None).unwrap()
+    }
+
+    #[test]
+    fn each_folder_names_its_file_and_export_in_the_documented_order() {
+        let dir = app(&[
+            (
+                "A/function.json",
+                r#"{"scriptFile": "../shared.js", "entryPoint": "a"}"#,
+            ),
+            ("B/function.json", "{}"),
+            ("B/index.js", ""),
+            ("B/app.py", ""),
+            ("C/function.json", "{}"),
+            ("C/app.py", ""),
+            ("C/main.py", ""),
+            ("shared.js", ""),
+        ]);
+        let found = |pairs: &[(&str, &str)]| {
+            let defs = functions(&config(pairs), dir.path()).unwrap().unwrap();
+            defs.into_iter()
+                .map(|d| (d.name, d.file, d.export))
+                .collect::<Vec<_>>()
+        };
+        let shown = |v: &[(&str, &str, &str)]| {
+            v.iter()
+                .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            found(&[]),
+            shown(&[
+                ("A", "A/../shared.js", "a"),
+                ("B", "B/index.js", "handler"),
+                ("C", "C/main.py", "handler")
+            ])
+        );
+        assert_eq!(
+            found(&[("FUNCTION_HANDLER", "app.main")]),
+            shown(&[
+                ("A", "A/../shared.js", "a"),
+                ("B", "B/app", "main"),
+                ("C", "C/app", "main")
+            ])
+        );
+        let bare = app(&[("A/function.json", "{}"), ("B/function.json", "{}")]);
+        assert_eq!(functions(&config(&[]), bare.path()).unwrap(), None);
+    }
+
     #[test]
     fn http_triggers_route_under_the_prefix_with_azure_parameters() {
         let binding = |route: Value| {

@@ -238,9 +238,10 @@ impl Pool {
         }
     }
 
-    /// Runs one invocation (`tag`: its request id, and where its log lines go) on some worker and waits for its reply until `deadline`. `payload`
-    /// makes what the invocation carries once the worker, and so its `Input`, is known: only
-    /// the form that worker reads is built and serialized.
+    /// Runs one invocation (`tag`: its request id, and where its log lines go) on some worker
+    /// and waits for its reply until `deadline`. `payload` makes what the invocation carries
+    /// once the worker, and so its `Input`, is known: only the form that worker reads is built
+    /// and serialized.
     pub async fn invoke(
         &self,
         kind: &str,
@@ -263,22 +264,15 @@ impl Pool {
             waited_us = waited.elapsed().as_micros() as u64,
             "worker chosen"
         );
-        let message = match payload(connection.input()) {
-            Payload::Event(event) => {
-                json!({"type": "invoke", "id": id, "kind": kind, "event": event, "context": context})
-            }
-            Payload::Request(request) => {
-                json!({"type": "invoke", "id": id, "kind": kind, "request": request, "context": context})
-            }
+        let (field, value) = match payload(connection.input()) {
+            Payload::Event(event) => ("event", event),
+            Payload::Request(request) => ("request", request),
         };
+        let mut message = json!({"type": "invoke", "id": id, "kind": kind, "context": context});
+        message[field] = value;
+        let line = message.to_string() + "\n";
         let sent = connection
-            .send_invoke(
-                &id,
-                request_id,
-                message.to_string() + "\n",
-                max_stream,
-                logs,
-            )
+            .send_invoke(&id, request_id, line, max_stream, logs)
             // Its input is closed: the worker exited before this was sent, and the
             // supervisor has not detached it yet. Nothing ran, so it may be tried again.
             .ok_or(InvokeError::Unavailable)?;
