@@ -219,52 +219,75 @@ class _TraceInEnviron:
 
 
 class _TaggedOutput:
-    """sys.stdout or sys.stderr while an invocation runs: each line written (print, write)
-    becomes a `log` message with the invocation's id, as console.* does in JS, so that the
-    shim knows it as that invocation's line. Anything else is the real stream's."""
+    """sys.stdout or sys.stderr, installed once before the module loads: while an invocation
+    runs, each line written (print, write, a logging handler on the stream) becomes a `log`
+    message with its id, as console.* does in JS, so that the shim knows it as that
+    invocation's line; otherwise, and for everything but writing text, the real stream."""
 
-    def __init__(self, channel, invocation_id, level, real):
-        self._channel, self._id, self._level, self._real = channel, invocation_id, level, real
+    current = None  # (channel, invocation id) of the running invocation
+
+    def __init__(self, real, level):
+        self._real, self._level = real, level
         self._partial = ""
+        self._lock = threading.Lock()
 
     def write(self, text):
+        current = _TaggedOutput.current
+        if current is None:
+            return self._real.write(text)
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        *lines, self._partial = (self._partial + text).split("\n")
+        with self._lock:
+            *lines, self._partial = (self._partial + text).split("\n")
         for line in lines:
-            self._send(line)
+            self._send(current, line)
         return len(text)
 
-    def _send(self, line):
-        self._channel.send({"type": "log", "id": self._id, "level": self._level, "message": line})
+    def _send(self, current, line):
+        channel, invocation_id = current
+        channel.send({"type": "log", "id": invocation_id, "level": self._level, "message": line})
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
 
     def flush(self):
-        pass
+        if _TaggedOutput.current is None:
+            self._real.flush()
 
-    def end(self):
-        if self._partial:
-            self._send(self._partial)
-            self._partial = ""
+    def end(self, current):
+        """The invocation is over: a last line without its newline is still its own."""
+        with self._lock:
+            partial, self._partial = self._partial, ""
+        if partial:
+            self._send(current, partial)
 
     def __getattr__(self, name):  # encoding, fileno, isatty, buffer ...
         return getattr(self._real, name)
 
 
+_OUTPUTS = []  # the two _TaggedOutput, once installed
+
+
+def _tag_output():
+    """Installs the tagging sys.stdout and sys.stderr (before the user's module loads)."""
+    _OUTPUTS[:] = [_TaggedOutput(sys.stdout, "info"), _TaggedOutput(sys.stderr, "error")]
+    sys.stdout, sys.stderr = _OUTPUTS
+
+
 class _OutputTagged:
-    """print and sys.stdout / sys.stderr writes during an invocation are its log lines."""
+    """While in it, print and sys.stdout / sys.stderr lines are the invocation's log lines."""
 
     def __init__(self, channel, invocation_id):
-        self._channel, self._id = channel, invocation_id
+        self._current = (channel, invocation_id)
 
     def __enter__(self):
-        self._saved = sys.stdout, sys.stderr
-        sys.stdout = _TaggedOutput(self._channel, self._id, "info", sys.stdout)
-        sys.stderr = _TaggedOutput(self._channel, self._id, "error", sys.stderr)
+        _TaggedOutput.current = self._current
 
     def __exit__(self, *_):
-        sys.stdout.end()
-        sys.stderr.end()
-        sys.stdout, sys.stderr = self._saved
+        _TaggedOutput.current = None
+        for output in _OUTPUTS:
+            output.end(self._current)
 
 
 def invoke(channel, handler, message):
@@ -573,6 +596,7 @@ def lifecycle_handler(entry, kind):
 def main():
     if hasattr(sys.stdout, "reconfigure"):  # fallback when not run with -u
         sys.stdout.reconfigure(line_buffering=True)
+    _tag_output()
     channel = Channel(os.environ["FNSHIM_SOCKET"])
     channel.send({
         "type": "hello",

@@ -34,7 +34,8 @@ exports.handler = async (event, context) => {
 const ORDERS_JSON: &str = r#"{"bindings": [
   {"type": "queueTrigger", "direction": "in", "name": "order", "queueName": "orders"}]}"#;
 
-const ORDERS_PY: &str = r#"import sys
+const ORDERS_PY: &str = r#"import logging, sys
+logging.basicConfig(format="%(levelname)s %(message)s")  # its handler writes to sys.stderr
 print("loading orders")  # no invocation's line
 
 def handler(event, context):
@@ -42,6 +43,7 @@ def handler(event, context):
     print("order", item)
     print("to stderr", file=sys.stderr)
     context.logger.info("logged %s", item)
+    logging.warning("careful with %s", item)
     sys.stdout.write("partial ")
     sys.stdout.write("line")  # no newline: its invocation's end ends it
     return {"who": "python orders", "name": context.function_name, "item": item}
@@ -120,13 +122,25 @@ fn logs_hold_the_lines_of_their_own_invocation_only() {
     let first = json_of(&served, &payload("Orders", &order(7)), 200);
     assert_eq!(
         first["Logs"],
-        json!(["order 7", "to stderr", "logged 7", "partial line"]),
+        json!([
+            "order 7",
+            "to stderr",
+            "logged 7",
+            "WARNING careful with 7",
+            "partial line"
+        ]),
         "{first}"
     );
     let second = json_of(&served, &payload("Orders", &order(8)), 200);
     assert_eq!(
         second["Logs"],
-        json!(["order 8", "to stderr", "logged 8", "partial line"])
+        json!([
+            "order 8",
+            "to stderr",
+            "logged 8",
+            "WARNING careful with 8",
+            "partial line"
+        ])
     );
     // Two node invocations at once on one worker, their lines interleaved there.
     let port = served.shim.port();
