@@ -238,7 +238,12 @@ class _TaggedOutput:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         with self._lock:
-            *lines, self._partial = (self._partial + text).split("\n")
+            *lines, partial = (self._partial + text).split("\n")
+            # Text without a newline goes in pieces of at most 1 MiB of UTF-8, as the shim
+            # logs a worker's stdout.
+            whole = len(partial) - len(partial) % _PIECE
+            lines += [partial[i:i + _PIECE] for i in range(0, whole, _PIECE)]
+            self._partial = partial[whole:]
         for line in lines:
             self._send(current, line)
         return len(text)
@@ -267,6 +272,7 @@ class _TaggedOutput:
 
 
 _OUTPUTS = []  # the two _TaggedOutput, once installed
+_PIECE = 256 * 1024  # characters: at most 1 MiB of UTF-8
 
 
 def _tag_output():
