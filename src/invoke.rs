@@ -7,6 +7,9 @@
 //! [`Failed`]; it knows nothing of workers or processes. A back end runs an [`Invocation`] and
 //! knows nothing of where it came from (no HTTP request, no route, no trigger). Pure data here.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
@@ -88,6 +91,7 @@ impl Invocation {
             context: self.context.clone(),
             deadline: self.deadline,
             stream: self.stream,
+            logs: self.logs.clone(),
         })
     }
 }
@@ -117,6 +121,57 @@ pub struct Invocation {
     /// The front end can pass an HTTP answer on as it arrives (Lambda's response streaming):
     /// a back end that has one streaming may answer `Outcome::Stream`.
     pub stream: bool,
+    /// The front end answers with the invocation's log lines (Azure's `Logs`, Lambda's log
+    /// tail): the back end adds each line the invocation wrote before its answer here.
+    pub logs: Option<LogLines>,
+}
+
+/// The most lines, and bytes of lines, kept of one invocation's log ([`LogLines`]).
+pub const MAX_LOG_LINES: usize = 500;
+pub const MAX_LOG_BYTES: usize = 64 * 1024;
+
+/// One invocation's log lines, as its back end collects them for the front end: the last
+/// [`MAX_LOG_LINES`] lines and at most [`MAX_LOG_BYTES`] bytes (a longer line is cut); the
+/// lines left out are counted in a first line of their own.
+#[derive(Debug, Clone, Default)]
+pub struct LogLines(Arc<Mutex<Kept>>);
+
+#[derive(Debug, Default)]
+struct Kept {
+    lines: VecDeque<String>,
+    bytes: usize,
+    dropped: usize,
+}
+
+impl LogLines {
+    pub fn push(&self, line: &str) {
+        let mut end = line.len().min(MAX_LOG_BYTES);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.bytes += end;
+        kept.lines.push_back(line[..end].to_owned());
+        while kept.lines.len() > MAX_LOG_LINES || kept.bytes > MAX_LOG_BYTES {
+            let Some(first) = kept.lines.pop_front() else {
+                break;
+            };
+            kept.bytes -= first.len();
+            kept.dropped += 1;
+        }
+    }
+
+    /// The lines kept so far (after a note of how many earlier ones were left out).
+    pub fn lines(&self) -> Vec<String> {
+        let kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let note = (kept.dropped > 0).then(|| {
+            format!(
+                "[fnshim: {} earlier lines left out: the log keeps {MAX_LOG_LINES} lines, {MAX_LOG_BYTES} bytes]",
+                kept.dropped
+            )
+        });
+        note.into_iter().chain(kept.lines.iter().cloned()).collect()
+    }
 }
 
 /// What the function answered.
@@ -210,5 +265,36 @@ impl From<crate::readiness::Unavailable> for Failed {
             crate::readiness::Unavailable::Draining => Failed::Draining,
             crate::readiness::Unavailable::NotReady => Failed::NotReady,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_keep_the_last_lines_within_their_bounds() {
+        let logs = LogLines::default();
+        for n in 0..MAX_LOG_LINES + 3 {
+            logs.push(&format!("line {n}"));
+        }
+        let lines = logs.lines();
+        assert_eq!(lines.len(), MAX_LOG_LINES + 1);
+        assert!(
+            lines[0].contains("3 earlier lines left out"),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(lines[1], "line 3");
+        assert_eq!(
+            lines.last().unwrap(),
+            &format!("line {}", MAX_LOG_LINES + 2)
+        );
+        let big = LogLines::default();
+        big.push("small");
+        big.push(&"é".repeat(MAX_LOG_BYTES));
+        let lines = big.lines();
+        assert_eq!(lines.len(), 2, "the small line made room for the long one");
+        assert!(lines[1].len() <= MAX_LOG_BYTES && lines[1].len() > MAX_LOG_BYTES - 2);
     }
 }

@@ -218,13 +218,91 @@ class _TraceInEnviron:
             os.environ["_X_AMZN_TRACE_ID"] = self._own
 
 
+class _TaggedOutput:
+    """sys.stdout or sys.stderr, installed once before the module loads: while an invocation
+    runs, each line written (print, write, a logging handler on the stream) becomes a `log`
+    message with its id, as console.* does in JS, so that the shim knows it as that
+    invocation's line; otherwise, and for everything but writing text, the real stream."""
+
+    current = None  # (channel, invocation id) of the running invocation
+
+    def __init__(self, real, level):
+        self._real, self._level = real, level
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    def write(self, text):
+        current = _TaggedOutput.current
+        if current is None:
+            return self._real.write(text)
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        with self._lock:
+            *lines, partial = (self._partial + text).split("\n")
+            # Text without a newline goes in pieces of at most 1 MiB of UTF-8, as the shim
+            # logs a worker's stdout.
+            whole = len(partial) - len(partial) % _PIECE
+            lines += [partial[i:i + _PIECE] for i in range(0, whole, _PIECE)]
+            self._partial = partial[whole:]
+        for line in lines:
+            self._send(current, line)
+        return len(text)
+
+    def _send(self, current, line):
+        channel, invocation_id = current
+        channel.send({"type": "log", "id": invocation_id, "level": self._level, "message": line})
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        if _TaggedOutput.current is None:
+            self._real.flush()
+
+    def end(self, current):
+        """The invocation is over: a last line without its newline is still its own."""
+        with self._lock:
+            partial, self._partial = self._partial, ""
+        if partial:
+            self._send(current, partial)
+
+    def __getattr__(self, name):  # encoding, fileno, isatty, buffer ...
+        return getattr(self._real, name)
+
+
+_OUTPUTS = []  # the two _TaggedOutput, once installed
+_PIECE = 256 * 1024  # characters: at most 1 MiB of UTF-8
+
+
+def _tag_output():
+    """Installs the tagging sys.stdout and sys.stderr (before the user's module loads)."""
+    _OUTPUTS[:] = [_TaggedOutput(sys.stdout, "info"), _TaggedOutput(sys.stderr, "error")]
+    sys.stdout, sys.stderr = _OUTPUTS
+
+
+class _OutputTagged:
+    """While in it, print and sys.stdout / sys.stderr lines are the invocation's log lines."""
+
+    def __init__(self, channel, invocation_id):
+        self._current = (channel, invocation_id)
+
+    def __enter__(self):
+        _TaggedOutput.current = self._current
+
+    def __exit__(self, *_):
+        _TaggedOutput.current = None
+        for output in _OUTPUTS:
+            output.end(self._current)
+
+
 def invoke(channel, handler, message):
     """Run one invocation and answer it with exactly one result or error (or a stream), then
     run its background work."""
     invocation_id = message["id"]
     context = Context(channel, invocation_id, message.get("context") or {})
     try:
-        with _TraceInEnviron(context.amzn_trace_id or context.trace_id):
+        with _TraceInEnviron(context.amzn_trace_id or context.trace_id), _OutputTagged(channel, invocation_id):
             result = handler(message.get("event"), context)
             if hasattr(type(result), "__await__"):  # a coroutine or other awaitable
                 result = _event_loop().run_until_complete(result)
@@ -247,7 +325,9 @@ def invoke(channel, handler, message):
         fallback = {"type": "error", "id": invocation_id, "error": error}
         channel.send({**fallback, "background": True} if context._background else fallback)
     if context._background:
-        channel.send({"type": "done", "id": invocation_id, "errors": run_background(context)})
+        with _OutputTagged(channel, invocation_id):
+            errors = run_background(context)
+        channel.send({"type": "done", "id": invocation_id, "errors": errors})
 
 
 def run_background(context):
@@ -522,6 +602,7 @@ def lifecycle_handler(entry, kind):
 def main():
     if hasattr(sys.stdout, "reconfigure"):  # fallback when not run with -u
         sys.stdout.reconfigure(line_buffering=True)
+    _tag_output()
     channel = Channel(os.environ["FNSHIM_SOCKET"])
     channel.send({
         "type": "hello",

@@ -81,15 +81,6 @@ impl Backend {
         }
     }
 
-    /// The output lines of the answered invocation `request_id`, where the back end can tell
-    /// them apart (a Runtime API bootstrap runs one invocation at a time).
-    pub fn log_of(&self, request_id: &str) -> Option<Vec<String>> {
-        match self {
-            Backend::Bootstrap(bootstrap) => bootstrap.api.log_of(request_id),
-            Backend::Http(_) | Backend::Workers(_) => None,
-        }
-    }
-
     /// Handlers' background work (`waitUntil`) that failed, for `/_/metrics`.
     pub fn background_failures(&self) -> u64 {
         match self {

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::invoke::{self, Failed, Invocation, Kind, Outcome, Shape};
 use crate::readiness::Readiness;
-use crate::worker::{Input, InvokeError, Payload, Pool, Reply};
+use crate::worker::{Input, InvokeError, LogSink, Payload, Pool, Reply, Tag};
 
 #[path = "worker_stream.rs"]
 mod stream;
@@ -59,11 +59,15 @@ impl Workers {
             }),
             _ => Payload::Event(event.into_shape(Shape::Event)),
         };
+        let tag = Tag {
+            request_id: &invocation.request_id,
+            logs: invocation.logs.clone().map(sink),
+        };
         let reply = function
             .pool
             .invoke(
                 invocation.kind.as_str(),
-                &invocation.request_id,
+                tag,
                 payload,
                 context,
                 invocation.deadline,
@@ -118,6 +122,11 @@ impl Workers {
         context.insert("triggerType".into(), json!(invocation.kind.as_str()));
         Value::Object(context)
     }
+}
+
+/// Where a worker's log lines of the invocation go: the front end's collection.
+fn sink(logs: invoke::LogLines) -> LogSink {
+    Arc::new(move |line: &str| logs.push(line))
 }
 
 pub(crate) fn epoch_ms() -> u64 {

@@ -173,6 +173,7 @@ impl Front {
             context: invocation::context_of(&next.headers),
             deadline: Instant::now() + left,
             stream: self.streaming && kind == crate::invoke::Kind::Http,
+            logs: None,
         };
         (invocation, shape, left)
     }

@@ -24,7 +24,7 @@ pub use azure::azure_layout;
 
 use detect::{entry_file, runtime_of, BOOTSTRAP};
 pub use targets::refresh_argv;
-use targets::{from_descriptor, handlers};
+use targets::{from_descriptor, handlers, service, Origin};
 
 /// What the supervisor starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +112,12 @@ pub fn resolve(config: &Config) -> Result<Launch, StartError> {
     if let Some(descriptor) = &descriptor {
         if config.function_entry.is_none() && !folder.join(BOOTSTRAP).is_file() {
             return from_descriptor(config, descriptor, folder);
+        }
+    }
+    let azure = matches!(config.platform, crate::config::Platform::Azure { .. });
+    if azure && config.function_entry.is_none() && !folder.join(BOOTSTRAP).is_file() {
+        if let Some(defs) = azure::functions(config, &folder)? {
+            return service(config, &defs, folder, Origin::Azure);
         }
     }
     let entry = entry_file(config, &folder)?;

@@ -58,50 +58,67 @@ pub(super) fn from_descriptor(
             "f.yml: these keys belong to a cloud platform and are not used here"
         );
     }
-    let (functions, failed): (Vec<_>, Vec<_>) = descriptor
-        .functions
+    service(config, &descriptor.functions, folder, Origin::Fyml)
+}
+
+/// Where a set of function definitions came from, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    Fyml,
+    /// `<Name>/function.json` folders of an Azure Functions app.
+    Azure,
+}
+
+/// The functions of an f.yml or an Azure layout, each its own `HandlerTarget` (and so its
+/// own worker pool), with their routes and timers.
+pub(super) fn service(
+    config: &Config,
+    defs: &[FunctionDef],
+    folder: PathBuf,
+    origin: Origin,
+) -> Result<Launch, StartError> {
+    let (functions, failed): (Vec<_>, Vec<_>) = defs
         .iter()
-        .map(|def| function(config, &folder, def))
+        .map(|def| function(config, &folder, def, origin))
         .partition(Result::is_ok);
     if !failed.is_empty() {
         return Err(together(failed.into_iter().filter_map(Result::err)));
     }
     let functions: Vec<HandlerTarget> = functions.into_iter().filter_map(Result::ok).collect();
-    let timers = descriptor
-        .functions
+    let timers = defs
         .iter()
         .enumerate()
         .flat_map(|(index, def)| def.timers.iter().map(move |t| (index, t.clone())))
         .filter(|(_, timer)| timer.enable)
         .collect();
-    let routed = descriptor
-        .functions
-        .iter()
-        .any(|def| !def.routes.is_empty());
+    let routed = defs.iter().any(|def| !def.routes.is_empty());
     Ok(Launch::Handlers(Service {
         functions,
         // Without any http event the first function serves every path, as a single function.
-        router: routed.then(|| Router::new(&descriptor.functions)),
+        router: routed.then(|| Router::new(defs)),
         timers,
     }))
 }
 
-/// One function of an `f.yml`.
+/// One function of an `f.yml` or an Azure layout.
 fn function(
     config: &Config,
     folder: &Path,
     def: &FunctionDef,
+    origin: Origin,
 ) -> Result<HandlerTarget, StartError> {
     let entry = handler_file(config, folder, &def.file).ok_or_else(|| {
-        StartError::Load(format!(
-            "f.yml: functions.{} handler {}.{}: no {}.{{{}}} in {}",
-            def.name,
-            def.file,
-            def.export,
-            def.file,
-            extensions_shown(),
-            folder.display()
-        ))
+        let (name, file, export) = (&def.name, &def.file, &def.export);
+        let shown = extensions_shown();
+        let folder = folder.display();
+        StartError::Load(match origin {
+            Origin::Fyml => format!(
+                "f.yml: functions.{name} handler {file}.{export}: no {file}.{{{shown}}} in {folder}"
+            ),
+            Origin::Azure => format!(
+                "{name}/function.json: its handler file {file} is not in {folder} (or not a {{{shown}}} file)"
+            ),
+        })
     })?;
     let runtime = runtime_of(config, &entry);
     let mut target = handlers(config, runtime, entry, folder.to_path_buf())?;

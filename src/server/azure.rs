@@ -15,7 +15,7 @@ use super::{json, App, Body, Call};
 use crate::backend::workers::epoch_ms;
 use crate::event::azure::{self as shape, AzureEvent, AzureHttp};
 use crate::event::{self, HttpRequest};
-use crate::invoke::{Invocation, Kind, Outcome, Payload, Shape};
+use crate::invoke::{Invocation, Kind, LogLines, Outcome, Payload, Shape};
 
 /// The functions of an Azure layout (`<Name>/function.json`): their names and HTTP output
 /// bindings. Empty without a layout: then every name goes to the one function.
@@ -99,6 +99,7 @@ async fn run(
         ),
         AzureEvent::Other(raw) => (Kind::Event, Payload::Json(raw)),
     };
+    let logs = LogLines::default();
     let invocation = Invocation {
         function,
         kind,
@@ -107,10 +108,10 @@ async fn run(
         context,
         deadline,
         stream: false,
+        logs: Some(logs.clone()),
     };
     let outcome = app.backend.invoke(invocation).await?;
-    let logs = app.backend.log_of(call.id()).unwrap_or_default();
-    let answer = answer(outcome, kind, output_of(layout, &name), logs)?;
+    let answer = answer(outcome, kind, output_of(layout, &name), logs.lines())?;
     Ok(json(StatusCode::OK, answer.to_string()))
 }
 

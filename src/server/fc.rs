@@ -75,6 +75,7 @@ async fn run(
             context: context.clone(),
             deadline: call.started + timeout,
             stream: false,
+            logs: None,
         };
         if let Outcome::Error(error) = app.backend.invoke(invocation).await? {
             return Err(Failure::Unhandled {

@@ -81,6 +81,7 @@ async fn run(
         deadline,
         // A streamed answer is passed on as it arrives.
         stream: true,
+        logs: None,
     };
     match app.backend.invoke(invocation).await? {
         Outcome::Error(error) => Err(Failure::Unhandled { error, fc_caller }),

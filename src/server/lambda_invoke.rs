@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::errors::Failure;
 use super::{full, App, Body, Call};
-use crate::invoke::{Failed, Invocation, Kind, Outcome, Payload};
+use crate::invoke::{Failed, Invocation, Kind, LogLines, Outcome, Payload};
 
 const PREFIX: &str = "/2015-03-31/functions/";
 /// What `X-Amz-Log-Result` carries at most, as Lambda's tail.
@@ -99,6 +99,7 @@ async fn run(
             why,
         ));
     };
+    let logs = asked.tail.then(LogLines::default);
     let invocation = Invocation {
         function,
         kind: Kind::Event,
@@ -107,13 +108,14 @@ async fn run(
         context: traced(asked.context, call),
         deadline,
         stream: false,
+        logs: logs.clone(),
     };
     match asked.kind {
         InvocationType::DryRun => Ok(empty(StatusCode::NO_CONTENT)),
         InvocationType::Event => Ok(in_background(app, invocation)),
         InvocationType::RequestResponse => {
             let outcome = app.backend.invoke(invocation).await;
-            let report = Tail::new(call, asked.tail);
+            let report = Tail::new(call, logs);
             Ok(answer(app, outcome, call.id(), timeout, report))
         }
     }
@@ -225,8 +227,7 @@ fn answer(
             HeaderValue::from_static("Unhandled"),
         );
     }
-    let lines = app.backend.log_of(request_id).unwrap_or_default();
-    if let Some(log) = tail.finish(function_error, app.backend.version(), &lines) {
+    if let Some(log) = tail.finish(function_error, app.backend.version()) {
         headers.insert("x-amz-log-result", log);
     }
     response
@@ -274,16 +275,17 @@ fn empty(status: StatusCode) -> Response<Body> {
 }
 
 /// `X-Amz-Log-Type: Tail`: the invocation's START, END and REPORT lines as Lambda writes
-/// them, around the function's own lines where the back end tells them apart; base64, at most
-/// the last 4 KB.
+/// them, around the function's own lines (collected by the back end); base64, at most the
+/// last 4 KB.
 struct Tail {
-    wanted: bool,
+    /// The invocation's lines, when the caller asked for the tail.
+    wanted: Option<LogLines>,
     request_id: String,
     started: tokio::time::Instant,
 }
 
 impl Tail {
-    fn new(call: &Call<'_>, wanted: bool) -> Tail {
+    fn new(call: &Call<'_>, wanted: Option<LogLines>) -> Tail {
         Tail {
             wanted,
             request_id: call.id().to_owned(),
@@ -291,10 +293,8 @@ impl Tail {
         }
     }
 
-    fn finish(self, function_error: bool, version: &str, lines: &[String]) -> Option<HeaderValue> {
-        if !self.wanted {
-            return None;
-        }
+    fn finish(self, function_error: bool, version: &str) -> Option<HeaderValue> {
+        let lines = self.wanted?.lines();
         let id = &self.request_id;
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let status = if function_error {
@@ -303,7 +303,7 @@ impl Tail {
             ""
         };
         let mut log = format!("START RequestId: {id} Version: {version}\n");
-        for line in lines {
+        for line in &lines {
             log.push_str(line);
             log.push('\n');
         }

@@ -308,6 +308,7 @@ impl App {
             context,
             deadline: started + timeout,
             stream: false,
+            logs: None,
         };
         let result = match self.backend.invoke(invocation).await {
             Ok(Outcome::Result(_) | Outcome::Stream(_)) => Ok(()),

@@ -89,11 +89,15 @@ pub enum Lifecycle {
     Closed,
 }
 
+/// Where an invocation's log lines go besides the shim's log (the front end's collection).
+pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// One invocation the worker holds, from `invoke` until all of it is over: its answer, then
 /// its streamed body, then its background work.
 struct Pending {
     /// The request id its log lines are tagged with.
     request_id: String,
+    logs: Option<LogSink>,
     reply: Option<oneshot::Sender<Reply>>,
     body: Option<mpsc::UnboundedSender<Part>>,
     /// The most its stream may send, and what it sent so far: what waits for a slow client
@@ -189,11 +193,13 @@ impl Connection {
         request_id: &str,
         message: String,
         limit: u64,
+        logs: Option<LogSink>,
     ) -> Option<Sent> {
         let (reply, reply_rx) = oneshot::channel();
         let (over, over_rx) = oneshot::channel();
         let pending = Pending {
             request_id: request_id.to_owned(),
+            logs,
             reply: Some(reply),
             body: None,
             limit,
@@ -297,13 +303,7 @@ impl Connection {
                 self.answer(&id, Reply::Result(result), background)
             }
             Decoded::Error(id, error, background) => self.failed(&id, error, background),
-            Decoded::Log(id, message) => {
-                let request_id = lock(&self.pending)
-                    .get(&id)
-                    .map(|p| p.request_id.clone())
-                    .unwrap_or_default();
-                log_line(self.worker, &request_id, &message);
-            }
+            Decoded::Log(id, message) => self.log(&id, &message),
             Decoded::Pong(id) => {
                 if let Some(tx) = lock(&self.pongs).remove(&id) {
                     let _ = tx.send(());
@@ -327,6 +327,19 @@ impl Connection {
                 tracing::debug!(worker = self.worker, kind = other, "unknown worker message")
             }
             Decoded::Unreadable { error, id } => self.unreadable(line, &error, id),
+        }
+    }
+
+    /// A log line of invocation `id`: the shim's log, and the caller's collection if it has
+    /// one (which the caller reads once it has the answer).
+    fn log(&self, id: &str, message: &Value) {
+        let (request_id, logs) = lock(&self.pending)
+            .get(id)
+            .map(|p| (p.request_id.clone(), p.logs.clone()))
+            .unwrap_or_default();
+        log_line(self.worker, &request_id, message);
+        if let Some(logs) = logs {
+            logs(message["message"].as_str().unwrap_or_default());
         }
     }
 

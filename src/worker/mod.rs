@@ -22,7 +22,7 @@ use tokio::net::UnixListener;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::{timeout_at, Instant};
 
-pub use connection::{Connection, Input, Lifecycle, Part, Reply, Stream};
+pub use connection::{Connection, Input, Lifecycle, LogSink, Part, Reply, Stream};
 pub use message::{decode, Decoded};
 use work::Work;
 
@@ -240,18 +240,20 @@ impl Pool {
         }
     }
 
-    /// Runs one invocation on some worker and waits for its reply until `deadline`. `payload`
-    /// makes what the invocation carries once the worker, and so its `Input`, is known: only
-    /// the form that worker reads is built and serialized.
+    /// Runs one invocation (`tag`: its request id, and where its log lines go) on some worker
+    /// and waits for its reply until `deadline`. `payload` makes what the invocation carries
+    /// once the worker, and so its `Input`, is known: only the form that worker reads is built
+    /// and serialized.
     pub async fn invoke(
         &self,
         kind: &str,
-        request_id: &str,
+        tag: Tag<'_>,
         payload: impl FnOnce(Input) -> Payload,
         context: Value,
         deadline: Instant,
         max_stream: u64,
     ) -> Result<Reply, InvokeError> {
+        let Tag { request_id, logs } = tag;
         let waited = Instant::now();
         let reserved = self.reserve_until(deadline).await?;
         let connection = reserved.0.clone();
@@ -264,16 +266,16 @@ impl Pool {
             waited_us = waited.elapsed().as_micros() as u64,
             "worker chosen"
         );
-        let message = match payload(connection.input()) {
-            Payload::Event(event) => {
-                json!({"type": "invoke", "id": id, "kind": kind, "event": event, "context": context})
-            }
-            Payload::Request(request) => {
-                json!({"type": "invoke", "id": id, "kind": kind, "request": request, "context": context})
-            }
+        let (field, value) = match payload(connection.input()) {
+            Payload::Event(event) => ("event", event),
+            Payload::Request(request) => ("request", request),
         };
-        let line = message.to_string() + "\n";
-        let (reserved, sent) = self.send(reserved, &id, request_id, line, max_stream, deadline).await?;
+        let mut message = json!({"type": "invoke", "id": id, "kind": kind, "context": context});
+        message[field] = value;
+        let line = message.to_string() + "
+";
+        let tag = Tag { request_id, logs };
+        let (reserved, sent) = self.send(reserved, &id, tag, line, max_stream, deadline).await?;
         let connection = reserved.0.clone();
         let started = Instant::now();
         match timeout_at(deadline, sent.reply).await {
@@ -305,17 +307,19 @@ impl Pool {
         &self,
         reserved: Reserved,
         id: &str,
-        request_id: &str,
+        tag: Tag<'_>,
         line: String,
         max_stream: u64,
         deadline: Instant,
     ) -> Result<(Reserved, connection::Sent), InvokeError> {
-        if let Some(sent) = reserved.0.send_invoke(id, request_id, line.clone(), max_stream) {
+        let Tag { request_id, logs } = tag;
+        let first = reserved.0.send_invoke(id, request_id, line.clone(), max_stream, logs.clone());
+        if let Some(sent) = first {
             return Ok((reserved, sent));
         }
         drop(reserved);
         let reserved = self.reserve_until(deadline).await?;
-        let sent = reserved.0.send_invoke(id, request_id, line, max_stream);
+        let sent = reserved.0.send_invoke(id, request_id, line, max_stream, logs);
         Ok((reserved, sent.ok_or(InvokeError::Unavailable)?))
     }
 
@@ -324,6 +328,13 @@ impl Pool {
     pub fn background_failures(&self) -> u64 {
         self.background_failures.load(Ordering::Relaxed)
     }
+}
+
+/// What an invocation's lines are tagged with: its request id, and, when the caller wants its
+/// log lines, where each one goes too (they are logged either way).
+pub struct Tag<'a> {
+    pub request_id: &'a str,
+    pub logs: Option<LogSink>,
 }
 
 /// After a timeout: a worker that cannot answer a ping within a second is stuck in a
@@ -380,7 +391,11 @@ mod tests {
             Input::Request => Payload::Request(json!({"a": "request"})),
         };
         let deadline = Instant::now() + Duration::from_secs(5);
-        let invoked = pool.invoke("http", "rid", payload, json!({}), deadline, 1 << 20);
+        let tag = Tag {
+            request_id: "rid",
+            logs: None,
+        };
+        let invoked = pool.invoke("http", tag, payload, json!({}), deadline, 1 << 20);
         let answered = async {
             let mut line = Vec::new();
             BufReader::new(read)

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::{timeout_at, Instant};
 
-use crate::invoke::{Failed, Invocation, Outcome, Shape};
+use crate::invoke::{Failed, Invocation, LogLines, Outcome, Shape};
 use crate::readiness::Readiness;
 
 /// The largest response or error a bootstrap may post, as in Lambda (6 MiB).
@@ -26,9 +26,6 @@ pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 
 /// The last output lines of a slot's process, as its supervisor's relay appends them.
 pub type Output = Arc<Mutex<VecDeque<String>>>;
-
-/// How many answered invocations' output lines are kept for `X-Amz-Log-Type: Tail`.
-const KEPT_LOGS: usize = 64;
 
 /// What the bootstrap turned out to be (FUNCTION_PROTOCOL, or its first move).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +78,7 @@ struct Pending {
     context: Map<String, Value>,
     deadline: Instant,
     reply: oneshot::Sender<Result<Outcome, Failed>>,
+    logs: Option<LogLines>,
 }
 
 /// An invocation a process took with `/next` and has not answered.
@@ -89,6 +87,8 @@ struct Held {
     pid: i32,
     deadline: Instant,
     reply: oneshot::Sender<Result<Outcome, Failed>>,
+    /// Where its output lines go when answered, if the front end asked for them.
+    logs: Option<LogLines>,
 }
 
 #[derive(Default, Clone)]
@@ -129,8 +129,6 @@ pub struct RuntimeApi {
     protocol: watch::Sender<Option<Protocol>>,
     /// Each slot's output since its process took its invocation.
     outputs: Vec<Output>,
-    /// The output of the last answered invocations, by request id.
-    logs: Mutex<VecDeque<(String, Vec<String>)>>,
 }
 
 impl RuntimeApi {
@@ -166,7 +164,6 @@ impl RuntimeApi {
             endpoints,
             protocol: watch::channel(protocol).0,
             outputs: (0..slots).map(|_| Output::default()).collect(),
-            logs: Mutex::new(VecDeque::new()),
         });
         for (slot, listener) in listeners.into_iter().enumerate() {
             listener.set_nonblocking(true)?;
@@ -213,13 +210,6 @@ impl RuntimeApi {
     /// Where slot `slot`'s process output goes (its lines become the invocation's log tail).
     pub fn output(&self, slot: usize) -> Output {
         self.outputs[slot].clone()
-    }
-
-    /// The output lines of the answered invocation `id`, once.
-    pub fn log_of(&self, id: &str) -> Option<Vec<String>> {
-        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        let at = logs.iter().position(|(known, _)| known == id)?;
-        logs.remove(at).map(|(_, lines)| lines)
     }
 
     /// A new process is about to start in `slot`: its start is awaited afresh.
@@ -294,6 +284,7 @@ impl RuntimeApi {
             event,
             mut context,
             deadline,
+            logs,
             ..
         } = invocation;
         let event = bytes::Bytes::from(event.into_shape(Shape::Event).to_string());
@@ -320,6 +311,7 @@ impl RuntimeApi {
             context,
             deadline,
             reply,
+            logs,
         });
         drop(state);
         self.arrived.notify_one();
@@ -386,6 +378,7 @@ impl RuntimeApi {
                 pid,
                 deadline: pending.deadline,
                 reply: pending.reply,
+                logs: pending.logs,
             };
             state.held.insert(pending.id.clone(), held);
             if !state.queue.is_empty() {
@@ -412,17 +405,12 @@ impl RuntimeApi {
             state.slots[held.slot].holds = None;
             held
         };
-        let output = self.outputs[held.slot]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let lines = output.iter().cloned().collect();
-        drop(output);
-        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        if logs.len() == KEPT_LOGS {
-            logs.pop_front();
+        if let Some(logs) = &held.logs {
+            let output = self.outputs[held.slot]
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            output.iter().for_each(|line| logs.push(line));
         }
-        logs.push_back((id.to_owned(), lines));
-        drop(logs);
         let _ = held.reply.send(Ok(outcome));
         true
     }

@@ -28,6 +28,7 @@ fn invocation(id: &str, within: Duration) -> Invocation {
         context: Map::new(),
         deadline: Instant::now() + within,
         stream: false,
+        logs: None,
     }
 }
 

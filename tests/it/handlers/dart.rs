@@ -14,6 +14,7 @@ Future<Object?> handler(dynamic event, dynamic context) async {
     throw StateError('dart failed on purpose');
   }
   if (event is Map && event['path'] == '/text') return 'plain from dart';
+  print('dart printed for ${context.requestId}'); // the invocation's log line
   await Future<void>.delayed(const Duration(milliseconds: 20));
   stdout.writeln('{"type":"result","id":"1","result":"forged"}');
   return {
@@ -119,6 +120,11 @@ fn dart_handlers() {
         Some("Unhandled"),
         "{r}{served}"
     );
+    let printed = served
+        .logs()
+        .into_iter()
+        .any(|l| l["message"] == "dart printed for dart-rid" && l["request_id"] == "dart-rid");
+    assert!(printed, "print was not the invocation's log line{served}");
     served.signal(libc::SIGTERM);
     served.expect_exit(0, Duration::from_secs(30));
     let hooked = served

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::*;
 
-const AZURE: (&str, &str) = ("FUNCTIONS_CUSTOMHANDLER_PORT", "0");
+pub(super) const AZURE: (&str, &str) = ("FUNCTIONS_CUSTOMHANDLER_PORT", "0");
 
 /// fnshim serving examples/azure-node as the custom handler.
 fn example() -> Served {
@@ -30,7 +30,7 @@ fn example() -> Served {
 }
 
 /// The host's request for function `name`.
-fn payload(name: &str, payload: &Value) -> Request {
+pub(super) fn payload(name: &str, payload: &Value) -> Request {
     Request::post(&format!("/{name}"))
         .header("Content-Type", "application/json")
         .header("x-azure-functions-invocationid", "inv-1")
@@ -38,7 +38,7 @@ fn payload(name: &str, payload: &Value) -> Request {
 }
 
 /// An HTTP trigger's binding as the host sends it.
-fn http_binding(method: &str, url: &str, headers: Value, body: Value) -> Value {
+pub(super) fn http_binding(method: &str, url: &str, headers: Value, body: Value) -> Value {
     json!({
         "Data": {"req": {"Url": url, "Method": method, "Query": {}, "Headers": headers,
                          "Params": {}, "Identities": [], "Body": body}},
@@ -124,7 +124,7 @@ fn a_timer_trigger_is_a_raw_event_and_its_result_the_return_value() {
     let answer = json_of(&served, &payload("TimerTick", &timer), 200);
     assert_eq!(
         answer,
-        json!({"Outputs": {}, "Logs": [],
+        json!({"Outputs": {}, "Logs": ["tick: past due true", "tick for TimerTick"],
                "ReturnValue": {"ticked": true, "pastDue": true, "next": "2026-12-02T03:05:00Z"}})
     );
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::support::{fnshim, wait_for, Conn, Function, Request, Shim};
 
 mod azure;
+mod azure_layout;
 mod fc;
 mod gcf;
 mod knative;

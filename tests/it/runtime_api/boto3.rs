@@ -102,6 +102,11 @@ fn boto3_invokes_a_handler_function() {
     let shim = serve(&f, &env);
     let calls = boto3_calls(&shim, "handlerfn");
     check_common(&calls, &shim);
+    // The handler's print during the invocation is its line in the tail.
+    let sync = &calls["sync"];
+    let id = sync["payload"]["requestId"].as_str().unwrap();
+    let log = sync["log"].as_str().unwrap();
+    assert!(log.contains(&format!("handled {id}")), "{log}");
     // The "function" of AWS's emulator path is the default function too.
     let r = shim.send(&Request::post("/2015-03-31/functions/function/invocations").body("{}"));
     assert_eq!(r.status, 200, "{r}{shim}");
