@@ -297,7 +297,10 @@ impl fmt::Write for Escaping<'_> {
 /// Appends `text` escaped for a JSON string (quotes, backslashes, control characters).
 fn escape_into(out: &mut String, text: &str) {
     // Most values (ids, paths, methods) need nothing escaped: one tight scan, one copy.
-    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f) {
+    if !text
+        .bytes()
+        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
+    {
         out.push_str(text);
         return;
     }

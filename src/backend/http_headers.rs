@@ -14,7 +14,11 @@ pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
-    let mut hop: Vec<HeaderName> = headers.keys().filter(|n| is_hop_by_hop(n)).cloned().collect();
+    let mut hop: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_hop_by_hop(n))
+        .cloned()
+        .collect();
     // The names `Connection` lists; `keep-alive` and `close` (the usual ones) name no header
     // beyond those already going.
     let named = headers
@@ -93,7 +97,8 @@ pub(super) fn upgrade_asked(headers: &HeaderMap) -> Option<HeaderValue> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    asks.then(|| headers.get(header::UPGRADE).cloned()).flatten()
+    asks.then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
 }
 
 /// What a protocol switch needs of the hop-by-hop headers, put back after they went.
@@ -130,7 +135,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         assert_eq!(upgrade_asked(&headers), None);
-        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, Upgrade"),
+        );
         assert_eq!(upgrade_asked(&headers).unwrap(), "websocket");
         strip_hop_by_hop(&mut headers);
         keep_upgrade(&mut headers, HeaderValue::from_static("websocket"));

@@ -81,6 +81,16 @@ pub(crate) fn one_of(value: &str, allowed: &[&'static str]) -> Result<&'static s
         .ok_or_else(|| format!("must be one of: {}", allowed.join(", ")))
 }
 
+/// INSTALL_DEPS.
+pub(crate) fn install_deps(value: &str) -> Result<super::InstallDeps, String> {
+    use super::InstallDeps;
+    Ok(match one_of(value, super::settings::INSTALL_MODES)? {
+        "auto" => InstallDeps::Auto,
+        "always" => InstallDeps::Always,
+        _ => InstallDeps::Never,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,14 +144,4 @@ mod tests {
         assert_eq!(positive("3"), Ok(3));
         assert!(positive("0").is_err());
     }
-}
-
-/// INSTALL_DEPS.
-pub(crate) fn install_deps(value: &str) -> Result<super::InstallDeps, String> {
-    use super::InstallDeps;
-    Ok(match one_of(value, super::settings::INSTALL_MODES)? {
-        "auto" => InstallDeps::Auto,
-        "always" => InstallDeps::Always,
-        _ => InstallDeps::Never,
-    })
 }

@@ -273,10 +273,16 @@ async fn handle(
 
 /// A request for the function's own workers: FC's lifecycle hooks, Azure's payloads, or an
 /// invocation of the handler.
-async fn invoke_here(app: &Arc<App>, request: http::Request<Incoming>, remote: IpAddr) -> Response<Body> {
+async fn invoke_here(
+    app: &Arc<App>,
+    request: http::Request<Incoming>,
+    remote: IpAddr,
+) -> Response<Body> {
     match (&app.routes.azure, fc::hook_of(&request)) {
         (_, Some(hook)) => fc::invoke(app, hook, request).await,
-        (Some(layout), None) if azure::is_payload(&request) => azure::invoke(app, layout, request).await,
+        (Some(layout), None) if azure::is_payload(&request) => {
+            azure::invoke(app, layout, request).await
+        }
         _ => handler::invoke(app, request, remote).await,
     }
 }

@@ -244,7 +244,9 @@ impl Connection {
 
     /// Whether invocations can still be sent: false once the worker's socket broke or closed.
     pub fn is_open(&self) -> bool {
-        lock(&self.writer).as_ref().is_some_and(|tx| !tx.is_closed())
+        lock(&self.writer)
+            .as_ref()
+            .is_some_and(|tx| !tx.is_closed())
     }
 
     /// Closes the worker's input: it finishes what it has and exits at end of file.

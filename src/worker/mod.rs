@@ -272,10 +272,13 @@ impl Pool {
         };
         let mut message = json!({"type": "invoke", "id": id, "kind": kind, "context": context});
         message[field] = value;
-        let line = message.to_string() + "
+        let line = message.to_string()
+            + "
 ";
         let tag = Tag { request_id, logs };
-        let (reserved, sent) = self.send(reserved, &id, tag, line, max_stream, deadline).await?;
+        let (reserved, sent) = self
+            .send(reserved, &id, tag, line, max_stream, deadline)
+            .await?;
         let connection = reserved.0.clone();
         let started = Instant::now();
         match timeout_at(deadline, sent.reply).await {
@@ -313,13 +316,17 @@ impl Pool {
         deadline: Instant,
     ) -> Result<(Reserved, connection::Sent), InvokeError> {
         let Tag { request_id, logs } = tag;
-        let first = reserved.0.send_invoke(id, request_id, line.clone(), max_stream, logs.clone());
+        let first = reserved
+            .0
+            .send_invoke(id, request_id, line.clone(), max_stream, logs.clone());
         if let Some(sent) = first {
             return Ok((reserved, sent));
         }
         drop(reserved);
         let reserved = self.reserve_until(deadline).await?;
-        let sent = reserved.0.send_invoke(id, request_id, line, max_stream, logs);
+        let sent = reserved
+            .0
+            .send_invoke(id, request_id, line, max_stream, logs);
         Ok((reserved, sent.ok_or(InvokeError::Unavailable)?))
     }
 

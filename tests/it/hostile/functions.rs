@@ -62,7 +62,12 @@ fn big_result_arrives_whole(served: &Served) {
     assert_eq!(r.status, 200, "{served}");
     let start = String::from_utf8_lossy(&r.body[..r.body.len().min(300)]).into_owned();
     let whole = r.body.len() == 50 << 20;
-    assert!(whole, "not the 50 MB body: {} bytes, {:?}: {start}{served}", r.body.len(), r.headers);
+    assert!(
+        whole,
+        "not the 50 MB body: {} bytes, {:?}: {start}{served}",
+        r.body.len(),
+        r.headers
+    );
     assert!(r.body.iter().all(|b| *b == b'x'));
 }
 

@@ -235,7 +235,10 @@ fn http10_keep_alive_clients_reuse_one_http11_upstream_connection() {
         assert_eq!(echo["target"], format!("/echo/{i}"), "origin form: {echo}");
         let host = one_header(&echo, "host");
         match i {
-            0 => assert!(host.starts_with("127.0.0.1:"), "the server's address: {echo}"),
+            0 => assert!(
+                host.starts_with("127.0.0.1:"),
+                "the server's address: {echo}"
+            ),
             _ => assert_eq!(host, "127.0.0.1", "the client's Host: {echo}"),
         }
         peers.push(echo["peer_port"].as_u64().unwrap());

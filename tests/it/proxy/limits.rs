@@ -225,11 +225,15 @@ fn a_client_that_never_reads_its_answer_is_disconnected_after_write_timeout() {
     let total: usize = 64 << 20;
     write!(client, "GET /zeros?n={total} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let in_flight = || metric_sum(&metrics(&shim), "fnshim_in_flight");
-    wait_for(Duration::from_secs(60), || (in_flight() == 1.0).then_some(()))
-        .unwrap_or_else(|| panic!("the large answer never started{shim}"));
+    wait_for(Duration::from_secs(60), || {
+        (in_flight() == 1.0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the large answer never started{shim}"));
     // Nothing is read: the shim's writes stall, and after WRITE_TIMEOUT it lets go.
-    wait_for(Duration::from_secs(60), || (in_flight() == 0.0).then_some(()))
-        .unwrap_or_else(|| panic!("the stalled answer was never given up{shim}"));
+    wait_for(Duration::from_secs(60), || {
+        (in_flight() == 0.0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the stalled answer was never given up{shim}"));
     client.set_read_timeout(Some(SECS_10)).unwrap();
     // What was already on its way arrives, then the connection's end.
     let mut got = 0usize;
@@ -243,7 +247,10 @@ fn a_client_that_never_reads_its_answer_is_disconnected_after_write_timeout() {
         }
     };
     assert!(ended, "the connection stayed open after {got} bytes{shim}");
-    assert!(got < total, "the client got the whole answer ({got} bytes){shim}");
+    assert!(
+        got < total,
+        "the client got the whole answer ({got} bytes){shim}"
+    );
     let r = shim.get("/echo");
     assert_eq!(r.status, 200, "fnshim must keep serving{r}{shim}");
 }

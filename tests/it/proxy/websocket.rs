@@ -57,9 +57,17 @@ impl Client {
 }
 
 fn node_major() -> u32 {
-    let out = Command::new("node").arg("--version").output().expect("node runs");
+    let out = Command::new("node")
+        .arg("--version")
+        .output()
+        .expect("node runs");
     let version = String::from_utf8_lossy(&out.stdout);
-    let major = version.trim().trim_start_matches('v').split('.').next().unwrap_or("0");
+    let major = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .unwrap_or("0");
     major.parse().unwrap_or(0)
 }
 
@@ -100,7 +108,10 @@ fn websocket_messages_pass_both_ways_and_the_connection_counts_in_flight() {
     let none_left = wait_for(SECS_10, || {
         (metric_sum(&metrics(&shim), "fnshim_in_flight") == 0.0).then_some(())
     });
-    assert!(none_left.is_some(), "the closed WebSocket is still in flight{shim}");
+    assert!(
+        none_left.is_some(),
+        "the closed WebSocket is still in flight{shim}"
+    );
     let r = shim.get("/plain");
     assert_eq!(r.status, 200, "{r}{shim}");
     assert_eq!(r.text(), "plain", "{r}{shim}");
