@@ -13,7 +13,7 @@ use data::{base64_decode, base64_encode, binary_bytes, epoch_ms, header_in};
 use probe::Lang;
 
 use crate::support::{
-    fnshim, metric_sum, per_language, wait_for, Conn, Function, Request, Response, Shim,
+    fnshim, metric_sum, per_language, wait_for, Conn, Function, Request, Response, Shim, ShimCmd,
 };
 
 mod background;
@@ -90,11 +90,18 @@ fn printed(served: &Served, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// Starts fnshim on `files` without waiting. A private CACHE_DIR keeps the adapter file that
-/// this build writes apart from other builds running at the same time.
-pub(crate) fn start(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {
+/// fnshim's command for a function of `files` (folders made as their names need) with `env`,
+/// and the folders it uses. A private CACHE_DIR keeps the adapter file that this build writes
+/// apart from other builds running at the same time.
+pub(crate) fn prepared(
+    files: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> (ShimCmd, Function, tempfile::TempDir) {
     let function = Function::empty();
     for (name, text) in files {
+        if let Some((folder, _)) = name.rsplit_once('/') {
+            std::fs::create_dir_all(function.path().join(folder)).unwrap();
+        }
         function.write(name, text, 0o644);
     }
     let cache = tempfile::Builder::new()
@@ -107,6 +114,12 @@ pub(crate) fn start(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {
     for (k, v) in env {
         cmd = cmd.env(k, v);
     }
+    (cmd, function, cache)
+}
+
+/// Starts fnshim on `files` without waiting.
+pub(crate) fn start(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {
+    let (cmd, function, cache) = prepared(files, env);
     Served {
         shim: cmd.spawn(),
         function,

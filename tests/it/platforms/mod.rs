@@ -26,23 +26,7 @@ struct Served {
 }
 
 fn start(files: &[(&str, &str)], env: &[(&str, &str)], args: &[&str]) -> Served {
-    let function = Function::empty();
-    for (name, text) in files {
-        if let Some((folder, _)) = name.rsplit_once('/') {
-            std::fs::create_dir_all(function.path().join(folder)).unwrap();
-        }
-        function.write(name, text, 0o644);
-    }
-    let cache = tempfile::Builder::new()
-        .prefix("fnshim-cache-")
-        .tempdir()
-        .unwrap();
-    let mut cmd = fnshim()
-        .function(&function)
-        .env("CACHE_DIR", cache.path().to_str().unwrap());
-    for (k, v) in env {
-        cmd = cmd.env(k, v);
-    }
+    let (mut cmd, function, cache) = crate::handlers::prepared(files, env);
     for arg in args {
         cmd = cmd.arg(arg);
     }
