@@ -198,3 +198,70 @@ fn handler_routes_and_events_see_resolved_paths() {
     assert_eq!(r.status, 200, "{r}{served}");
     assert_eq!(r.json()["path"], "/a/c", "{r}{served}");
 }
+
+/// f.yml mode: `/invoke/../..` and its encoded forms never escape the routes (400), a name
+/// with an encoded slash is no function (404), and the routes still serve after them.
+#[test]
+fn dot_segments_in_f_yml_mode_are_refused_or_resolved() {
+    let fyml = "service: s\nfunctions:\n  users:\n    handler: users.get\n    events:\n      \
+        - http: { path: /users/:id, method: [GET] }\n";
+    let users =
+        "exports.get = async (event) => ({ statusCode: 200, body: event.pathParameters.id });";
+    let served = serve(&[("f.yml", fyml), ("users.js", users)], &[]);
+    let port = served.port();
+    for path in [
+        "/invoke/../../etc/passwd",
+        "/invoke/%2e%2e/%2E%2e/f.yml",
+        "/users/../../x",
+    ] {
+        let r = exchange(
+            port,
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}").as_bytes(),
+            "POST",
+        );
+        assert_eq!(r.status, 400, "{path}{r}{served}");
+    }
+    let r = exchange(
+        port,
+        b"POST /invoke/..%2fusers HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        "POST",
+    );
+    assert_eq!(
+        r.status, 404,
+        "an encoded slash names no function{r}{served}"
+    );
+    let r = exchange(
+        port,
+        b"GET /x/../users/42 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET",
+    );
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "42"),
+        "resolved before routing{r}{served}"
+    );
+}
+
+/// Proxy mode at LOG_LEVEL=debug: credentials in headers never reach the log.
+#[test]
+fn secrets_stay_out_of_the_proxy_log_at_debug() {
+    let (shim, _f, _log) = proxied(&[("LOG_LEVEL", "debug")]);
+    let r = shim.send(
+        &Request::get("/echo")
+            .header("Authorization", "Bearer s3cr3t-token")
+            .header("Cookie", "session=t0p-s3cr3t")
+            .header("x-fc-access-key-secret", "k3y-s3cr3t"),
+    );
+    assert_eq!(r.status, 200, "{r}{shim}");
+    let answered = shim.wait_log(Duration::from_secs(5), |l| {
+        l["message"] == "the server answered"
+    });
+    assert!(
+        answered.is_some(),
+        "LOG_LEVEL=debug logs the server's answer{shim}"
+    );
+    let log = shim.stderr();
+    for secret in ["s3cr3t-token", "t0p-s3cr3t", "k3y-s3cr3t"] {
+        assert!(!log.contains(secret), "{secret} is in the log{shim}");
+    }
+}

@@ -2,7 +2,8 @@
 //! to fnshim. Each case asserts the exact answer, then that fnshim serves the next request.
 //! README's "Failure behaviour" lists every case with what the caller gets. Cases proven where
 //! their feature is tested are not repeated here: a stalled body (handlers::requests), a
-//! client's bad chunk in proxy mode and lingering 413s (proxy::limits), deep results and
+//! client's bad chunk in proxy mode, lingering 413s and a client that never reads its answer
+//! (WRITE_TIMEOUT; all in proxy::limits), deep results and
 //! secrets at LOG_LEVEL=debug in handler mode (handlers::requests), worker crashes and timeouts
 //! in every language (handlers::failures).
 
