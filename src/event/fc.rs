@@ -49,7 +49,10 @@ const FIELDS: &[(Option<&str>, &str, &str, bool)] = &[
 pub fn fc_context(headers: &HeaderMap) -> Map<String, Value> {
     let mut context = Map::new();
     // Most requests carry none: one pass over their few names instead of a lookup per field.
-    if !headers.keys().any(|name| name.as_str().starts_with("x-fc-")) {
+    if !headers
+        .keys()
+        .any(|name| name.as_str().starts_with("x-fc-"))
+    {
         return context;
     }
     for &(group, name, header, number) in FIELDS {

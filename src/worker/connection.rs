@@ -263,7 +263,8 @@ impl Connection {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let deadline_ms = (now + within).as_millis() as u64;
-        let _ = self.send(line_of(&json!({"type": "shutdown", "deadlineMs": deadline_ms})));
+        let message = json!({"type": "shutdown", "deadlineMs": deadline_ms});
+        let _ = self.send(line_of(&message));
         self.close();
     }
 
@@ -274,7 +275,8 @@ impl Connection {
         }
         let (tx, rx) = oneshot::channel();
         lock(&self.pongs).insert(id.clone(), tx);
-        let sent = self.send(line_of(&json!({"type": "ping", "id": id}))).is_ok();
+        let ping = line_of(&json!({"type": "ping", "id": id}));
+        let sent = self.send(ping).is_ok();
         let answered = sent && matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())));
         lock(&self.pongs).remove(&id);
         self.probing.store(false, Ordering::Release);
@@ -480,9 +482,7 @@ fn log_line(worker: u32, request_id: &str, message: &Value) {
 
 /// A message as the line the worker reads.
 fn line_of(message: &Value) -> Vec<u8> {
-    let mut line = message.to_string().into_bytes();
-    line.push(b'\n');
-    line
+    [message.to_string().as_bytes(), b"\n"].concat()
 }
 
 /// Writes the queued lines in order; the lines queued meanwhile go out in one write.
