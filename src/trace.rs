@@ -62,8 +62,8 @@ impl Trace {
         let id = (u128::from(secs as u32) << 96) | random;
         let parent = (bits >> 64) as u64 ^ (bits as u64).rotate_left(29);
         Trace {
-            trace_id: format!("{:032x}", id.max(1)),
-            parent_id: format!("{:016x}", parent.max(1)),
+            trace_id: hex(id.max(1), 32),
+            parent_id: hex(u128::from(parent.max(1)), 16),
             sampled: false,
             given_parent: None,
             tracestate: None,
@@ -91,12 +91,10 @@ impl Trace {
     pub fn traceparent(&self) -> String {
         match &self.given_parent {
             Some(given) => given.clone(),
-            None => format!(
-                "00-{}-{}-{:02x}",
-                self.trace_id,
-                self.parent_id,
-                u8::from(self.sampled)
-            ),
+            None => {
+                let flags = if self.sampled { "-01" } else { "-00" };
+                ["00-", &self.trace_id, "-", &self.parent_id, flags].concat()
+            }
         }
     }
 
@@ -104,13 +102,12 @@ impl Trace {
     pub fn amzn_trace_id(&self) -> String {
         match &self.amzn_given {
             Some(given) => given.clone(),
-            None => format!(
-                "Root=1-{}-{};Parent={};Sampled={}",
-                &self.trace_id[..8],
-                &self.trace_id[8..],
-                self.parent_id,
-                u8::from(self.sampled)
-            ),
+            None => {
+                let (time, random) = self.trace_id.split_at(8);
+                let sampled = if self.sampled { "1" } else { "0" };
+                let parts = ["Root=1-", time, "-", random, ";Parent=", &self.parent_id];
+                parts.concat() + ";Sampled=" + sampled
+            }
         }
     }
 
@@ -133,6 +130,17 @@ impl Trace {
         context.insert("amznTraceId".into(), json!(self.amzn_trace_id()));
         context
     }
+}
+
+/// The low `digits` hex digits of `value`, zero-padded, in lower case: `format!("{:032x}")`
+/// without the formatter's per-digit work (two ids are made per request).
+fn hex(value: u128, digits: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let text: Vec<u8> = (0..digits)
+        .rev()
+        .map(|i| DIGITS[((value >> (4 * i)) & 0xf) as usize])
+        .collect();
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// A valid `traceparent`: version (not `ff`), trace id and parent id (not all zeros), flags;

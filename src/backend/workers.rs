@@ -37,7 +37,7 @@ impl Workers {
         self.functions.get(function).map(|f| f.timeout)
     }
 
-    pub async fn invoke(&self, invocation: Invocation) -> Result<Outcome, Failed> {
+    pub async fn invoke(&self, mut invocation: Invocation) -> Result<Outcome, Failed> {
         let function = self
             .functions
             .get(invocation.function)
@@ -46,7 +46,8 @@ impl Workers {
         self.readiness
             .wait_ready(invocation.deadline.saturating_duration_since(now))
             .await?;
-        let context = self.context(function, &invocation);
+        let fields = std::mem::take(&mut invocation.context);
+        let context = self.context(function, fields, &invocation);
         let event = invocation.event;
         // Shaped once the worker is chosen: a fetch-style worker reads the plain request.
         let payload = |input| match input {
@@ -106,11 +107,15 @@ impl Workers {
     }
 
     /// The handler's context: the front end's fields, then the function's own.
-    fn context(&self, function: &Function, invocation: &Invocation) -> Value {
+    fn context(
+        &self,
+        function: &Function,
+        mut context: serde_json::Map<String, Value>,
+        invocation: &Invocation,
+    ) -> Value {
         let left = invocation
             .deadline
             .saturating_duration_since(tokio::time::Instant::now());
-        let mut context = invocation.context.clone();
         context.insert("requestId".into(), json!(invocation.request_id));
         context.insert("functionName".into(), json!(function.name));
         context.insert("functionVersion".into(), json!(self.function_version));

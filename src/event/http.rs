@@ -37,12 +37,13 @@ fn v1(r: &HttpRequest<'_>) -> Value {
     let query = query_pairs(r.query);
     let user_agent = header_text(r.headers, "user-agent");
     let resource = r.route.map_or("/{proxy+}", |m| m.resource.as_str());
+    let headers = headers_multi(r.headers);
     json!({
         "resource": resource,
         "path": r.path,
         "httpMethod": r.method,
-        "headers": single_values(&headers_multi(r.headers)),
-        "multiValueHeaders": headers_multi(r.headers),
+        "headers": single_values(&headers),
+        "multiValueHeaders": headers,
         "queryStringParameters": non_empty(single_values(&query)),
         "multiValueQueryStringParameters": non_empty(multi_values(&query)),
         "pathParameters": path_parameters(r),

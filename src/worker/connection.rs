@@ -117,7 +117,7 @@ pub struct Sent {
 pub struct Connection {
     pub worker: u32,
     pub pid: i32,
-    writer: Mutex<Option<mpsc::UnboundedSender<String>>>,
+    writer: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
     pending: Mutex<HashMap<String, Pending>>,
     pongs: Mutex<HashMap<String, oneshot::Sender<()>>>,
     in_flight: AtomicUsize,
@@ -186,15 +186,15 @@ impl Connection {
     }
 
     /// Sends an invocation; the receivers yield its reply and the end of all it started, or an
-    /// error if the worker goes away.
+    /// error if the worker goes away. A worker whose input has closed gives the line back.
     pub fn send_invoke(
         &self,
         id: &str,
         request_id: &str,
-        message: String,
+        message: Vec<u8>,
         limit: u64,
         logs: Option<LogSink>,
-    ) -> Option<Sent> {
+    ) -> Result<Sent, Vec<u8>> {
         let (reply, reply_rx) = oneshot::channel();
         let (over, over_rx) = oneshot::channel();
         let pending = Pending {
@@ -207,11 +207,11 @@ impl Connection {
             over,
         };
         lock(&self.pending).insert(id.to_owned(), pending);
-        if !self.send(message) {
+        if let Err(message) = self.send(message) {
             lock(&self.pending).remove(id);
-            return None;
+            return Err(message);
         }
-        Some(Sent {
+        Ok(Sent {
             reply: reply_rx,
             over: over_rx,
         })
@@ -227,14 +227,16 @@ impl Connection {
     /// Asks the worker to stop producing the stream of invocation `id`, if it still does.
     pub fn cancel(&self, id: &str) {
         if self.streaming(id) {
-            self.send(json!({"type": "cancel", "id": id}).to_string() + "\n");
+            let _ = self.send(line_of(&json!({"type": "cancel", "id": id})));
         }
     }
 
-    fn send(&self, line: String) -> bool {
-        lock(&self.writer)
-            .as_ref()
-            .is_some_and(|tx| tx.send(line).is_ok())
+    /// Queues `line` for the writer task, or gives it back when the worker's input is closed.
+    fn send(&self, line: Vec<u8>) -> Result<(), Vec<u8>> {
+        match lock(&self.writer).as_ref() {
+            Some(tx) => tx.send(line).map_err(|unsent| unsent.0),
+            None => Err(line),
+        }
     }
 
     /// Has the worker's process ended, for a worker stuck in synchronous code.
@@ -261,7 +263,8 @@ impl Connection {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let deadline_ms = (now + within).as_millis() as u64;
-        self.send(json!({"type": "shutdown", "deadlineMs": deadline_ms}).to_string() + "\n");
+        let message = json!({"type": "shutdown", "deadlineMs": deadline_ms});
+        let _ = self.send(line_of(&message));
         self.close();
     }
 
@@ -272,7 +275,8 @@ impl Connection {
         }
         let (tx, rx) = oneshot::channel();
         lock(&self.pongs).insert(id.clone(), tx);
-        let sent = self.send(json!({"type": "ping", "id": id}).to_string() + "\n");
+        let ping = line_of(&json!({"type": "ping", "id": id}));
+        let sent = self.send(ping).is_ok();
         let answered = sent && matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())));
         lock(&self.pongs).remove(&id);
         self.probing.store(false, Ordering::Release);
@@ -440,7 +444,7 @@ impl Connection {
         let _ = body.send(Part::TooLarge(entry.limit));
         entry.body = None;
         drop(pending);
-        self.send(json!({"type": "cancel", "id": id}).to_string() + "\n");
+        let _ = self.send(line_of(&json!({"type": "cancel", "id": id})));
     }
 
     /// The stream's last part; without background work the invocation is then over.
@@ -476,9 +480,18 @@ fn log_line(worker: u32, request_id: &str, message: &Value) {
     }
 }
 
-async fn write_lines(mut writer: OwnedWriteHalf, mut lines: mpsc::UnboundedReceiver<String>) {
-    while let Some(line) = lines.recv().await {
-        if writer.write_all(line.as_bytes()).await.is_err() {
+/// A message as the line the worker reads.
+fn line_of(message: &Value) -> Vec<u8> {
+    [message.to_string().as_bytes(), b"\n"].concat()
+}
+
+/// Writes the queued lines in order; the lines queued meanwhile go out in one write.
+async fn write_lines(mut writer: OwnedWriteHalf, mut lines: mpsc::UnboundedReceiver<Vec<u8>>) {
+    while let Some(mut batch) = lines.recv().await {
+        while let Ok(line) = lines.try_recv() {
+            batch.extend_from_slice(&line);
+        }
+        if writer.write_all(&batch).await.is_err() {
             break;
         }
     }

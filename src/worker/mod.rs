@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixListener;
@@ -270,11 +270,7 @@ impl Pool {
             Payload::Event(event) => ("event", event),
             Payload::Request(request) => ("request", request),
         };
-        let mut message = json!({"type": "invoke", "id": id, "kind": kind, "context": context});
-        message[field] = value;
-        let line = message.to_string()
-            + "
-";
+        let line = invoke_line(&id, kind, &context, field, &value);
         let tag = Tag { request_id, logs };
         let (reserved, sent) = self
             .send(reserved, &id, tag, line, max_stream, deadline)
@@ -311,23 +307,24 @@ impl Pool {
         reserved: Reserved,
         id: &str,
         tag: Tag<'_>,
-        line: String,
+        line: Vec<u8>,
         max_stream: u64,
         deadline: Instant,
     ) -> Result<(Reserved, connection::Sent), InvokeError> {
         let Tag { request_id, logs } = tag;
         let first = reserved
             .0
-            .send_invoke(id, request_id, line.clone(), max_stream, logs.clone());
-        if let Some(sent) = first {
-            return Ok((reserved, sent));
-        }
+            .send_invoke(id, request_id, line, max_stream, logs.clone());
+        let line = match first {
+            Ok(sent) => return Ok((reserved, sent)),
+            Err(line) => line,
+        };
         drop(reserved);
         let reserved = self.reserve_until(deadline).await?;
         let sent = reserved
             .0
             .send_invoke(id, request_id, line, max_stream, logs);
-        Ok((reserved, sent.ok_or(InvokeError::Unavailable)?))
+        Ok((reserved, sent.map_err(|_| InvokeError::Unavailable)?))
     }
 
     /// Background work (`waitUntil`) that failed, outlived FUNCTION_TIMEOUT or lost its
@@ -357,9 +354,29 @@ pub(crate) async fn replace_if_stuck(connection: Arc<Connection>, ping: String) 
     }
 }
 
+/// `{"type":"invoke","id":…,"kind":…,"context":…,"event"|"request":…}` and its newline,
+/// written straight into one buffer (no map of the message built first).
+fn invoke_line(id: &str, kind: &str, context: &Value, field: &str, value: &Value) -> Vec<u8> {
+    let mut line = Vec::with_capacity(1024);
+    line.extend_from_slice(b"{\"type\":\"invoke\",\"id\":");
+    // Writing JSON values into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut line, id);
+    line.extend_from_slice(b",\"kind\":");
+    let _ = serde_json::to_writer(&mut line, kind);
+    line.extend_from_slice(b",\"context\":");
+    let _ = serde_json::to_writer(&mut line, context);
+    line.push(b',');
+    let _ = serde_json::to_writer(&mut line, field);
+    line.push(b':');
+    let _ = serde_json::to_writer(&mut line, value);
+    line.extend_from_slice(b"}\n");
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use tokio::sync::mpsc;
 
     /// A pool of one worker at concurrency 1, connected to nothing but a socket pair.
