@@ -117,6 +117,16 @@ pub(crate) fn prepared(
     (cmd, function, cache)
 }
 
+/// Sends SIGTERM: fnshim starts its shutdown but, held by `what`, is still running a second
+/// later.
+fn terms_but_stays(served: &Served, what: &str) {
+    served.signal(libc::SIGTERM);
+    let stopping = served.wait_log(Duration::from_secs(10), |l| l["message"] == "shutting down");
+    assert!(stopping.is_some(), "{served}");
+    let exited = served.exit_within(Duration::from_secs(1));
+    assert!(exited.is_none(), "fnshim exited with {what}{served}");
+}
+
 /// Starts fnshim on `files` without waiting.
 pub(crate) fn start(files: &[(&str, &str)], env: &[(&str, &str)]) -> Served {
     let (cmd, function, cache) = prepared(files, env);

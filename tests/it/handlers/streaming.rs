@@ -102,6 +102,15 @@ fn gate(served: &Served, name: &str) -> PathBuf {
     served.function.path().join(name)
 }
 
+/// The handler's stream was cancelled: its `cancel` wrote the gate file.
+fn assert_cancelled(gate: &Path, served: &Served) {
+    let cancelled = wait_for(Duration::from_secs(20), || gate.exists().then_some(()));
+    assert!(
+        cancelled.is_some(),
+        "the handler's stream was never cancelled{served}"
+    );
+}
+
 fn target(path: &str, gate: &Path) -> String {
     format!("{path}?gate={}", gate.display())
 }
@@ -212,11 +221,7 @@ fn a_stream_over_max_response_size_is_cut_off_and_cancelled(lang: Lang) {
     let line = cut_line(&served, &id);
     let reason = line["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("MAX_RESPONSE_SIZE"), "{line}{served}");
-    let cancelled = wait_for(Duration::from_secs(20), || gate.exists().then_some(()));
-    assert!(
-        cancelled.is_some(),
-        "the handler's stream was never cancelled{served}"
-    );
+    assert_cancelled(&gate, &served);
     let r = served.get("/plain");
     assert_eq!(r.status, 200, "the worker serves on{r}{served}");
 }
@@ -236,11 +241,7 @@ fn a_stream_past_function_timeout_is_cut_off(lang: Lang) {
     assert!(reason.contains("timeout"), "{line}{served}");
     if lang != Lang::Python {
         // A JS worker is told to stop the stream; Python's is busy in it and is replaced.
-        let cancelled = wait_for(Duration::from_secs(20), || gate.exists().then_some(()));
-        assert!(
-            cancelled.is_some(),
-            "the handler's stream was never cancelled{served}"
-        );
+        assert_cancelled(&gate, &served);
     }
     let serving = wait_for(RECOVERY, || {
         (served.get("/plain").status == 200).then_some(())
@@ -257,11 +258,7 @@ fn a_client_that_goes_away_cancels_the_stream(lang: Lang) {
     let first = conn.read_some().unwrap_or_else(|e| panic!("{e}{served}"));
     assert!(first.is_some_and(|part| !part.is_empty()), "{served}");
     drop(conn);
-    let cancelled = wait_for(Duration::from_secs(20), || gate.exists().then_some(()));
-    assert!(
-        cancelled.is_some(),
-        "the handler's stream was never cancelled{served}"
-    );
+    assert_cancelled(&gate, &served);
     let r = served.get("/plain");
     assert_eq!(r.status, 200, "the worker serves on{r}{served}");
 }

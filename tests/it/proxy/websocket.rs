@@ -9,16 +9,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use super::*;
 
 fn websocket_function(env: &[(&str, &str)]) -> Function {
-    let mut script = String::from("#!/bin/sh\n");
-    for (k, v) in env {
-        script += &format!("export {k}='{v}'\n");
-    }
-    script += &format!(
-        "exec '{}' -u '{}'\n",
-        python().display(),
-        fixture("websocket.py").display()
-    );
-    Function::with_bootstrap(&script, 0o755)
+    Function::python_fixture("websocket.py", env)
 }
 
 /// Node's WebSocket client, with its event lines.
@@ -117,11 +108,9 @@ fn websocket_messages_pass_both_ways_and_the_connection_counts_in_flight() {
     assert_eq!(r.text(), "plain", "{r}{shim}");
 }
 
-#[test]
-fn shutdown_closes_an_open_websocket_within_shutdown_timeout() {
-    // The server ignores SIGTERM: only the SIGKILL at SHUTDOWN_TIMEOUT ends it.
-    let f = websocket_function(&[("WS_IGNORE_SIGTERM", "1")]);
-    let shim = ready_shim(&f, &[("SHUTDOWN_TIMEOUT", "3s")]);
+/// Opens a WebSocket on `/stay`, sends fnshim SIGTERM, and returns how long the socket
+/// stayed open after it.
+fn closed_after_term(shim: &Shim) -> Duration {
     let mut client = Client::start(shim.port(), "/stay", &[]);
     assert_eq!(client.next().unwrap()["event"], "open", "{shim}");
     assert_eq!(client.next().unwrap()["data"], "hello from /stay", "{shim}");
@@ -133,6 +122,15 @@ fn shutdown_closes_an_open_websocket_within_shutdown_timeout() {
         Some(Value::from("close")),
         "{closed:?}{shim}"
     );
+    took
+}
+
+#[test]
+fn shutdown_closes_an_open_websocket_within_shutdown_timeout() {
+    // The server ignores SIGTERM: only the SIGKILL at SHUTDOWN_TIMEOUT ends it.
+    let f = websocket_function(&[("WS_IGNORE_SIGTERM", "1")]);
+    let shim = ready_shim(&f, &[("SHUTDOWN_TIMEOUT", "3s")]);
+    let took = closed_after_term(&shim);
     assert!(
         took < Duration::from_secs(8),
         "SHUTDOWN_TIMEOUT=3s closed the WebSocket after {took:?}{shim}"
@@ -145,17 +143,7 @@ fn the_drain_waits_for_an_open_websocket_like_a_request_in_flight() {
     // grace = min(2s, 4s/2) = 2s: the drain lasts 2 s, then the server gets SIGTERM and dies.
     let f = websocket_function(&[]);
     let shim = ready_shim(&f, &[("SHUTDOWN_TIMEOUT", "4s")]);
-    let mut client = Client::start(shim.port(), "/stay", &[]);
-    assert_eq!(client.next().unwrap()["event"], "open", "{shim}");
-    assert_eq!(client.next().unwrap()["data"], "hello from /stay", "{shim}");
-    let signalled = shim.signal(libc::SIGTERM);
-    let closed = client.next();
-    let took = signalled.elapsed();
-    assert_eq!(
-        closed.as_ref().map(|e| e["event"].clone()),
-        Some(Value::from("close")),
-        "{closed:?}{shim}"
-    );
+    let took = closed_after_term(&shim);
     assert!(
         took >= Duration::from_millis(1500),
         "the WebSocket was cut after {took:?}, before the drain window ended{shim}"

@@ -114,6 +114,11 @@ pub struct Function {
 impl Function {
     /// A bootstrap that runs `tests/fixtures/upstream.py` with `env` exported.
     pub fn upstream(env: &[(&str, &str)]) -> Function {
+        Function::python_fixture("upstream.py", env)
+    }
+
+    /// A bootstrap that runs the Python fixture `name` with `env` exported.
+    pub fn python_fixture(name: &str, env: &[(&str, &str)]) -> Function {
         let mut script = String::from("#!/bin/sh\n");
         for (k, v) in env {
             script += &format!("export {k}='{v}'\n");
@@ -121,7 +126,7 @@ impl Function {
         script += &format!(
             "exec '{}' -u '{}'\n",
             python().display(),
-            fixture("upstream.py").display()
+            fixture(name).display()
         );
         Function::with_bootstrap(&script, 0o755)
     }
