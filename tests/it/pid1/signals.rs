@@ -141,30 +141,62 @@ fn b5_sigkill_to_the_shim_ends_the_whole_namespace() {
 }
 
 /// Startup race, as the platform meets it: SIGTERM from the host the moment the shim's pid is
-/// visible (a child of unshare, perhaps not even exec'd yet). A lost TERM leaves `sleep 30`
-/// running: a trial counts as lost when the run has not ended 2 s later. Reference: tini
-/// 4/150, dumb-init 7/150, catatonit 0/150; fnshim blocks TERM as the first act of `main`.
-/// The bound is tini's rate; the measured figure is in README.
+/// visible (a child of unshare, perhaps not even exec'd yet). A lost TERM leaves `sleep 60`
+/// running: a trial counts as lost when the run has not ended 15 s later (a TERM that was
+/// received ends it within milliseconds; the 15 s are for a loaded machine, where a slow exit
+/// must not pass for a lost signal). Always 150 trials, however long they take.
+///
+/// Until fnshim's `main` has blocked TERM (its first act) no init can keep a TERM: the kernel
+/// drops a signal to a namespace's init whose disposition is the default, and that is the state
+/// of unshare's child before the exec and of fnshim between the exec and `main`. How often a
+/// trial falls in that window depends on the machine's load (measured here: 5 of 150 lost with
+/// three busy loops on two cores; the README's 0/150 is an idle machine). So the trials are
+/// told apart by what the process table showed just before the kill:
+/// - fnshim exec'd and TERM already in its SigBlk: the TERM must never be lost (none allowed);
+///   this is fnshim's guarantee, whatever the load.
+/// - earlier: the window. Reference (idle machine): tini 4/150, dumb-init 7/150, catatonit
+///   0/150. The whole count is bounded at 10%, well above those rates on a loaded machine and
+///   well below what an init that blocked late in start-up would lose.
 #[test]
 fn b8_sigterm_right_after_start_is_not_lost() {
     const TRIALS: usize = 150;
-    let started = Instant::now();
-    let (mut lost, mut ran) = (Vec::new(), 0);
-    while ran < TRIALS && started.elapsed() < 20 * SEC {
-        let shim = ns(&["--", "sleep", "30"]).spawn();
+    let (mut lost_blocked, mut lost_window, mut blocked) = (Vec::new(), Vec::new(), 0);
+    for trial in 0..TRIALS {
+        let shim = ns(&["--", "sleep", "60"]).spawn();
+        let was_blocked = term_blocked_in_fnshim(shim.host_pid());
         shim.signal(libc::SIGTERM);
-        match shim.exit_within(2 * SEC) {
+        blocked += usize::from(was_blocked);
+        match shim.exit_within(15 * SEC) {
             Some((status, _)) => assert_eq!(status.code(), Some(143), "\n{}", shim),
-            None => lost.push(ran),
+            None if was_blocked => lost_blocked.push(trial),
+            None => lost_window.push(trial),
         }
-        ran += 1;
+        let lost = lost_blocked.len() + lost_window.len();
+        assert!(
+            lost_blocked.is_empty() && lost * 10 <= TRIALS,
+            "lost TERM once fnshim had blocked it in trials {lost_blocked:?}, before in \
+             {lost_window:?} (of {}; tini: 4/150 idle)",
+            trial + 1
+        );
     }
-    assert!(ran >= 100, "only {ran} trials in 20 s");
-    assert!(
-        lost.len() * 150 <= 4 * ran,
-        "lost TERM in trials {lost:?} of {ran} (tini: 4/150)"
+    eprintln!(
+        "b8: {blocked} of {TRIALS} TERMs came after fnshim blocked TERM, none lost; \
+         {} lost of the {} that came before",
+        lost_window.len(),
+        TRIALS - blocked
     );
-    eprintln!("b8: lost {} of {ran}", lost.len());
+}
+
+/// Whether `pid` runs fnshim (the exec is done) and has TERM in its blocked mask.
+fn term_blocked_in_fnshim(pid: i32) -> bool {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    if exe.is_none() || exe != std::fs::canonicalize(SHIM).ok() {
+        return false;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let blk = status.lines().find_map(|l| l.strip_prefix("SigBlk:"));
+    let blk = blk.and_then(|v| u64::from_str_radix(v.trim(), 16).ok());
+    blk.is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
 }
 
 #[test]
