@@ -19,8 +19,9 @@ fn js_worker_runs_64_calls_at_once(lang: Lang) {
         took >= Duration::from_millis(450),
         "64 sleeps of 500 ms took only {took:?}{served}"
     );
+    // One after the other would be 32 s.
     assert!(
-        took < Duration::from_secs(5),
+        took < Duration::from_secs(10),
         "64 × 500 ms took {took:?}: not concurrent{served}"
     );
 }
@@ -48,12 +49,14 @@ fn python_two_workers_run_two_sleeps_in_parallel() {
         &[("FUNCTION_WORKERS", "2"), ("FUNCTION_TIMEOUT", "20s")],
     );
     wait_workers(&served, 2);
-    let (answers, took) = all_at_once(&served, sleeps(2, 1000));
+    // 3 s sleeps: side by side about 3 s, one after the other 6 s; the bound between leaves
+    // seconds for a loaded machine's overhead either way.
+    let (answers, took) = all_at_once(&served, sleeps(2, 3000));
     assert_eq!(pids(&answers, &served).len(), 2, "two processes{served}");
-    assert!(took >= Duration::from_millis(950), "took {took:?}{served}");
+    assert!(took >= Duration::from_millis(2950), "took {took:?}{served}");
     assert!(
-        took < Duration::from_millis(1900),
-        "two 1 s sleeps on two workers took {took:?}{served}"
+        took < Duration::from_millis(5000),
+        "two 3 s sleeps on two workers took {took:?}{served}"
     );
 }
 
