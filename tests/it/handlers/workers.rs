@@ -185,11 +185,12 @@ fn large_events_and_results_cross_the_protocol_whole(lang: Lang) {
 }
 per_language!(large_events_and_results_cross_the_protocol_whole);
 
+/// The call is held until the test has seen it counted (a 1.5 s sleep could end before a slow
+/// poll came round), then released.
 #[test]
 fn the_in_flight_gauge_counts_handler_calls() {
-    let slow =
-        "import time\ndef handler(event, context):\n    time.sleep(1.5)\n    return 'done'\n";
-    let served = serve(&[("main.py", slow)], &[("FUNCTION_WORKERS", "1")]);
+    let held = "import os, time\ndef handler(event, context):\n    while not os.path.exists('gate'):\n        time.sleep(0.02)\n    return 'done'\n";
+    let served = serve(&[("main.py", held)], &[("FUNCTION_WORKERS", "1")]);
     let gauge = || metric_sum(&served.get("/_/metrics").text(), "fnshim_in_flight");
     assert_eq!(gauge(), 0.0, "{served}");
     let port = served.port();
@@ -199,11 +200,12 @@ fn the_in_flight_gauge_counts_handler_calls() {
             .request(&Request::get("/"))
             .unwrap()
     });
-    let counted = wait_for(Duration::from_secs(5), || (gauge() == 1.0).then_some(()));
+    let counted = wait_for(RECOVERY, || (gauge() == 1.0).then_some(()));
     assert!(
         counted.is_some(),
         "fnshim_in_flight never showed the call{served}"
     );
+    std::fs::write(served.function.path().join("gate"), "open").unwrap();
     assert_eq!(call.join().unwrap().status, 200, "{served}");
     assert_eq!(gauge(), 0.0, "{served}");
 }
