@@ -404,12 +404,14 @@ fn a_bootstrap_that_never_answers_ready_within_init_timeout_fails_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let gate = dir.path().join("never");
     let f = Function::upstream(&[("UPSTREAM_READY_GATE", gate.to_str().unwrap())]);
+    // 10 s: the upstream (Python) must have started and answered a poll or two by then, on a
+    // loaded machine too, for "the last answer was 503" to be what is reported.
     let shim = fnshim()
         .function(&f)
         .env("READINESS_PATH", "/ready")
-        .env("INIT_TIMEOUT", "2s")
+        .env("INIT_TIMEOUT", "10s")
         .spawn();
-    assert_eq!(shim.wait_code(SECS_10 * 3), 65, "{shim}");
+    assert_eq!(shim.wait_code(SECS_10 * 4), 65, "{shim}");
     let err = shim.stderr();
     assert!(
         err.contains("GET /ready") && err.contains("the last answer was 503"),
