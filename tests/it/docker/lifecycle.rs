@@ -60,10 +60,12 @@ fn docker_stop_drains_an_in_flight_request_and_exits_0() {
 
 /// The handler leaves a background `sleep` behind (its shell exits at once): the orphan is
 /// re-parented to PID 1, fnshim, which must reap it when it exits, or a zombie would stay.
+/// The orphan lives until the test has seen its parent (a `docker exec` can take seconds on a
+/// loaded machine: a short sleep could be gone by then), then the test kills it.
 const ORPHAN_MAKER: &str = "import subprocess
 
 def handler(event, context):
-    out = subprocess.run(['sh', '-c', 'sleep 2 >/dev/null 2>&1 & echo $!'], capture_output=True, text=True, check=True)
+    out = subprocess.run(['sh', '-c', 'sleep 300 >/dev/null 2>&1 & echo $!'], capture_output=True, text=True, check=True)
     return {'orphan': int(out.stdout)}
 ";
 
@@ -95,6 +97,13 @@ fn pid_1_reaps_orphans_inside_the_container() {
     assert!(
         status.contains("\nPPid:\t1\n"),
         "the orphan was not re-parented to fnshim:\n{status}{container}"
+    );
+    // The same user as the function: it may signal its own process.
+    let killed = container.exec(&["sh", "-c", &format!("kill {orphan}")]);
+    assert!(
+        killed.status.success(),
+        "kill {orphan}{}{container}",
+        report(&killed)
     );
 
     let reaped = wait_for(Duration::from_secs(20), || {

@@ -3,7 +3,8 @@
 use super::*;
 
 /// A client that closes while its request runs: one invocation line with status 499 (as nginx
-/// logs it) and one `abandoned` sample, although the function ran.
+/// logs it) and one `abandoned` sample, although the function ran. The function runs 10 s
+/// after it notes its start, so that the close surely comes while it runs.
 fn abandoned_is_logged(shim: &Shim, target: &str, touched: &std::path::Path) {
     let mut conn = Conn::connect(shim.port()).unwrap();
     conn.write_raw(
@@ -44,7 +45,7 @@ fn an_abandoned_request_is_logged_and_counted_in_proxy_mode() {
     let (shim, _f, _log) = proxied(&[]);
     let dir = tempfile::tempdir().unwrap();
     let touched = dir.path().join("arrived");
-    let target = format!("/sleep?ms=3000&touch={}", touched.display());
+    let target = format!("/sleep?ms=10000&touch={}", touched.display());
     abandoned_is_logged(&shim, &target, &touched);
 }
 
@@ -54,7 +55,7 @@ fn an_abandoned_request_is_logged_and_counted_in_handler_mode() {
     let touched = dir.path().join("arrived");
     let source = format!(
         "const fs = require('fs');\nexports.handler = async () => {{\n  fs.writeFileSync({:?}, '');\n  \
-         await new Promise((r) => setTimeout(r, 3000));\n  return 'late';\n}};\n",
+         await new Promise((r) => setTimeout(r, 10000));\n  return 'late';\n}};\n",
         touched.display().to_string()
     );
     let served = serve(&[("index.js", &source)], &[]);
@@ -72,13 +73,14 @@ fn at_the_descriptor_limit_clients_wait_and_the_log_stays_quiet() {
         .spawn();
     shim.wait_ready();
     let port = shim.port();
+    // Taken before the first connection: failures (and their lines) may start with it.
+    let flooded = Instant::now();
     let mut held: Vec<Conn> = (0..80).filter_map(|_| Conn::connect(port).ok()).collect();
     assert!(
         held.len() >= 60,
         "the backlog took only {} connections",
         held.len()
     );
-    let flooded = Instant::now();
     let warned = shim.wait_log(Duration::from_secs(10), |l| l["message"] == "accept failed");
     assert!(
         warned.is_some(),

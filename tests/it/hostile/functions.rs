@@ -147,7 +147,8 @@ fn a_misbehaving_python_handler_gets_exact_answers() {
     );
     assert_error(&served.get("/exit-3"), 502, "WorkerExited", &served);
     recovers(&served, "os._exit(3)");
-    let exited = served.logs().into_iter().find(|l| {
+    // The line is read from fnshim's stderr on a thread of this test's: wait for it.
+    let exited = served.wait_log(Duration::from_secs(20), |l| {
         l["message"] == "the worker exited; restarting it" && l["status"] == "exit code 3"
     });
     assert!(

@@ -87,14 +87,15 @@ fn an_install_past_install_timeout_is_killed_and_exits_69() {
     let (shim, code) = app.fail(&[("INSTALL_TIMEOUT", "2s")]);
     let took = started.elapsed();
     assert_eq!(code, 69, "{shim}{app}");
-    assert!(took < Duration::from_secs(10), "took {took:?}{shim}");
+    // INSTALL_TIMEOUT=2s against a 30 s preinstall; npm's own start counts on a loaded machine.
+    assert!(took < Duration::from_secs(20), "took {took:?}{shim}");
     let message = failure(&shim);
     assert!(message.contains("INSTALL_TIMEOUT"), "{message}{shim}");
     assert!(
         message.contains("npm install"),
         "names the step: {message}{shim}"
     );
-    let leftover = wait_for(Duration::from_secs(5), || (!sleeping(&nap)).then_some(()));
+    let leftover = wait_for(Duration::from_secs(15), || (!sleeping(&nap)).then_some(()));
     assert!(
         leftover.is_some(),
         "`sleep {nap}` outlived the killed install{shim}"

@@ -25,9 +25,37 @@ fn gives_up_with_69(api: &str, reason: &str) {
     );
 }
 
+/// The port is held by a socket that is bound but does not listen: connecting is refused, and
+/// no other test can bind it meanwhile (a port freed after the choice could be taken).
 #[test]
 fn an_unreachable_runtime_api_ends_fnshim_with_69() {
-    gives_up_with_69(&format!("127.0.0.1:{}", free_port()), "/invocation/next");
+    let (_held, port) = bound_not_listening();
+    gives_up_with_69(&format!("127.0.0.1:{port}"), "/invocation/next");
+}
+
+/// A TCP socket bound to a loopback port of the kernel's choosing, never listening.
+fn bound_not_listening() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns from its creation.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let held = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let at = &mut addr as *mut libc::sockaddr_in as *mut libc::sockaddr;
+        assert_eq!(
+            libc::bind(fd, at, size),
+            0,
+            "bind: {}",
+            std::io::Error::last_os_error()
+        );
+        let mut len = size;
+        assert_eq!(libc::getsockname(fd, at, &mut len), 0, "getsockname");
+        (held, u16::from_be(addr.sin_port))
+    }
 }
 
 #[test]

@@ -32,7 +32,20 @@ pub struct Emulator {
 }
 
 impl Emulator {
+    /// cargo-lambda cannot be given a port of the kernel's choosing, so the port is chosen here
+    /// (outside the kernel's ephemeral range, where the shims' PORT=0 ports come from) and the
+    /// listener found on it must be the emulator's own socket: another test's listener
+    /// taking the port between the choice and the bind would otherwise pass for it.
     pub fn start() -> Emulator {
+        for attempt in 0..5 {
+            if let Some(emulator) = Emulator::try_start(attempt) {
+                return emulator;
+            }
+        }
+        panic!("the Runtime API emulator never listened on a port of its own (5 tries)");
+    }
+
+    fn try_start(attempt: u32) -> Option<Emulator> {
         // It wants a Cargo package in its working folder, though it builds nothing.
         let dir = tempfile::Builder::new()
             .prefix("fnshim-emu-")
@@ -42,7 +55,7 @@ impl Emulator {
         std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
         std::fs::create_dir(dir.path().join("src")).unwrap();
         std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").unwrap();
-        let port = free_port();
+        let port = unused_port(attempt);
         let child = Command::new("cargo-lambda")
             .args([
                 "lambda",
@@ -59,17 +72,25 @@ impl Emulator {
             .stderr(Stdio::null())
             .spawn()
             .expect("cargo-lambda must be on PATH (python3 -m pip install cargo-lambda)");
-        let emulator = Emulator {
+        let mut emulator = Emulator {
             child,
             port,
             _dir: dir,
         };
-        let up = wait_for(STARTUP, || TcpStream::connect(("127.0.0.1", port)).ok());
+        let pid = emulator.child.id() as i32;
+        let up = wait_for(STARTUP, || {
+            if !matches!(emulator.child.try_wait(), Ok(None)) {
+                return Some(false); // it could not bind the port: another try
+            }
+            let inode = listening_inode(port)?;
+            (TcpStream::connect(("127.0.0.1", port)).is_ok() && holds_socket(pid, inode))
+                .then_some(true)
+        });
         assert!(
             up.is_some(),
             "the Runtime API emulator never listened on {port}"
         );
-        emulator
+        up.unwrap().then_some(emulator)
     }
 
     /// AWS_LAMBDA_RUNTIME_API for this emulator (it serves the API under `/.rt`).
@@ -105,9 +126,41 @@ impl Drop for Emulator {
     }
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// A loopback port below the kernel's ephemeral range (32768 up) that nothing holds now.
+fn unused_port(attempt: u32) -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let seed = nanos ^ std::process::id().rotate_left(16) ^ attempt.wrapping_mul(7919);
+    (0..12_000)
+        .map(|step| 20_000 + ((seed + step) % 12_000) as u16)
+        .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .expect("a free loopback port in 20000-31999")
+}
+
+/// The inode of the socket listening on 127.0.0.1:`port` (or any address), from /proc/net/tcp.
+fn listening_inode(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let wanted = format!(":{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let listening = fields.get(3) == Some(&"0A");
+        let ours = fields.get(1).is_some_and(|local| local.ends_with(&wanted));
+        (listening && ours).then(|| fields.get(9)?.parse().ok())?
+    })
+}
+
+/// Whether `pid` or a process below it has the socket `inode` open.
+fn holds_socket(pid: i32, inode: u64) -> bool {
+    let link = format!("socket:[{inode}]");
+    let below = crate::support::descendants(pid).into_iter().map(|p| p.pid);
+    std::iter::once(pid).chain(below).any(|p| {
+        let fds = std::fs::read_dir(format!("/proc/{p}/fd"))
+            .into_iter()
+            .flatten();
+        fds.flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == link))
+    })
 }
 
 /// fnshim set up as Lambda starts it: the Runtime API address and Lambda's variables.

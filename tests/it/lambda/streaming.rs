@@ -28,13 +28,21 @@ fn record_streamed(function: &Function) -> (Value, Shim) {
     event["rawQueryString"] = json!("n=3&delay_ms=400");
     event["requestContext"]["http"]["method"] = json!("GET");
     std::fs::write(&event_file, event.to_string()).unwrap();
-    let port = free_port();
+    // Port 0: the API binds a port of the kernel's choosing and says which.
     let mut api = std::process::Command::new(crate::support::python())
         .arg(crate::support::fixture("recording-runtime-api.py"))
-        .args([port.to_string(), event_file.display().to_string()])
+        .args(["0", &event_file.display().to_string()])
         .arg(&record_file)
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut said = String::new();
+    let stdout = api.stdout.take().unwrap();
+    let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut said);
+    let port: u16 = said
+        .strip_prefix("listening ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the recording API said {said:?}"));
     let cache = cache_dir();
     let shim = fnshim()
         .env("AWS_LAMBDA_RUNTIME_API", &format!("127.0.0.1:{port}"))

@@ -7,7 +7,7 @@ fn a1_exit_codes_pass_through() {
     for code in [0, 1, 2, 42, 126, 127, 128, 254, 255] {
         let script = format!("exit {code}");
         let shim = ns(&["--", "sh", "-c", &script]).spawn();
-        shim.expect_exit(code, 2 * SEC);
+        shim.expect_exit(code, EXIT);
     }
 }
 
@@ -21,7 +21,7 @@ fn a2_child_killed_by_signal_gives_128_plus_n() {
         ("ABRT", 134),
     ] {
         let shim = run_fixture("self-kill.sh", &[sig]).spawn();
-        shim.expect_exit(code, 2 * SEC);
+        shim.expect_exit(code, EXIT);
     }
 }
 
@@ -29,7 +29,7 @@ fn a2_child_killed_by_signal_gives_128_plus_n() {
 fn a3_missing_command_127_directory_126_naming_the_path() {
     for (path, code) in [("/nonexistent", 127), ("/etc", 126)] {
         let shim = ns(&["--", path]).spawn();
-        shim.expect_exit(code, 2 * SEC);
+        shim.expect_exit(code, EXIT);
         shim.err.wait_eof(Instant::now() + 2 * SEC);
         assert!(
             shim.err.text().contains(path),
@@ -43,7 +43,7 @@ fn a3_missing_command_127_directory_126_naming_the_path() {
 fn a4_no_command_or_unknown_option_exits_64_with_message() {
     for (args, needle) in [(&[][..], ""), (&["--no-such-option"][..], "usage")] {
         let shim = ns(args).spawn();
-        shim.expect_exit(64, 2 * SEC);
+        shim.expect_exit(64, EXIT);
         shim.err.wait_eof(Instant::now() + 2 * SEC);
         let err = shim.err.text().to_lowercase();
         assert!(!err.trim().is_empty(), "no message on stderr\n{}", shim);
@@ -55,7 +55,7 @@ fn a4_no_command_or_unknown_option_exits_64_with_message() {
 fn a5_stdio_passes_straight_through() {
     let shim = ns(&["--", "sh"]).stdin().spawn();
     shim.send_stdin(b"echo to-out; echo to-err >&2; exit 7\n");
-    shim.expect_exit(7, 2 * SEC);
+    shim.expect_exit(7, EXIT);
     shim.out.wait_eof(Instant::now() + 2 * SEC);
     shim.err.wait_eof(Instant::now() + 2 * SEC);
     assert_eq!(shim.out.text(), "to-out\n", "stdout\n{}", shim);
@@ -64,7 +64,7 @@ fn a5_stdio_passes_straight_through() {
     let input = "hello\nwörld ☃\nno newline at end";
     let shim = ns(&["--", "cat"]).stdin().spawn();
     shim.send_stdin(input.as_bytes());
-    shim.expect_exit(0, 2 * SEC);
+    shim.expect_exit(0, EXIT);
     shim.out.wait_eof(Instant::now() + 2 * SEC);
     assert_eq!(shim.out.text(), input, "cat output\n{}", shim);
 }
@@ -77,7 +77,7 @@ fn a6_child_sees_cwd_env_and_argv_unchanged() {
         .env("FOO", "bar baz ☃")
         .cwd(dir.path())
         .spawn();
-    shim.expect_exit(0, 5 * SEC);
+    shim.expect_exit(0, EXIT);
     shim.out.wait_eof(Instant::now() + 2 * SEC);
     let seen: serde_json::Value = serde_json::from_str(shim.out.text().trim())
         .unwrap_or_else(|e| panic!("fixture output is not JSON: {e}\n{}", shim));
@@ -96,7 +96,7 @@ fn a7_child_gets_a_clean_signal_mask_whatever_the_parent_set() {
     let shim = ns(&["--", "cat", "/proc/self/status"])
         .wrap(&[&sigconf])
         .spawn();
-    shim.expect_exit(0, 5 * SEC);
+    shim.expect_exit(0, EXIT);
     shim.out.wait_eof(Instant::now() + 2 * SEC);
     for field in ["SigIgn", "SigBlk"] {
         let lines = shim.out.lines();
@@ -114,15 +114,20 @@ fn a7_child_gets_a_clean_signal_mask_whatever_the_parent_set() {
 #[test]
 fn a8_children_inherit_only_stdio() {
     let shim = run_fixture("list-fds.py", &[]).spawn();
-    shim.expect_exit(0, 5 * SEC);
+    shim.expect_exit(0, EXIT);
     shim.out.wait_eof(Instant::now() + 2 * SEC);
     assert_eq!(shim.out.lines(), ["fds: 0 1 2"], "\n{}", shim);
 
     let shim = proxy_fixture(&["list-fds.py", "http-slow.py"], "4s").spawn();
     shim.wait_ready();
-    assert_eq!(shim.out.lines()[0], "fds: 0 1 2", "\n{}", shim);
+    // The line was written before the server listened, but this test reads it on a thread.
+    let first = shim
+        .out
+        .find(|l| l.starts_with("fds:"), Instant::now() + STARTUP);
+    let first = first.map(|(_, l)| l);
+    assert_eq!(first.as_deref(), Some("fds: 0 1 2"), "\n{}", shim);
     shim.signal(libc::SIGTERM);
-    shim.expect_exit(0, 6 * SEC);
+    shim.expect_exit(0, EXIT);
 
     // A Python handler: `python3` on PATH lists its fds, then execs the real interpreter.
     let function = Function::empty();
@@ -157,6 +162,10 @@ fn a8_children_inherit_only_stdio() {
         .env("PORT", "0")
         .spawn();
     shim.wait_ready();
+    // fnshim logs the worker's output on a task of its own: wait for the line, then read all.
+    let fds_line =
+        |v: &serde_json::Value| v["message"].as_str().is_some_and(|m| m.starts_with("fds:"));
+    shim.wait_log(STARTUP, fds_line);
     let listed: Vec<String> = (shim.logs().iter())
         .filter_map(|v| v["message"].as_str().map(String::from))
         .filter(|m| m.starts_with("fds:"))
@@ -167,7 +176,7 @@ fn a8_children_inherit_only_stdio() {
         shim
     );
     shim.signal(libc::SIGTERM);
-    shim.expect_exit(0, 6 * SEC);
+    shim.expect_exit(0, EXIT);
 }
 
 /// fnshim's stdout is a pipe whose reader leaves after one line; the command ignores SIGPIPE,
@@ -179,12 +188,12 @@ fn a9_stdout_reader_gone_shim_survives_and_returns_5() {
     let shim = ns(&["--", "sh", "-c", script])
         .wrap(&[fixture("pid1/early-reader.py")])
         .spawn();
-    shim.expect_exit(5, 5 * SEC);
+    shim.expect_exit(5, EXIT);
     shim.out.wait_eof(Instant::now() + 2 * SEC);
     assert_eq!(shim.out.lines(), ["reader got: first"], "\n{}", shim);
     assert!(
         shim.err
-            .find(|l| l.starts_with("EPIPE after"), Instant::now() + SEC)
+            .find(|l| l.starts_with("EPIPE after"), Instant::now() + 5 * SEC)
             .is_some(),
         "the command never got EPIPE\n{}",
         shim

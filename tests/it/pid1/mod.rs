@@ -19,10 +19,20 @@ mod signals;
 
 use crate::support::{
     context_switches, cpu_ticks, descendants, fixture, fnshim, get_in_background, proc_stat,
-    python, status_field, wait_for, wait_refused, Function, Proc, ShimCmd, SHIM,
+    python, status_field, wait_for, wait_refused, Function, Proc, ShimCmd, SHIM, STARTUP,
 };
 
 const SEC: Duration = Duration::from_secs(1);
+
+/// How long a run may take to start, do what it was asked and exit, on a loaded machine: a wait
+/// that fails only on a hang. The plan's short timings are asserted separately, with
+/// `assert_took`, and even those bounds leave seconds for a busy scheduler.
+const EXIT: Duration = Duration::from_secs(15);
+
+/// The plan's "at once" (≤ 100 ms on an idle machine) with seconds to spare for a busy
+/// scheduler: still far below what a missed signal costs (the 8 s default SHUTDOWN_TIMEOUT, or
+/// a fixture's 30 s sleep).
+const PROMPT: Duration = Duration::from_secs(3);
 
 /// D8: no run may outlive this, whatever the fixture does.
 const WATCHDOG: Duration = Duration::from_secs(40);

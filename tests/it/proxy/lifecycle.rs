@@ -46,9 +46,10 @@ fn ready_is_503_until_the_child_listens_and_early_requests_wait_for_it() {
 
 #[test]
 fn readiness_waits_for_a_child_that_listens_late() {
-    let f = Function::upstream(&[("UPSTREAM_LISTEN_DELAY_MS", "2000")]);
+    let f = Function::upstream(&[("UPSTREAM_LISTEN_DELAY_MS", "6000")]);
     let shim = fnshim().function(&f).spawn();
-    // The fixture sleeps 2 s after it starts before it listens.
+    // The fixture sleeps 6 s after it starts before it listens (long enough that a loaded
+    // machine is still in it when this side first asks).
     let r = shim.get("/_/ready");
     assert_eq!(r.status, 503, "{r}{shim}");
     let r = shim.get("/echo");
@@ -277,7 +278,18 @@ fn a_worker_that_served_is_restarted_at_once_every_time() {
         });
         assert!(back.is_some(), "not back after crash {crash}{shim}");
     }
-    let logs = shim.logs();
+    // The last lines are read from fnshim's stderr on a thread of this test's: wait for them.
+    let count =
+        |logs: &[Value], message: &str| logs.iter().filter(|l| l["message"] == message).count();
+    let logs = wait_for(SECS_10, || {
+        let logs = shim.logs();
+        let seen = (
+            count(&logs, "the worker exited; restarting it"),
+            count(&logs, "worker started"),
+        );
+        (seen == (4, 5)).then_some(logs)
+    });
+    let logs = logs.unwrap_or_else(|| shim.logs());
     let exits: Vec<f64> = logs
         .iter()
         .filter(|l| l["message"] == "the worker exited; restarting it")
@@ -392,12 +404,14 @@ fn a_bootstrap_that_never_answers_ready_within_init_timeout_fails_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let gate = dir.path().join("never");
     let f = Function::upstream(&[("UPSTREAM_READY_GATE", gate.to_str().unwrap())]);
+    // 10 s: the upstream (Python) must have started and answered a poll or two by then, on a
+    // loaded machine too, for "the last answer was 503" to be what is reported.
     let shim = fnshim()
         .function(&f)
         .env("READINESS_PATH", "/ready")
-        .env("INIT_TIMEOUT", "2s")
+        .env("INIT_TIMEOUT", "10s")
         .spawn();
-    assert_eq!(shim.wait_code(SECS_10 * 3), 65, "{shim}");
+    assert_eq!(shim.wait_code(SECS_10 * 4), 65, "{shim}");
     let err = shim.stderr();
     assert!(
         err.contains("GET /ready") && err.contains("the last answer was 503"),

@@ -66,7 +66,8 @@ fn concurrency_over_the_limit_gets_429_with_retry_after() {
     thread::scope(|s| {
         let slow: Vec<_> = (0..2)
             .map(|i| {
-                let target = format!("/sleep?ms=3000&touch={}/{i}", marks.path().display());
+                // 8 s: the gauge and the 429 below must come while both are still in.
+                let target = format!("/sleep?ms=8000&touch={}/{i}", marks.path().display());
                 let shim = &shim;
                 s.spawn(move || shim.get(&target))
             })
@@ -171,9 +172,11 @@ fn an_idle_keep_alive_connection_is_closed_after_keepalive_timeout() {
     let f = Function::upstream(&[]);
     let shim = ready_shim(&f, &[("KEEPALIVE_TIMEOUT", "2s")]);
     let mut conn = Conn::connect(shim.port()).unwrap();
+    // Taken before the request: the idle timer starts after the answer, so the lower bound
+    // holds however late this side reads it.
+    let idle = Instant::now();
     let r = conn.request(&Request::get("/echo")).unwrap();
     assert_eq!(r.status, 200, "{r}{shim}");
-    let idle = Instant::now();
     conn.set_read_timeout(SECS_10);
     // Nothing more comes: reading the next head ends when fnshim closes the connection.
     let closed = conn.read_head("GET");
@@ -219,7 +222,8 @@ fn past_max_connections_a_new_one_waits_until_one_closes() {
 fn a_client_that_never_reads_its_answer_is_disconnected_after_write_timeout() {
     use std::io::{Read, Write};
     let f = Function::upstream(&[]);
-    let shim = ready_shim(&f, &[("WRITE_TIMEOUT", "1s")]);
+    // 3 s: the window in which the stalled answer is in flight, for the poll below to see.
+    let shim = ready_shim(&f, &[("WRITE_TIMEOUT", "3s")]);
     let mut client = std::net::TcpStream::connect(("127.0.0.1", shim.port())).unwrap();
     // Far more than the sockets' buffers on both sides of the shim can hold.
     let total: usize = 64 << 20;

@@ -77,7 +77,11 @@ fn websocket_messages_pass_both_ways_and_the_connection_counts_in_flight() {
     // (A client that sends and closes on its own could be gone before the metrics are read.)
     let mut staying = Client::start(shim.port(), "/stay", &[]);
     assert_eq!(staying.next().unwrap()["event"], "open", "{shim}");
-    assert_eq!(staying.next().unwrap()["data"], "hello from /stay", "{shim}");
+    assert_eq!(
+        staying.next().unwrap()["data"],
+        "hello from /stay",
+        "{shim}"
+    );
     let m = metrics(&shim);
     assert_eq!(metric_sum(&m, "fnshim_in_flight"), 1.0, "{m}{shim}");
 

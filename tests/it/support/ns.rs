@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::procs::{descendants, kill_tree};
-use super::{wait_for, POLL, SHIM};
+use super::{wait_for, POLL, SHIM, STARTUP};
 
 /// How the shim becomes PID 1 of a new PID namespace.
 #[derive(Default)]
@@ -46,7 +46,8 @@ impl Namespace {
 /// The shim's host pid: the only child of `unshare`. `None` when it never appeared (or
 /// exited before it was seen).
 pub(super) fn shim_pid(unshare: i32) -> Option<i32> {
-    let pid = wait_for(Duration::from_secs(5), || {
+    // Generous: a loaded machine can take seconds to fork (the wait ends as soon as it is seen).
+    let pid = wait_for(STARTUP, || {
         let below = descendants(unshare);
         below.iter().find(|p| p.ppid == unshare).map(|p| p.pid)
     });
