@@ -546,12 +546,10 @@ def _snake(name):
 
 def _fc_fields(context, fields):
     """context.credentials.access_key_id, context.function.name, context.region, ..."""
-    from types import SimpleNamespace
-
     for key in ("credentials", "function", "service"):
         value = fields.get(key)
         if isinstance(value, dict):
-            value = SimpleNamespace(**{_snake(k): v for k, v in value.items()})
+            value = types.SimpleNamespace(**{_snake(k): v for k, v in value.items()})
         setattr(context, key, value)
     context.region = fields.get("region")
     context.account_id = fields.get("accountId")
