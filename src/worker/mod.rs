@@ -341,10 +341,10 @@ pub struct Tag<'a> {
     pub logs: Option<LogSink>,
 }
 
-/// After a timeout: a worker that cannot answer a ping within a second is stuck in a
-/// synchronous handler and is killed, so that its supervisor starts a fresh one.
+/// After a timeout: a worker that cannot answer a ping in 3 s (a loaded machine's healthy worker
+/// can wait a second for the CPU) is stuck in a synchronous handler and is killed.
 pub(crate) async fn replace_if_stuck(connection: Arc<Connection>, ping: String) {
-    if !connection.responsive(ping, Duration::from_secs(1)).await {
+    if !connection.responsive(ping, Duration::from_secs(3)).await {
         tracing::warn!(
             worker = connection.worker,
             pid = connection.pid,
