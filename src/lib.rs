@@ -18,6 +18,7 @@ pub(crate) mod invoke;
 pub(crate) mod lambda;
 pub mod local;
 pub mod logging;
+pub(crate) mod memory;
 pub mod plan;
 pub(crate) mod readiness;
 pub(crate) mod runtime;
