@@ -95,7 +95,7 @@ async fn sweep(spares: Arc<Spares>) {
             break;
         }
     }
-    crate::memory::settled();
+    crate::memory::freed();
 }
 
 /// What one client connection keeps across its requests: once a protocol switch (a

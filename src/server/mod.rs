@@ -135,8 +135,11 @@ pub async fn serve(
     };
     let for_connections = stop.clone();
     let mut failures = AcceptFailures::default();
-    let keeper = app.clone();
-    tokio::spawn(crate::memory::keeper(move || keeper.connections.current() == 0));
+    let (keeper, served) = (app.clone(), app.clone());
+    tokio::spawn(crate::memory::keeper(
+        move || keeper.connections.current() == 0,
+        move || served.metrics.count(),
+    ));
     loop {
         tokio::select! {
             _ = app.connections.room(limits.max) => {}
