@@ -235,7 +235,9 @@ impl Upstream {
             )))
             .map_err(|e| Failed::Upstream(e.to_string()))?;
         self.identify(request.headers_mut(), &request_id);
-        let (response, connection) = self.send(request, addr, generation, invocation.deadline).await?;
+        let (response, connection) = self
+            .send(request, addr, generation, invocation.deadline)
+            .await?;
         let status = response.status();
         let body = timeout_at(invocation.deadline, response.into_body().collect())
             .await

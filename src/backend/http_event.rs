@@ -42,7 +42,9 @@ impl Upstream {
         let (addr, generation) = self.readiness.wait_ready(limit).await?;
         let addr = addr.ok_or(Failed::NotReady)?;
         let request = self.event_request(event, addr, &invocation.request_id)?;
-        let (response, connection) = self.send(request, addr, generation, invocation.deadline).await?;
+        let (response, connection) = self
+            .send(request, addr, generation, invocation.deadline)
+            .await?;
         let (parts, body) = response.into_parts();
         if invocation.stream {
             // Not given back: the connection closes once the streamed answer has ended.
