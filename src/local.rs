@@ -11,8 +11,6 @@ use crate::server::App;
 use crate::supervisor::control::ControlSender;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 /// What a local run does once the function is ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,10 +66,10 @@ pub async fn run(
 /// Sends one request to the local server and prints the response body on stdout (the status
 /// on stderr); exit 0 for a status below 400.
 async fn invoke(port: u16, method: &str, path: &str, body: Vec<u8>) -> i32 {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let client = crate::kept::Kept::new(&format!("127.0.0.1:{port}"), Duration::from_secs(5));
     let request = http::Request::builder()
         .method(method)
-        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .uri(path)
         .header(http::header::CONTENT_TYPE, content_type(&body))
         .body(Full::new(Bytes::from(body)));
     let request = match request {
@@ -81,8 +79,8 @@ async fn invoke(port: u16, method: &str, path: &str, body: Vec<u8>) -> i32 {
             return exit::USAGE;
         }
     };
-    let response = match client.request(request).await {
-        Ok(response) => response,
+    let response = match client.send(request).await {
+        Ok((response, _)) => response,
         Err(error) => {
             eprintln!("fnshim: the invocation failed: {error}");
             return exit::FAILED;

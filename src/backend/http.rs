@@ -15,8 +15,6 @@ use http::{Request, Response, Uri};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::{timeout_at, Instant};
 
 use super::{Body, BoxError};
@@ -42,8 +40,6 @@ type UpstreamBody = http_body_util::Either<Limited<upload::Watched>, Full<Bytes>
 pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(crate) static FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
 
-type Client = hyper_util::client::legacy::Client<HttpConnector, UpstreamBody>;
-
 /// The path AWS's local emulator (RIE) invokes; it is forwarded as `/invoke`.
 const AWS_INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
 static FC_TIMEOUT: HeaderName = HeaderName::from_static("x-fc-function-timeout");
@@ -54,8 +50,7 @@ static FC_TIMEOUT: HeaderName = HeaderName::from_static("x-fc-function-timeout")
 pub struct Upstream {
     /// The function's name (FUNCTION_NAME, the folder's or the program's).
     name: String,
-    client: Client,
-    /// Idle upstream connections of client connections that ended (the proxy path's own).
+    /// Idle upstream connections, taken for a request and given back after its answer.
     spares: Arc<lane::Spares>,
     readiness: Arc<Readiness>,
     /// With an event or schedule trigger `POST /` is an event too (forwarded as `/invoke`).
@@ -78,16 +73,8 @@ impl Upstream {
         max_body_size: u64,
         in_flight: Arc<InFlight>,
     ) -> Upstream {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Upstream {
             name,
-            client,
             spares: Arc::default(),
             readiness,
             events_only,
@@ -240,25 +227,41 @@ impl Upstream {
         let addr = addr.ok_or(Failed::NotReady)?;
         let request_id = HeaderValue::from_str(&invocation.request_id)
             .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
-        let mut request = Request::post(format!("http://{addr}/invoke"))
+        let mut request = Request::post("/invoke")
+            .header(header::HOST, host(addr))
             .header(header::CONTENT_TYPE, "application/json")
             .body(http_body_util::Either::Right(http_body_util::Full::new(
                 Bytes::from(invocation.event.into_shape(Shape::Event).to_string()),
             )))
             .map_err(|e| Failed::Upstream(e.to_string()))?;
         self.identify(request.headers_mut(), &request_id);
-        let response = match timeout_at(invocation.deadline, self.client.request(request)).await {
-            Err(_) => return Err(Failed::Timeout),
-            Ok(Err(error)) => return Err(self.classify(&error, generation).await),
-            Ok(Ok(response)) => response,
-        };
+        let (response, connection) = self
+            .send(request, addr, generation, invocation.deadline)
+            .await?;
         let status = response.status();
         let body = timeout_at(invocation.deadline, response.into_body().collect())
             .await
             .map_err(|_| Failed::Timeout)?
             .map_err(|error| Failed::Upstream(error_chain(&error)))?
             .to_bytes();
+        connection.check_in();
         Ok(answer(status, &body))
+    }
+
+    /// An invocation's own request (not a client's), on a spare connection or a new one.
+    async fn send(
+        &self,
+        request: Request<UpstreamBody>,
+        addr: SocketAddr,
+        generation: u64,
+        deadline: Instant,
+    ) -> Result<(Response<Incoming>, lane::Owned), Failed> {
+        let sending = lane::send(&self.spares, addr, generation, request);
+        match timeout_at(deadline, sending).await {
+            Err(_) => Err(Failed::Timeout),
+            Ok(Err(error)) => Err(self.classify(&*error, generation).await),
+            Ok(Ok(sent)) => Ok(sent),
+        }
     }
 
     /// Tells a body over MAX_BODY_SIZE, a client's body that broke off or was malformed, a

@@ -42,13 +42,12 @@ impl Upstream {
         let (addr, generation) = self.readiness.wait_ready(limit).await?;
         let addr = addr.ok_or(Failed::NotReady)?;
         let request = self.event_request(event, addr, &invocation.request_id)?;
-        let response = match timeout_at(invocation.deadline, self.client.request(request)).await {
-            Err(_) => return Err(Failed::Timeout),
-            Ok(Err(error)) => return Err(self.classify(&error, generation).await),
-            Ok(Ok(response)) => response,
-        };
+        let (response, connection) = self
+            .send(request, addr, generation, invocation.deadline)
+            .await?;
         let (parts, body) = response.into_parts();
         if invocation.stream {
+            // Not given back: the connection closes once the streamed answer has ended.
             return Ok(Outcome::Stream(Streamed {
                 status: parts.status.as_u16(),
                 headers: end_to_end(&parts.headers),
@@ -60,6 +59,7 @@ impl Upstream {
             .map_err(|_| Failed::Timeout)?
             .map_err(|error| Failed::Upstream(error_chain(&error)))?
             .to_bytes();
+        connection.check_in();
         let headers = end_to_end(&parts.headers);
         Ok(Outcome::Result(lambda::result_map(
             parts.status.as_u16(),
@@ -77,7 +77,7 @@ impl Upstream {
     ) -> Result<Request<super::UpstreamBody>, Failed> {
         let mut request = Request::builder()
             .method(event.method.as_str())
-            .uri(format!("http://{addr}{}", event.target))
+            .uri(event.target)
             .body(http_body_util::Either::Right(http_body_util::Full::new(
                 Bytes::from(event.body),
             )))
@@ -89,6 +89,10 @@ impl Upstream {
                 headers.append(name, value);
             }
         }
+        // The event's Host (the gateway's domain) is kept; without one, the server's address.
+        headers
+            .entry(http::header::HOST)
+            .or_insert_with(|| super::headers::host(addr));
         if let Ok(context) = HeaderValue::from_str(&event.context) {
             headers.insert(REQUEST_CONTEXT.clone(), context);
         }

@@ -4,6 +4,9 @@
 //! around the spares is never contended: a request pays a push and a pop, not the general
 //! pool's key hashing, idle timers and waiter queues. Idle connections cost nothing per client
 //! connection: there are only as many as requests were in flight at once (at most 64 kept).
+//! A spare idle for more than `IDLE_SWEEPS - 1` sweeps (4 to 6 s) is closed, as haproxy purges
+//! its idle server connections: after a burst its buffers go back (issue 14's RSS after the
+//! load). One sweeping task runs only while there are spares; none is armed when fully idle.
 //! Each client connection has a `Lane` for what outlives one request: a WebSocket's splice.
 
 use std::net::SocketAddr;
@@ -24,6 +27,10 @@ use crate::readiness::Permit;
 /// At most this many idle upstream connections are kept for the next requests.
 const SPARES: usize = 64;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the spares are looked over while there are any.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// A spare given back this many sweeps ago is closed: idle for more than 4 s, at most 6 s.
+const IDLE_SWEEPS: u64 = 3;
 
 /// One upstream connection: the worker it was opened to (its address and readiness
 /// generation), hyper's handle to send on it, and the spares it goes back to (`check_in`;
@@ -33,6 +40,8 @@ pub(super) struct Owned {
     generation: u64,
     sender: SendRequest<UpstreamBody>,
     spares: Arc<Spares>,
+    /// The sweeps done when it was given back (a counter, not a clock read per request).
+    given_back: u64,
 }
 
 impl Owned {
@@ -43,18 +52,50 @@ impl Owned {
 
 /// Idle upstream connections, the last one given back first.
 #[derive(Default)]
-pub(super) struct Spares(Mutex<Vec<Owned>>);
+pub(super) struct Spares(Mutex<Stack>);
+
+#[derive(Default)]
+struct Stack {
+    idle: Vec<Owned>,
+    /// Sweeps done so far (while there were spares).
+    sweeps: u64,
+    /// A sweeping task runs (there are spares, or there were at its last look).
+    sweeping: bool,
+}
 
 impl Spares {
+    fn stack(&self) -> std::sync::MutexGuard<'_, Stack> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn take(&self, addr: SocketAddr, generation: u64) -> Option<Owned> {
-        let mut spares = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(owned) = spares.pop() {
+        let mut stack = self.stack();
+        while let Some(owned) = stack.idle.pop() {
             if owned.usable(addr, generation) {
                 return Some(owned);
             }
         }
         None
     }
+}
+
+/// Every `SWEEP_EVERY` while there are spares: closes those idle `IDLE_SWEEPS` sweeps (and
+/// those the server closed); ends when none is left, saying so to the memory keeper.
+async fn sweep(spares: Arc<Spares>) {
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        let mut stack = spares.stack();
+        stack.sweeps += 1;
+        let now = stack.sweeps;
+        stack
+            .idle
+            .retain(|owned| now - owned.given_back < IDLE_SWEEPS && !owned.sender.is_closed());
+        if stack.idle.is_empty() {
+            stack.sweeping = false;
+            break;
+        }
+    }
+    crate::memory::freed();
 }
 
 /// What one client connection keeps across its requests: once a protocol switch (a
@@ -95,14 +136,23 @@ impl Lane {
 impl Owned {
     /// Back among the spares, once its answer has been read in full (hyper closes a
     /// connection whose answer was dropped half read: that one is left to close).
-    pub(super) fn check_in(self) {
+    pub(super) fn check_in(mut self) {
         if self.sender.is_closed() {
             return;
         }
         let spares = self.spares.clone();
-        let mut spares = spares.0.lock().unwrap_or_else(|p| p.into_inner());
-        if spares.len() < SPARES {
-            spares.push(self);
+        let mut stack = spares.stack();
+        if stack.idle.len() >= SPARES {
+            return;
+        }
+        self.given_back = stack.sweeps;
+        stack.idle.push(self);
+        if !stack.sweeping {
+            // Outside a runtime (never on the request path) the spare simply stays.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                stack.sweeping = true;
+                runtime.spawn(sweep(spares.clone()));
+            }
         }
     }
 }
@@ -154,5 +204,6 @@ async fn connect(
         generation,
         sender,
         spares: spares.clone(),
+        given_back: 0,
     })
 }

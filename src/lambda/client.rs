@@ -1,16 +1,14 @@
-//! The Lambda Runtime API (2018-06-01) over hyper's pooled client: `/invocation/next`, an
+//! The Lambda Runtime API (2018-06-01) over one kept connection (`crate::kept`): `/invocation/next`, an
 //! invocation's `/response` or `/error`, and `/init/error`, each with bounded retries while the
 //! API is unreachable or answers 5xx.
 
 use crate::logging::error_chain;
 use std::time::Duration;
 
+use crate::kept::Kept;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::Value;
 
 /// Attempts per call before the API counts as gone; the waits between them double from
@@ -20,6 +18,7 @@ const FIRST_WAIT: Duration = Duration::from_millis(100);
 
 /// A result or error post is answered at once; `/next` is a long poll with no limit.
 const POST_LIMIT: Option<Duration> = Some(Duration::from_secs(10));
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) static REQUEST_ID: &str = "lambda-runtime-aws-request-id";
 static ERROR_TYPE: &str = "lambda-runtime-function-error-type";
@@ -41,10 +40,10 @@ pub struct Next {
 }
 
 pub struct RuntimeApi {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Kept<Full<Bytes>>,
     /// For streamed results, whose body is not in memory.
-    streamer: Client<HttpConnector, crate::invoke::Body>,
-    /// `http://host:port[/prefix]/2018-06-01/runtime`
+    streamer: Kept<crate::invoke::Body>,
+    /// `[/prefix]/2018-06-01/runtime`
     base: String,
     address: String,
 }
@@ -52,19 +51,11 @@ pub struct RuntimeApi {
 impl RuntimeApi {
     /// `address` is AWS_LAMBDA_RUNTIME_API: `host:port`, maybe with a path prefix.
     pub fn new(address: &str) -> RuntimeApi {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .build(connector.clone());
-        let streamer = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .build(connector);
+        let (authority, prefix) = address.split_at(address.find('/').unwrap_or(address.len()));
         RuntimeApi {
-            client,
-            streamer,
-            base: format!("http://{address}/2018-06-01/runtime"),
+            client: Kept::new(authority, CONNECT_TIMEOUT),
+            streamer: Kept::new(authority, CONNECT_TIMEOUT),
+            base: format!("{prefix}/2018-06-01/runtime"),
             address: address.to_owned(),
         }
     }
@@ -116,13 +107,15 @@ impl RuntimeApi {
             .header(http::header::CONTENT_TYPE, super::stream::INTEGRATION)
             .body(body.boxed_unsync())
             .map_err(|e| self.unreachable(e.to_string()))?;
-        let response = self
+        let (response, connection) = self
             .streamer
-            .request(request)
+            .send(request)
             .await
-            .map_err(|e| self.unreachable(format!("POST {path}: {}", error_chain(&e))))?;
+            .map_err(|e| self.unreachable(format!("POST {path}: {}", error_chain(&*e))))?;
         let status = response.status();
-        let _ = response.into_body().collect().await;
+        if response.into_body().collect().await.is_ok() {
+            self.streamer.keep(connection);
+        }
         Ok(status.is_success())
     }
 
@@ -145,14 +138,14 @@ impl RuntimeApi {
     /// the call until an invocation arrives).
     pub async fn init_error(&self, error: &Value, limit: Duration) -> Result<(), String> {
         let request = self.request(Method::POST, "/init/error", error_type(error), body(error))?;
-        match tokio::time::timeout(limit, self.client.request(request)).await {
+        match tokio::time::timeout(limit, self.client.send(request)).await {
             Err(_) => Err(format!(
                 "no answer within {}",
                 humantime::format_duration(limit)
             )),
-            Ok(Err(error)) => Err(error_chain(&error)),
-            Ok(Ok(response)) if response.status().is_success() => Ok(()),
-            Ok(Ok(response)) => Err(format!("it answered {}", response.status())),
+            Ok(Err(error)) => Err(error_chain(&*error)),
+            Ok(Ok((response, _))) if response.status().is_success() => Ok(()),
+            Ok(Ok((response, _))) => Err(format!("it answered {}", response.status())),
         }
     }
 
@@ -201,13 +194,14 @@ impl RuntimeApi {
         limit: Option<Duration>,
     ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
         let exchange = async {
-            let response = self
+            let (response, connection) = self
                 .client
-                .request(request)
+                .send(request)
                 .await
-                .map_err(|e| error_chain(&e))?;
+                .map_err(|e| error_chain(&*e))?;
             let (parts, body) = response.into_parts();
             let body = body.collect().await.map_err(|e| error_chain(&e))?;
+            self.client.keep(connection);
             Ok((parts.status, parts.headers, body.to_bytes()))
         };
         match limit {
@@ -251,4 +245,52 @@ fn error_type(error: &Value) -> Option<HeaderValue> {
 
 fn body(value: &Value) -> Bytes {
     Bytes::from(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Two posts to `host:port/prefix`: both on one connection, in origin form under the
+    /// prefix, with the address as `Host`.
+    #[tokio::test]
+    async fn calls_go_under_the_path_prefix_on_one_kept_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("{}/prefix", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut heads = String::new();
+            for _ in 0..2 {
+                // The head and its one-byte body.
+                let mut request = Vec::new();
+                while !request.windows(4).any(|w| w == b"\r\n\r\n")
+                    || request.ends_with(b"\r\n\r\n")
+                {
+                    let mut buf = [0u8; 4096];
+                    let n = stream.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "the connection closed after {heads:?}");
+                    request.extend_from_slice(&buf[..n]);
+                }
+                heads.push_str(&String::from_utf8_lossy(&request));
+                let answer = "HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n";
+                stream.write_all(answer.as_bytes()).await.unwrap();
+            }
+            heads
+        });
+        let api = RuntimeApi::new(&address);
+        assert_eq!(api.respond("a", Bytes::from_static(b"1")).await, Ok(true));
+        assert_eq!(api.respond("b", Bytes::from_static(b"2")).await, Ok(true));
+        let heads = server.await.unwrap();
+        let host = address.split('/').next().unwrap();
+        for id in ["a", "b"] {
+            let line =
+                format!("POST /prefix/2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\n");
+            assert!(heads.contains(&line), "{line:?} not in {heads:?}");
+        }
+        assert!(
+            heads.to_lowercase().contains(&format!("host: {host}\r\n")),
+            "{heads:?}"
+        );
+    }
 }

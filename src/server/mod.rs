@@ -135,7 +135,11 @@ pub async fn serve(
     };
     let for_connections = stop.clone();
     let mut failures = AcceptFailures::default();
-    tokio::spawn(give_back_memory(app.clone()));
+    let (keeper, served) = (app.clone(), app.clone());
+    tokio::spawn(crate::memory::keeper(
+        move || keeper.connections.current() == 0,
+        move || served.metrics.count(),
+    ));
     loop {
         tokio::select! {
             _ = app.connections.room(limits.max) => {}
@@ -176,24 +180,6 @@ impl AcceptFailures {
         tracing::warn!(%error, count = self.since, "accept failed");
         self.logged = Some(now);
         self.since = 0;
-    }
-}
-
-/// After a burst, once no connection is open, returns the heap's free pages to the system
-/// (glibc keeps them otherwise: RSS stayed at ~7 MiB after a 64-connection load, against
-/// ~3 MiB idle). One check every 10 s; nothing is done while idle with no new invocations.
-async fn give_back_memory(app: Arc<App>) {
-    let mut trimmed_at = 0;
-    let mut every = tokio::time::interval(Duration::from_secs(10));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        let count = app.metrics.count();
-        if count != trimmed_at && app.connections.current() == 0 {
-            // SAFETY: malloc_trim only walks glibc's own heap; it has no preconditions.
-            unsafe { libc::malloc_trim(0) };
-            trimmed_at = count;
-        }
     }
 }
 
@@ -239,6 +225,10 @@ fn connection(
         }
         // A switched (WebSocket) connection is open until its splice ends.
         lane.spliced().await;
+        drop(_open);
+        if app.connections.current() == 0 {
+            crate::memory::settled();
+        }
     });
 }
 

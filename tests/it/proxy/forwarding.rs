@@ -248,3 +248,37 @@ fn http10_keep_alive_clients_reuse_one_http11_upstream_connection() {
         "each request opened a new upstream connection: client ports {peers:?}{shim}"
     );
 }
+
+/// An upstream connection left idle among the spares is closed by fnshim after a few seconds
+/// (the fixture's own keep-alive never ends), though the client's connection stays open; the
+/// next request opens a new one.
+#[test]
+fn an_idle_spare_upstream_connection_is_closed_and_the_next_request_opens_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("connections.log");
+    let f = Function::upstream(&[("UPSTREAM_CONNECTION_LOG", log.to_str().unwrap())]);
+    let shim = ready_shim(&f, &[]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    conn.set_read_timeout(SECS_10);
+    let first = conn.request(&Request::get("/echo/first")).unwrap();
+    assert_eq!(first.status, 200, "{first}{shim}");
+    let closed = wait_for(Duration::from_secs(60), || {
+        let lines = std::fs::read_to_string(&log).unwrap_or_default();
+        let closed = |l: &str| l.starts_with("closed ") && l.contains("/echo/first");
+        lines.lines().any(closed).then_some(())
+    });
+    let lines = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        closed.is_some(),
+        "the idle upstream connection stayed open; connections closed: {lines:?}{shim}"
+    );
+    let second = conn
+        .request(&Request::get("/echo/second"))
+        .unwrap_or_else(|e| panic!("the client's kept connection after the spare closed: {e}{shim}"));
+    assert_eq!(second.status, 200, "{second}{shim}");
+    assert_ne!(
+        first.json()["peer_port"],
+        second.json()["peer_port"],
+        "the second request went on the closed connection's port{shim}"
+    );
+}
