@@ -14,6 +14,21 @@ use crate::worker::{Input, InvokeError, LogSink, Payload, Pool, Reply, Tag};
 #[path = "worker_stream.rs"]
 mod stream;
 
+/// What the invocation carries to a worker that reads `input`, as JSON text.
+fn shaped(kind: Kind, event: invoke::Payload, input: Input) -> Payload {
+    match input {
+        Input::Request if kind == Kind::Http => Payload::Request(match event {
+            // An HTTP event that came as JSON (from Lambda) is described from its fields.
+            invoke::Payload::Json(event) => crate::event::lambda::plain_request_of(&event)
+                .unwrap_or(event)
+                .to_string()
+                .into_bytes(),
+            other => other.into_json(Shape::Request),
+        }),
+        _ => Payload::Event(event.into_json(Shape::Event)),
+    }
+}
+
 /// The functions served by handler workers; the first is the default one.
 pub struct Workers {
     pub functions: Vec<Function>,
@@ -48,18 +63,9 @@ impl Workers {
             .await?;
         let fields = std::mem::take(&mut invocation.context);
         let context = self.context(function, fields, &invocation);
-        let event = invocation.event;
+        let (kind, event) = (invocation.kind, invocation.event);
         // Shaped once the worker is chosen: a fetch-style worker reads the plain request.
-        let payload = |input| match input {
-            Input::Request if invocation.kind == Kind::Http => Payload::Request(match event {
-                // An HTTP event that came as JSON (from Lambda) is described from its fields.
-                invoke::Payload::Json(event) => {
-                    crate::event::lambda::plain_request_of(&event).unwrap_or(event)
-                }
-                other => other.into_shape(Shape::Request),
-            }),
-            _ => Payload::Event(event.into_shape(Shape::Event)),
-        };
+        let payload = |input| shaped(kind, event, input);
         let tag = Tag {
             request_id: &invocation.request_id,
             logs: invocation.logs.clone().map(sink),

@@ -124,8 +124,8 @@ fn http_payload(
             route: matched.as_ref(),
         };
         match shape {
-            Shape::Event => event::http_event(&request, format),
-            Shape::Request => event::plain_request(&request),
+            Shape::Event => event::write_http_event(&request, format),
+            Shape::Request => event::plain_request(&request).to_string().into_bytes(),
         }
     }))
 }

@@ -37,11 +37,11 @@ pub enum InvokeError {
     WorkerExited,
 }
 
-/// What one invocation carries to its worker: an `event`, or the `request` description a
-/// worker asked for with `"input":"request"`.
+/// What one invocation carries to its worker, as JSON text: an `event`, or the `request`
+/// description a worker asked for with `"input":"request"`.
 pub enum Payload {
-    Event(Value),
-    Request(Value),
+    Event(Vec<u8>),
+    Request(Vec<u8>),
 }
 
 /// A freshly connected worker (its `hello` named its slot): its two stream halves.
@@ -356,8 +356,8 @@ pub(crate) async fn replace_if_stuck(connection: Arc<Connection>, ping: String) 
 
 /// `{"type":"invoke","id":…,"kind":…,"context":…,"event"|"request":…}` and its newline,
 /// written straight into one buffer (no map of the message built first).
-fn invoke_line(id: &str, kind: &str, context: &Value, field: &str, value: &Value) -> Vec<u8> {
-    let mut line = Vec::with_capacity(1024);
+fn invoke_line(id: &str, kind: &str, context: &Value, field: &str, value: &[u8]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(value.len() + 1024);
     line.extend_from_slice(b"{\"type\":\"invoke\",\"id\":");
     // Writing JSON values into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut line, id);
@@ -368,7 +368,7 @@ fn invoke_line(id: &str, kind: &str, context: &Value, field: &str, value: &Value
     line.push(b',');
     let _ = serde_json::to_writer(&mut line, field);
     line.push(b':');
-    let _ = serde_json::to_writer(&mut line, value);
+    line.extend_from_slice(value);
     line.extend_from_slice(b"}\n");
     line
 }
@@ -411,8 +411,8 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let payload = |input| match input {
-            Input::Event => Payload::Event(json!({"an": "event"})),
-            Input::Request => Payload::Request(json!({"a": "request"})),
+            Input::Event => Payload::Event(br#"{"an":"event"}"#.to_vec()),
+            Input::Request => Payload::Request(br#"{"a":"request"}"#.to_vec()),
         };
         let deadline = Instant::now() + Duration::from_secs(5);
         let tag = Tag {

@@ -1,0 +1,425 @@
+//! The API Gateway v1 and v2 events of `http.rs`, written straight from the request as the JSON
+//! text that goes on the worker's invoke line (or to a bootstrap's `/next`, or a proxied
+//! server's `/invoke`), with no `serde_json::Value` tree in between: building the tree, writing
+//! it out and dropping it was half of the handler path's instructions per request.
+//!
+//! The text is the same JSON as `http::http_event`'s tree, which stays as the oracle that the
+//! tests and the `http_event` fuzz target compare it with; only the key order differs (fixed
+//! here, the tree's sorted). Keys never repeat: a header's values are grouped (`HeaderMap`
+//! yields them together), query keys are sorted and grouped, as the tree's maps do.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use http::header::{HeaderName, HeaderValue, COOKIE, USER_AGENT};
+use http::HeaderMap;
+
+use super::http::{percent_decode, HttpRequest};
+use crate::config::EventFormat;
+
+/// The event of `request` in `format`, as JSON text.
+pub fn write_http_event(request: &HttpRequest<'_>, format: EventFormat) -> Vec<u8> {
+    let mut out = Json(Vec::with_capacity(capacity(request)));
+    match format {
+        EventFormat::V1 => v1(request, &mut out),
+        EventFormat::V2 => v2(request, &mut out),
+    }
+    out.0
+}
+
+/// About what the event takes (v1 has every header twice), so that it is seldom reallocated.
+fn capacity(r: &HttpRequest<'_>) -> usize {
+    let fixed = 640 + 4 * r.path.len() + 3 * r.query.map_or(0, str::len);
+    fixed + r.headers.len() * 96 + r.body.len() / 3 * 4 + 4
+}
+
+fn v1(r: &HttpRequest<'_>, out: &mut Json) {
+    let resource = r.route.map_or("/{proxy+}", |m| m.resource.as_str());
+    let query = QueryPairs::of(r.query);
+    out.raw(b"{\"resource\":");
+    out.str(resource);
+    out.raw(b",\"path\":");
+    out.str(r.path);
+    out.raw(b",\"httpMethod\":");
+    out.str(r.method);
+    out.raw(b",\"headers\":");
+    v1_headers(r.headers, out, false);
+    out.raw(b",\"multiValueHeaders\":");
+    v1_headers(r.headers, out, true);
+    out.raw(b",\"queryStringParameters\":");
+    query.write(out, Values::Last);
+    out.raw(b",\"multiValueQueryStringParameters\":");
+    query.write(out, Values::All);
+    out.raw(b",\"pathParameters\":");
+    path_parameters(r, out);
+    out.raw(b",\"stageVariables\":null,\"requestContext\":{\"resourcePath\":");
+    out.str(resource);
+    out.raw(b",\"stage\":\"$default\",\"requestId\":");
+    out.str(r.request_id);
+    out.raw(b",\"httpMethod\":");
+    out.str(r.method);
+    out.raw(b",\"path\":");
+    out.str(r.path);
+    out.raw(b",\"requestTimeEpoch\":");
+    out.number(r.time_epoch_ms);
+    out.raw(b",\"identity\":{\"sourceIp\":");
+    out.str(&r.source_ip);
+    out.raw(b",\"userAgent\":");
+    out.str(user_agent(r.headers));
+    out.raw(b"}}");
+    body(r.body, out);
+    out.raw(b"}");
+}
+
+/// v1's `headers` (each name's last value) or `multiValueHeaders` (all of them, in order).
+fn v1_headers(headers: &HeaderMap, out: &mut Json, multi: bool) {
+    out.raw(b"{");
+    for (n, (name, values)) in groups(headers).enumerate() {
+        out.key(n, name.as_str());
+        match multi {
+            true => {
+                out.raw(b"[");
+                for (i, value) in values.enumerate() {
+                    out.comma(i);
+                    out.lossy(value);
+                }
+                out.raw(b"]");
+            }
+            false => match values.last() {
+                Some(value) => out.lossy(value),
+                None => out.raw(b"\"\""),
+            },
+        }
+    }
+    out.raw(b"}");
+}
+
+/// The route's parameters (a later one of the same name wins, as in a map); without declared
+/// routes, every path is API Gateway's `{proxy+}`.
+fn path_parameters(r: &HttpRequest<'_>, out: &mut Json) {
+    let Some(route) = r.route else {
+        out.raw(b"{\"proxy\":");
+        out.str(r.path.trim_start_matches('/'));
+        return out.raw(b"}");
+    };
+    if route.params.is_empty() {
+        return out.raw(b"null");
+    }
+    out.raw(b"{");
+    let params = &route.params;
+    let last_of_name = |i: usize| params[i + 1..].iter().all(|(k, _)| *k != params[i].0);
+    let kept = (0..params.len()).filter(|i| last_of_name(*i));
+    for (n, i) in kept.enumerate() {
+        out.key(n, &params[i].0);
+        out.str(&params[i].1);
+    }
+    out.raw(b"}");
+}
+
+fn v2(r: &HttpRequest<'_>, out: &mut Json) {
+    out.raw(b"{\"version\":\"2.0\",\"routeKey\":");
+    route_key(r, out);
+    out.raw(b",\"rawPath\":");
+    out.str(r.path);
+    out.raw(b",\"rawQueryString\":");
+    out.str(r.query.unwrap_or(""));
+    out.raw(b",\"headers\":");
+    v2_headers(r.headers, out);
+    cookies(r.headers, out);
+    let query = QueryPairs::of(r.query);
+    if !query.pairs.is_empty() {
+        out.raw(b",\"queryStringParameters\":");
+        query.write(out, Values::Joined);
+    }
+    if r.route.is_some_and(|route| !route.params.is_empty()) {
+        out.raw(b",\"pathParameters\":");
+        path_parameters(r, out);
+    }
+    out.raw(b",\"requestContext\":{\"routeKey\":");
+    route_key(r, out);
+    out.raw(b",\"stage\":\"$default\",\"requestId\":");
+    out.str(r.request_id);
+    out.raw(b",\"timeEpoch\":");
+    out.number(r.time_epoch_ms);
+    out.raw(b",\"http\":{\"method\":");
+    out.str(r.method);
+    out.raw(b",\"path\":");
+    out.str(r.path);
+    out.raw(b",\"protocol\":\"HTTP/1.1\",\"sourceIp\":");
+    out.str(&r.source_ip);
+    out.raw(b",\"userAgent\":");
+    out.str(user_agent(r.headers));
+    out.raw(b"}}");
+    body(r.body, out);
+    out.raw(b"}");
+}
+
+/// `$default`, or with f.yml's routes `METHOD RESOURCE`.
+fn route_key(r: &HttpRequest<'_>, out: &mut Json) {
+    match r.route {
+        None => out.raw(b"\"$default\""),
+        Some(route) => {
+            out.raw(b"\"");
+            out.escaped(r.method);
+            out.raw(b" ");
+            out.escaped(&route.resource);
+            out.raw(b"\"");
+        }
+    }
+}
+
+/// v2's headers: each name's values joined by `,`; the cookies go to `cookies` instead.
+fn v2_headers(headers: &HeaderMap, out: &mut Json) {
+    out.raw(b"{");
+    let named = groups(headers).filter(|(name, _)| **name != COOKIE);
+    for (n, (name, values)) in named.enumerate() {
+        out.key(n, name.as_str());
+        out.raw(b"\"");
+        for (i, value) in values.enumerate() {
+            if i > 0 {
+                out.raw(b",");
+            }
+            out.escaped(&String::from_utf8_lossy(value.as_bytes()));
+        }
+        out.raw(b"\"");
+    }
+    out.raw(b"}");
+}
+
+/// v2's `cookies`, when there are any: the Cookie headers that are text, split at `;`.
+fn cookies(headers: &HeaderMap, out: &mut Json) {
+    let texts = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let mut cookies = texts
+        .flat_map(|v| v.split(';').map(str::trim))
+        .filter(|c| !c.is_empty());
+    let Some(first) = cookies.next() else { return };
+    out.raw(b",\"cookies\":[");
+    out.str(first);
+    for cookie in cookies {
+        out.raw(b",");
+        out.str(cookie);
+    }
+    out.raw(b"]");
+}
+
+/// Each header name with its values: `HeaderMap` yields a name's values one after the other.
+fn groups(
+    headers: &HeaderMap,
+) -> impl Iterator<Item = (&HeaderName, impl Iterator<Item = &HeaderValue>)> {
+    let mut all = headers.iter().peekable();
+    std::iter::from_fn(move || {
+        let (name, first) = all.next()?;
+        let mut rest = Vec::new();
+        while let Some((_, value)) = all.next_if(|(next, _)| *next == name) {
+            rest.push(value);
+        }
+        Some((name, std::iter::once(first).chain(rest)))
+    })
+}
+
+fn user_agent(headers: &HeaderMap) -> &str {
+    let value = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+    value.unwrap_or("")
+}
+
+/// `,"body":…,"isBase64Encoded":…`: null for none, text as it is, anything else as base64.
+fn body(body: &[u8], out: &mut Json) {
+    out.raw(b",\"body\":");
+    if body.is_empty() {
+        return out.raw(b"null,\"isBase64Encoded\":false");
+    }
+    if let Ok(text) = std::str::from_utf8(body) {
+        out.str(text);
+        return out.raw(b",\"isBase64Encoded\":false");
+    }
+    let engine = base64::engine::general_purpose::STANDARD;
+    let start = out.0.len() + 1;
+    let length = base64::encoded_len(body.len(), true).unwrap_or(0);
+    out.0.resize(start + length + 1, b'"');
+    // The room is exactly what the padded encoding takes.
+    let _ = engine.encode_slice(body, &mut out.0[start..start + length]);
+    out.raw(b",\"isBase64Encoded\":true");
+}
+
+/// The query's pairs, percent-decoded, sorted by key (a key's values in their order).
+struct QueryPairs<'a> {
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+/// Which of a key's values a query map holds.
+#[derive(Clone, Copy)]
+enum Values {
+    /// The last (v1's `queryStringParameters`).
+    Last,
+    /// All, as an array (v1's `multiValueQueryStringParameters`).
+    All,
+    /// All, joined by `,` (v2's `queryStringParameters`).
+    Joined,
+}
+
+impl<'a> QueryPairs<'a> {
+    fn of(query: Option<&'a str>) -> QueryPairs<'a> {
+        let pairs = query.unwrap_or("").split('&').filter(|p| !p.is_empty());
+        let mut pairs: Vec<_> = pairs
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (decoded(key), decoded(value))
+            })
+            .collect();
+        // Stable: a key's values stay in the query's order.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        QueryPairs { pairs }
+    }
+
+    /// The map, or null when the query has no pairs.
+    fn write(&self, out: &mut Json, values: Values) {
+        if self.pairs.is_empty() {
+            return out.raw(b"null");
+        }
+        out.raw(b"{");
+        for (n, group) in self.pairs.chunk_by(|a, b| a.0 == b.0).enumerate() {
+            out.key(n, &group[0].0);
+            let all = group.iter().map(|(_, value)| value.as_ref());
+            match values {
+                Values::Last => out.str(all.last().unwrap_or("")),
+                Values::All => {
+                    out.raw(b"[");
+                    for (i, value) in all.enumerate() {
+                        out.comma(i);
+                        out.str(value);
+                    }
+                    out.raw(b"]");
+                }
+                Values::Joined => {
+                    out.raw(b"\"");
+                    for (i, value) in all.enumerate() {
+                        if i > 0 {
+                            out.raw(b",");
+                        }
+                        out.escaped(value);
+                    }
+                    out.raw(b"\"");
+                }
+            }
+        }
+        out.raw(b"}");
+    }
+}
+
+/// `percent_decode`, without a copy when there is nothing to decode.
+fn decoded(text: &str) -> Cow<'_, str> {
+    match text.contains('%') {
+        true => Cow::Owned(percent_decode(text)),
+        false => Cow::Borrowed(text),
+    }
+}
+
+/// JSON text being written.
+pub(crate) struct Json(pub(crate) Vec<u8>);
+
+impl Json {
+    fn raw(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// A comma before every item but the first.
+    fn comma(&mut self, index: usize) {
+        if index > 0 {
+            self.0.push(b',');
+        }
+    }
+
+    /// An object's `index`th key, with its colon.
+    fn key(&mut self, index: usize, key: &str) {
+        self.comma(index);
+        self.str(key);
+        self.0.push(b':');
+    }
+
+    fn str(&mut self, text: &str) {
+        self.0.push(b'"');
+        self.escaped(text);
+        self.0.push(b'"');
+    }
+
+    /// A header value as text, anything that is not UTF-8 replaced (U+FFFD).
+    fn lossy(&mut self, value: &HeaderValue) {
+        self.str(&String::from_utf8_lossy(value.as_bytes()));
+    }
+
+    fn number(&mut self, n: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.raw(&digits[at..]);
+    }
+
+    /// The inside of a JSON string: runs that need no escape copied at once (found eight bytes
+    /// at a time), `"` `\` and control characters escaped as serde_json escapes them.
+    pub(crate) fn escaped(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let (mut run, mut i) = (0, 0);
+        while i < bytes.len() {
+            while let Some(word) = bytes.get(i..i + 8) {
+                match needs_escape(u64::from_le_bytes(word.try_into().unwrap_or([0; 8]))) {
+                    true => break,
+                    false => i += 8,
+                }
+            }
+            let Some(&byte) = bytes.get(i) else { break };
+            if byte < 0x20 || byte == b'"' || byte == b'\\' {
+                self.0.extend_from_slice(&bytes[run..i]);
+                escape(byte, &mut self.0);
+                run = i + 1;
+            }
+            i += 1;
+        }
+        self.0.extend_from_slice(&bytes[run..]);
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the word's bytes is below 0x20, `"` or `\` (exact, for the whole word).
+fn needs_escape(word: u64) -> bool {
+    let below = |n: u8, w: u64| w.wrapping_sub(ONES * n as u64) & !w & HIGHS != 0;
+    below(0x20, word)
+        || below(1, word ^ (ONES * b'"' as u64))
+        || below(1, word ^ (ONES * b'\\' as u64))
+}
+
+/// The escape of a byte below 0x20, `"` or `\`: `\"`, `\\`, `\n`-style, or `\u00XX` (lower-case
+/// hex).
+fn escape(byte: u8, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = match byte {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        b'\n' => b'n',
+        b'\r' => b'r',
+        b'\t' => b't',
+        0x08 => b'b',
+        0x0c => b'f',
+        _ => {
+            let (high, low) = (HEX[(byte >> 4) as usize], HEX[(byte & 15) as usize]);
+            return out.extend_from_slice(&[b'\\', b'u', b'0', b'0', high, low]);
+        }
+    };
+    out.extend_from_slice(&[b'\\', short]);
+}
+
+#[cfg(test)]
+#[path = "http_json_tests.rs"]
+mod tests;
