@@ -71,7 +71,11 @@ impl Payload {
     /// The payload as JSON text in `shape` (a JSON event is what it is).
     pub fn into_json(self, shape: Shape) -> Vec<u8> {
         match self {
-            Payload::Json(value) => value.to_string().into_bytes(),
+            Payload::Json(value) => {
+                let mut text = crate::json::Json::with_capacity(1024);
+                text.value(&value);
+                text.0
+            }
             Payload::Http(write) => write(shape),
         }
     }

@@ -15,6 +15,7 @@ pub mod exit;
 pub mod fuzzing;
 pub(crate) mod install;
 pub(crate) mod invoke;
+pub(crate) mod json;
 pub(crate) mod lambda;
 pub mod local;
 pub mod logging;

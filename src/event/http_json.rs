@@ -16,10 +16,11 @@ use http::HeaderMap;
 
 use super::http::{percent_decode, HttpRequest};
 use crate::config::EventFormat;
+use crate::json::Json;
 
 /// The event of `request` in `format`, as JSON text.
 pub fn write_http_event(request: &HttpRequest<'_>, format: EventFormat) -> Vec<u8> {
-    let mut out = Json(Vec::with_capacity(capacity(request)));
+    let mut out = Json::with_capacity(capacity(request));
     match format {
         EventFormat::V1 => v1(request, &mut out),
         EventFormat::V2 => v2(request, &mut out),
@@ -81,12 +82,12 @@ fn v1_headers(headers: &HeaderMap, out: &mut Json, multi: bool) {
                 out.raw(b"[");
                 for (i, value) in values.enumerate() {
                     out.comma(i);
-                    out.lossy(value);
+                    lossy(out, value);
                 }
                 out.raw(b"]");
             }
             false => match values.last() {
-                Some(value) => out.lossy(value),
+                Some(value) => lossy(out, value),
                 None => out.raw(b"\"\""),
             },
         }
@@ -317,107 +318,9 @@ fn decoded(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// JSON text being written.
-pub(crate) struct Json(pub(crate) Vec<u8>);
-
-impl Json {
-    fn raw(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
-    }
-
-    /// A comma before every item but the first.
-    fn comma(&mut self, index: usize) {
-        if index > 0 {
-            self.0.push(b',');
-        }
-    }
-
-    /// An object's `index`th key, with its colon.
-    fn key(&mut self, index: usize, key: &str) {
-        self.comma(index);
-        self.str(key);
-        self.0.push(b':');
-    }
-
-    fn str(&mut self, text: &str) {
-        self.0.push(b'"');
-        self.escaped(text);
-        self.0.push(b'"');
-    }
-
-    /// A header value as text, anything that is not UTF-8 replaced (U+FFFD).
-    fn lossy(&mut self, value: &HeaderValue) {
-        self.str(&String::from_utf8_lossy(value.as_bytes()));
-    }
-
-    fn number(&mut self, n: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut rest = n;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        self.raw(&digits[at..]);
-    }
-
-    /// The inside of a JSON string: runs that need no escape copied at once (found eight bytes
-    /// at a time), `"` `\` and control characters escaped as serde_json escapes them.
-    pub(crate) fn escaped(&mut self, text: &str) {
-        let bytes = text.as_bytes();
-        let (mut run, mut i) = (0, 0);
-        while i < bytes.len() {
-            while let Some(word) = bytes.get(i..i + 8) {
-                match needs_escape(u64::from_le_bytes(word.try_into().unwrap_or([0; 8]))) {
-                    true => break,
-                    false => i += 8,
-                }
-            }
-            let Some(&byte) = bytes.get(i) else { break };
-            if byte < 0x20 || byte == b'"' || byte == b'\\' {
-                self.0.extend_from_slice(&bytes[run..i]);
-                escape(byte, &mut self.0);
-                run = i + 1;
-            }
-            i += 1;
-        }
-        self.0.extend_from_slice(&bytes[run..]);
-    }
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// Whether any of the word's bytes is below 0x20, `"` or `\` (exact, for the whole word).
-fn needs_escape(word: u64) -> bool {
-    let below = |n: u8, w: u64| w.wrapping_sub(ONES * n as u64) & !w & HIGHS != 0;
-    below(0x20, word)
-        || below(1, word ^ (ONES * b'"' as u64))
-        || below(1, word ^ (ONES * b'\\' as u64))
-}
-
-/// The escape of a byte below 0x20, `"` or `\`: `\"`, `\\`, `\n`-style, or `\u00XX` (lower-case
-/// hex).
-fn escape(byte: u8, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let short = match byte {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        b'\n' => b'n',
-        b'\r' => b'r',
-        b'\t' => b't',
-        0x08 => b'b',
-        0x0c => b'f',
-        _ => {
-            let (high, low) = (HEX[(byte >> 4) as usize], HEX[(byte & 15) as usize]);
-            return out.extend_from_slice(&[b'\\', b'u', b'0', b'0', high, low]);
-        }
-    };
-    out.extend_from_slice(&[b'\\', short]);
+/// A header value as text, anything that is not UTF-8 replaced (U+FFFD).
+fn lossy(out: &mut Json, value: &HeaderValue) {
+    out.str(&String::from_utf8_lossy(value.as_bytes()));
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ use tokio::net::UnixListener;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::{timeout_at, Instant};
 
+use crate::json::Json;
+
 pub use connection::{Connection, Input, Lifecycle, LogSink, Part, Reply, Stream};
 pub use message::{decode, Decoded};
 use work::Work;
@@ -357,20 +359,17 @@ pub(crate) async fn replace_if_stuck(connection: Arc<Connection>, ping: String) 
 /// `{"type":"invoke","id":…,"kind":…,"context":…,"event"|"request":…}` and its newline,
 /// written straight into one buffer (no map of the message built first).
 fn invoke_line(id: &str, kind: &str, context: &Value, field: &str, value: &[u8]) -> Vec<u8> {
-    let mut line = Vec::with_capacity(value.len() + 1024);
-    line.extend_from_slice(b"{\"type\":\"invoke\",\"id\":");
-    // Writing JSON values into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut line, id);
-    line.extend_from_slice(b",\"kind\":");
-    let _ = serde_json::to_writer(&mut line, kind);
-    line.extend_from_slice(b",\"context\":");
-    let _ = serde_json::to_writer(&mut line, context);
-    line.push(b',');
-    let _ = serde_json::to_writer(&mut line, field);
-    line.push(b':');
-    line.extend_from_slice(value);
-    line.extend_from_slice(b"}\n");
-    line
+    let mut line = Json::with_capacity(value.len() + 1024);
+    line.raw(b"{\"type\":\"invoke\",\"id\":");
+    line.str(id);
+    line.raw(b",\"kind\":");
+    line.str(kind);
+    line.raw(b",\"context\":");
+    line.value(context);
+    line.key(1, field);
+    line.raw(value);
+    line.raw(b"}\n");
+    line.0
 }
 
 #[cfg(test)]
