@@ -245,13 +245,13 @@ impl Pool {
     /// Runs one invocation (`tag`: its request id, and where its log lines go) on some worker
     /// and waits for its reply until `deadline`. `payload` makes what the invocation carries
     /// once the worker, and so its `Input`, is known: only the form that worker reads is built
-    /// and serialized.
+    /// and serialized. `context` is a JSON object's text.
     pub async fn invoke(
         &self,
         kind: &str,
         tag: Tag<'_>,
         payload: impl FnOnce(Input) -> Payload,
-        context: Value,
+        context: &[u8],
         deadline: Instant,
         max_stream: u64,
     ) -> Result<Reply, InvokeError> {
@@ -272,7 +272,7 @@ impl Pool {
             Payload::Event(event) => ("event", event),
             Payload::Request(request) => ("request", request),
         };
-        let line = invoke_line(&id, kind, &context, field, &value);
+        let line = invoke_line(&id, kind, context, field, &value);
         let tag = Tag { request_id, logs };
         let (reserved, sent) = self
             .send(reserved, &id, tag, line, max_stream, deadline)
@@ -358,14 +358,14 @@ pub(crate) async fn replace_if_stuck(connection: Arc<Connection>, ping: String) 
 
 /// `{"type":"invoke","id":…,"kind":…,"context":…,"event"|"request":…}` and its newline,
 /// written straight into one buffer (no map of the message built first).
-fn invoke_line(id: &str, kind: &str, context: &Value, field: &str, value: &[u8]) -> Vec<u8> {
-    let mut line = Json::with_capacity(value.len() + 1024);
+fn invoke_line(id: &str, kind: &str, context: &[u8], field: &str, value: &[u8]) -> Vec<u8> {
+    let mut line = Json::with_capacity(value.len() + context.len() + 96);
     line.raw(b"{\"type\":\"invoke\",\"id\":");
     line.str(id);
     line.raw(b",\"kind\":");
     line.str(kind);
     line.raw(b",\"context\":");
-    line.value(context);
+    line.raw(context);
     line.key(1, field);
     line.raw(value);
     line.raw(b"}\n");
@@ -418,7 +418,7 @@ mod tests {
             request_id: "rid",
             logs: None,
         };
-        let invoked = pool.invoke("http", tag, payload, json!({}), deadline, 1 << 20);
+        let invoked = pool.invoke("http", tag, payload, b"{}", deadline, 1 << 20);
         let answered = async {
             let mut line = Vec::new();
             BufReader::new(read)
