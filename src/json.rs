@@ -126,7 +126,7 @@ fn clean(bytes: &[u8]) -> bool {
         return !bytes.iter().any(|&b| needs(b));
     }
     let mut chunks = bytes.chunks_exact(8);
-    let words_clean = (&mut chunks).all(|chunk| !needs_escape(word(chunk)));
+    let words_clean = chunks.all(|chunk| !needs_escape(word(chunk)));
     words_clean && (chunks.remainder().is_empty() || !needs_escape(word(&bytes[n - 8..])))
 }
 

@@ -285,7 +285,7 @@ impl<'a> QueryPairs<'a> {
             out.key(n, &group[0].0);
             let all = group.iter().map(|(_, value)| value.as_ref());
             match values {
-                Values::Last => out.str(all.last().unwrap_or("")),
+                Values::Last => out.str(group.last().map_or("", |(_, value)| value.as_ref())),
                 Values::All => {
                     out.raw(b"[");
                     for (i, value) in all.enumerate() {
