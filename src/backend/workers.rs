@@ -20,10 +20,11 @@ fn shaped(kind: Kind, event: invoke::Payload, input: Input) -> Payload {
     match input {
         Input::Request if kind == Kind::Http => Payload::Request(match event {
             // An HTTP event that came as JSON (from Lambda) is described from its fields.
-            invoke::Payload::Json(event) => crate::event::lambda::plain_request_of(&event)
-                .unwrap_or(event)
-                .to_string()
-                .into_bytes(),
+            invoke::Payload::Json(event) => {
+                let mut text = Json::with_capacity(1024);
+                text.value(&crate::event::lambda::plain_request_of(&event).unwrap_or(event));
+                text.0
+            }
             other => other.into_json(Shape::Request),
         }),
         _ => Payload::Event(event.into_json(Shape::Event)),

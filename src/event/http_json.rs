@@ -28,6 +28,13 @@ pub fn write_http_event(request: &HttpRequest<'_>, format: EventFormat) -> Vec<u
     out.0
 }
 
+/// The plain request a fetch-style worker reads (`http::plain_request`), as JSON text.
+pub fn write_plain_request(request: &HttpRequest<'_>) -> Vec<u8> {
+    let mut out = Json::with_capacity(capacity(request));
+    out.value(&super::http::plain_request(request));
+    out.0
+}
+
 /// About what the event takes (v1 has every header twice), so that it is seldom reallocated.
 fn capacity(r: &HttpRequest<'_>) -> usize {
     let fixed = 640 + 4 * r.path.len() + 3 * r.query.map_or(0, str::len);

@@ -15,7 +15,7 @@ mod response;
 
 pub use cloudevent::cloudevent;
 pub use http::{http_event, plain_request, HttpRequest};
-pub use http_json::write_http_event;
+pub use http_json::{write_http_event, write_plain_request};
 pub use response::to_response;
 
 use base64::Engine;

@@ -189,7 +189,7 @@ fn http_payload(
         };
         match want {
             Shape::Event => event::write_http_event(&request, format),
-            Shape::Request => event::plain_request(&request).to_string().into_bytes(),
+            Shape::Request => event::write_plain_request(&request),
         }
     })))
 }
