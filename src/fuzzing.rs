@@ -39,10 +39,23 @@ impl Request<'_> {
     }
 }
 
-/// The API Gateway event of a request: v2 (HTTP API) or v1 (REST).
+/// The API Gateway event of a request: v2 (HTTP API) or v1 (REST), as the tree built field
+/// by field (the oracle of [`written_http_event`]).
 pub fn http_event(request: &Request<'_>, v2: bool) -> Value {
-    let format = if v2 { EventFormat::V2 } else { EventFormat::V1 };
-    event::http_event(&request.event(None), format)
+    event::http_event(&request.event(None), format(v2))
+}
+
+/// The same event as fnshim writes it for a worker: JSON text, straight from the request.
+pub fn written_http_event(request: &Request<'_>, v2: bool) -> Vec<u8> {
+    event::write_http_event(&request.event(None), format(v2))
+}
+
+fn format(v2: bool) -> EventFormat {
+    if v2 {
+        EventFormat::V2
+    } else {
+        EventFormat::V1
+    }
 }
 
 /// The request as a fetch-style worker reads it.
@@ -148,10 +161,13 @@ impl Fyml {
         })
     }
 
-    /// The v1 event of a request, with the route it matched (if any).
-    pub fn event(&self, request: &Request<'_>) -> Value {
+    /// The v1 event of a request, with the route it matched (if any): the tree, and the text
+    /// fnshim writes for a worker.
+    pub fn event(&self, request: &Request<'_>) -> (Value, Vec<u8>) {
         let matched = self.router.route(request.method, request.path);
-        event::http_event(&request.event(matched.as_ref()), EventFormat::V1)
+        let request = request.event(matched.as_ref());
+        let tree = event::http_event(&request, EventFormat::V1);
+        (tree, event::write_http_event(&request, EventFormat::V1))
     }
 
     /// The routes of a function as `fnshim check` prints them.

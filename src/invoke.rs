@@ -61,18 +61,22 @@ pub enum Shape {
 /// An invocation's event.
 pub enum Payload {
     Json(Value),
-    /// An HTTP request the front end still holds, made into the shape the back end asks for
-    /// only once it knows (a fetch-style worker reads the plain request; everything else the
-    /// event), so that no request is built twice.
-    Http(Box<dyn FnOnce(Shape) -> Value + Send + Sync>),
+    /// An HTTP request the front end still holds, written as JSON text in the shape the back
+    /// end asks for only once it knows (a fetch-style worker reads the plain request; everything
+    /// else the event), so that no request is built twice, and no event as a tree.
+    Http(Box<dyn FnOnce(Shape) -> Vec<u8> + Send + Sync>),
 }
 
 impl Payload {
-    /// The payload as JSON in `shape` (a JSON event is what it is).
-    pub fn into_shape(self, shape: Shape) -> Value {
+    /// The payload as JSON text in `shape` (a JSON event is what it is).
+    pub fn into_json(self, shape: Shape) -> Vec<u8> {
         match self {
-            Payload::Json(value) => value,
-            Payload::Http(build) => build(shape),
+            Payload::Json(value) => {
+                let mut text = crate::json::Json::with_capacity(1024);
+                text.value(&value);
+                text.0
+            }
+            Payload::Http(write) => write(shape),
         }
     }
 }

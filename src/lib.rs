@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub(crate) mod install;
 pub(crate) mod invoke;
 pub(crate) mod kept;
+pub(crate) mod json;
 pub(crate) mod lambda;
 pub mod local;
 pub mod logging;

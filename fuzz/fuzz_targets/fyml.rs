@@ -54,8 +54,10 @@ fn routed(fyml: &Fyml, method: &str, path: &str) -> bool {
         headers: &headers,
         body: b"",
     };
-    let event = fyml.event(&request);
+    let (event, written) = fyml.event(&request);
     assert_eq!(event["resource"], routed.resource.as_str());
+    let parsed: serde_json::Value = serde_json::from_slice(&written).expect("written JSON");
+    assert_eq!(parsed, event, "the written event is the tree");
     true
 }
 

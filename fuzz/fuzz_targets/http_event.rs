@@ -1,6 +1,7 @@
 //! An HTTP request as API Gateway v1 and v2 events and as the plain request of fetch-style
 //! workers: each carries the method, path, query, headers and body it was made of, and
-//! survives the JSON round trip to the worker.
+//! survives the JSON round trip to the worker; the events fnshim writes as text, straight from
+//! the request, are the same JSON as the trees built field by field.
 #![no_main]
 
 use fnshim::fuzzing::{self, Request};
@@ -23,8 +24,18 @@ fuzz_target!(|data: &[u8]| {
     plain(&request);
 });
 
+/// The written text is valid JSON with no raw newline (it ends the worker's line), and it is
+/// the tree.
+fn assert_written_is(event: &Value, r: &Request<'_>, v2: bool) {
+    let written = fuzzing::written_http_event(r, v2);
+    assert!(!written.contains(&b'\n'));
+    let parsed: Value = serde_json::from_slice(&written).expect("the written event parses");
+    assert_eq!(&parsed, event, "the written event is the tree");
+}
+
 fn v1(r: &Request<'_>) {
     let event = fuzzing::http_event(r, false);
+    assert_written_is(&event, r, false);
     assert_eq!(event["httpMethod"], r.method);
     assert_eq!(event["path"], r.path);
     assert_eq!(event["requestContext"]["path"], r.path);
@@ -46,6 +57,7 @@ fn v1(r: &Request<'_>) {
 
 fn v2(r: &Request<'_>) {
     let event = fuzzing::http_event(r, true);
+    assert_written_is(&event, r, true);
     assert_eq!(event["version"], "2.0");
     assert_eq!(event["rawPath"], r.path);
     assert_eq!(event["rawQueryString"], r.query.unwrap_or(""));

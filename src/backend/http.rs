@@ -231,7 +231,7 @@ impl Upstream {
             .header(header::HOST, host(addr))
             .header(header::CONTENT_TYPE, "application/json")
             .body(http_body_util::Either::Right(http_body_util::Full::new(
-                Bytes::from(invocation.event.into_shape(Shape::Event).to_string()),
+                Bytes::from(invocation.event.into_json(Shape::Event)),
             )))
             .map_err(|e| Failed::Upstream(e.to_string()))?;
         self.identify(request.headers_mut(), &request_id);

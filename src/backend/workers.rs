@@ -5,14 +5,31 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::invoke::{self, Failed, Invocation, Kind, Outcome, Shape};
+use crate::json::Json;
 use crate::readiness::Readiness;
 use crate::worker::{Input, InvokeError, LogSink, Payload, Pool, Reply, Tag};
 
 #[path = "worker_stream.rs"]
 mod stream;
+
+/// What the invocation carries to a worker that reads `input`, as JSON text.
+fn shaped(kind: Kind, event: invoke::Payload, input: Input) -> Payload {
+    match input {
+        Input::Request if kind == Kind::Http => Payload::Request(match event {
+            // An HTTP event that came as JSON (from Lambda) is described from its fields.
+            invoke::Payload::Json(event) => {
+                let mut text = Json::with_capacity(1024);
+                text.value(&crate::event::lambda::plain_request_of(&event).unwrap_or(event));
+                text.0
+            }
+            other => other.into_json(Shape::Request),
+        }),
+        _ => Payload::Event(event.into_json(Shape::Event)),
+    }
+}
 
 /// The functions served by handler workers; the first is the default one.
 pub struct Workers {
@@ -48,18 +65,9 @@ impl Workers {
             .await?;
         let fields = std::mem::take(&mut invocation.context);
         let context = self.context(function, fields, &invocation);
-        let event = invocation.event;
+        let (kind, event) = (invocation.kind, invocation.event);
         // Shaped once the worker is chosen: a fetch-style worker reads the plain request.
-        let payload = |input| match input {
-            Input::Request if invocation.kind == Kind::Http => Payload::Request(match event {
-                // An HTTP event that came as JSON (from Lambda) is described from its fields.
-                invoke::Payload::Json(event) => {
-                    crate::event::lambda::plain_request_of(&event).unwrap_or(event)
-                }
-                other => other.into_shape(Shape::Request),
-            }),
-            _ => Payload::Event(event.into_shape(Shape::Event)),
-        };
+        let payload = |input| shaped(kind, event, input);
         let tag = Tag {
             request_id: &invocation.request_id,
             logs: invocation.logs.clone().map(sink),
@@ -70,7 +78,7 @@ impl Workers {
                 invocation.kind.as_str(),
                 tag,
                 payload,
-                context,
+                &context,
                 invocation.deadline,
                 self.max_response_size,
             )
@@ -106,26 +114,53 @@ impl Workers {
             .sum()
     }
 
-    /// The handler's context: the front end's fields, then the function's own.
+    /// The handler's context as JSON text: the front end's fields, then the function's own
+    /// (which win over a front-end field of the same name), written straight into the line's
+    /// bytes rather than inserted into the map.
     fn context(
         &self,
         function: &Function,
-        mut context: serde_json::Map<String, Value>,
+        fields: serde_json::Map<String, Value>,
         invocation: &Invocation,
-    ) -> Value {
+    ) -> Vec<u8> {
+        const OWN: [&str; 6] = [
+            "requestId",
+            "functionName",
+            "functionVersion",
+            "memoryLimitInMB",
+            "deadlineMs",
+            "triggerType",
+        ];
         let left = invocation
             .deadline
             .saturating_duration_since(tokio::time::Instant::now());
-        context.insert("requestId".into(), json!(invocation.request_id));
-        context.insert("functionName".into(), json!(function.name));
-        context.insert("functionVersion".into(), json!(self.function_version));
-        context.insert("memoryLimitInMB".into(), json!(function.memory_mb));
-        context.insert(
-            "deadlineMs".into(),
-            json!(epoch_ms() + left.as_millis() as u64),
-        );
-        context.insert("triggerType".into(), json!(invocation.kind.as_str()));
-        Value::Object(context)
+        let mut out = Json::with_capacity(640);
+        out.raw(b"{");
+        let theirs = fields
+            .iter()
+            .filter(|(key, _)| !OWN.contains(&key.as_str()));
+        for (key, value) in theirs {
+            out.key(0, key);
+            out.value(value);
+            out.raw(b",");
+        }
+        out.raw(b"\"requestId\":");
+        out.str(&invocation.request_id);
+        out.raw(b",\"functionName\":");
+        out.str(&function.name);
+        out.raw(b",\"functionVersion\":");
+        out.str(&self.function_version);
+        out.raw(b",\"memoryLimitInMB\":");
+        match function.memory_mb {
+            Some(mb) => out.number(mb),
+            None => out.raw(b"null"),
+        }
+        out.raw(b",\"deadlineMs\":");
+        out.number(epoch_ms() + left.as_millis() as u64);
+        out.raw(b",\"triggerType\":");
+        out.str(invocation.kind.as_str());
+        out.raw(b"}");
+        out.0
     }
 }
 

@@ -9,11 +9,13 @@ pub mod azure;
 mod cloudevent;
 pub mod fc;
 mod http;
+mod http_json;
 pub mod lambda;
 mod response;
 
 pub use cloudevent::cloudevent;
 pub use http::{http_event, plain_request, HttpRequest};
+pub use http_json::{write_http_event, write_plain_request};
 pub use response::to_response;
 
 use base64::Engine;

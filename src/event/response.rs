@@ -21,7 +21,11 @@ pub fn to_response(result: Value) -> Result<HttpResponse, InvalidResponse> {
     match result {
         Value::Object(map) if map.contains_key("statusCode") => shaped(map),
         Value::String(text) => Ok(plain(text.into(), "text/plain; charset=utf-8")),
-        other => Ok(plain(other.to_string().into(), "application/json")),
+        other => {
+            let mut text = crate::json::Json::with_capacity(128);
+            text.value(&other);
+            Ok(plain(text.0.into(), "application/json"))
+        }
     }
 }
 

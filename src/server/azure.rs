@@ -188,8 +188,8 @@ fn http_payload(
             route: None,
         };
         match want {
-            Shape::Event => event::http_event(&request, format),
-            Shape::Request => event::plain_request(&request),
+            Shape::Event => event::write_http_event(&request, format),
+            Shape::Request => event::write_plain_request(&request),
         }
     })))
 }

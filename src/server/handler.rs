@@ -109,7 +109,7 @@ fn http_payload(
     matched: Option<Matched>,
     format: EventFormat,
 ) -> Payload {
-    let (source_ip, request_id) = (remote.to_canonical().to_string(), request_id.to_owned());
+    let (source_ip, request_id) = (address_text(remote), request_id.to_owned());
     let time_epoch_ms = epoch_ms();
     Payload::Http(Box::new(move |shape| {
         let request = HttpRequest {
@@ -124,10 +124,32 @@ fn http_payload(
             route: matched.as_ref(),
         };
         match shape {
-            Shape::Event => event::http_event(&request, format),
-            Shape::Request => event::plain_request(&request),
+            Shape::Event => event::write_http_event(&request, format),
+            Shape::Request => event::write_plain_request(&request),
         }
     }))
+}
+
+/// The client's address as text (`a.b.c.d`, an IPv4-mapped IPv6 address as its IPv4); IPv4
+/// without the formatter, whose per-octet padding logic cost more than the rest of the event.
+fn address_text(remote: IpAddr) -> String {
+    let IpAddr::V4(ip) = remote.to_canonical() else {
+        return remote.to_canonical().to_string();
+    };
+    let mut text = String::with_capacity(15);
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push((b'0' + octet / 100) as char);
+        }
+        if octet >= 10 {
+            text.push((b'0' + octet / 10 % 10) as char);
+        }
+        text.push((b'0' + octet % 10) as char);
+    }
+    text
 }
 
 /// `/invoke` takes raw events; with TRIGGER_TYPE=event so does `POST /`, and every other route
@@ -253,6 +275,19 @@ mod tests {
             route(Trigger::Event, &Method::POST, "/other"),
             Route::NotFound
         );
+    }
+
+    #[test]
+    fn addresses_are_written_as_the_formatter_writes_them() {
+        let mut addresses: Vec<IpAddr> = (0..=255u8)
+            .map(|n| IpAddr::from([n, 255 - n, n / 7, 100 + n / 3]))
+            .collect();
+        addresses.push("::ffff:10.0.0.1".parse().unwrap());
+        addresses.push("::1".parse().unwrap());
+        addresses.push("2001:db8::1".parse().unwrap());
+        for address in addresses {
+            assert_eq!(address_text(address), address.to_canonical().to_string());
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@ use tokio::net::UnixListener;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::{timeout_at, Instant};
 
+use crate::json::Json;
+
 pub use connection::{Connection, Input, Lifecycle, LogSink, Part, Reply, Stream};
 pub use message::{decode, Decoded};
 use work::Work;
@@ -37,11 +39,11 @@ pub enum InvokeError {
     WorkerExited,
 }
 
-/// What one invocation carries to its worker: an `event`, or the `request` description a
-/// worker asked for with `"input":"request"`.
+/// What one invocation carries to its worker, as JSON text: an `event`, or the `request`
+/// description a worker asked for with `"input":"request"`.
 pub enum Payload {
-    Event(Value),
-    Request(Value),
+    Event(Vec<u8>),
+    Request(Vec<u8>),
 }
 
 /// A freshly connected worker (its `hello` named its slot): its two stream halves.
@@ -243,13 +245,13 @@ impl Pool {
     /// Runs one invocation (`tag`: its request id, and where its log lines go) on some worker
     /// and waits for its reply until `deadline`. `payload` makes what the invocation carries
     /// once the worker, and so its `Input`, is known: only the form that worker reads is built
-    /// and serialized.
+    /// and serialized. `context` is a JSON object's text.
     pub async fn invoke(
         &self,
         kind: &str,
         tag: Tag<'_>,
         payload: impl FnOnce(Input) -> Payload,
-        context: Value,
+        context: &[u8],
         deadline: Instant,
         max_stream: u64,
     ) -> Result<Reply, InvokeError> {
@@ -270,7 +272,7 @@ impl Pool {
             Payload::Event(event) => ("event", event),
             Payload::Request(request) => ("request", request),
         };
-        let line = invoke_line(&id, kind, &context, field, &value);
+        let line = invoke_line(&id, kind, context, field, &value);
         let tag = Tag { request_id, logs };
         let (reserved, sent) = self
             .send(reserved, &id, tag, line, max_stream, deadline)
@@ -356,21 +358,18 @@ pub(crate) async fn replace_if_stuck(connection: Arc<Connection>, ping: String) 
 
 /// `{"type":"invoke","id":…,"kind":…,"context":…,"event"|"request":…}` and its newline,
 /// written straight into one buffer (no map of the message built first).
-fn invoke_line(id: &str, kind: &str, context: &Value, field: &str, value: &Value) -> Vec<u8> {
-    let mut line = Vec::with_capacity(1024);
-    line.extend_from_slice(b"{\"type\":\"invoke\",\"id\":");
-    // Writing JSON values into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut line, id);
-    line.extend_from_slice(b",\"kind\":");
-    let _ = serde_json::to_writer(&mut line, kind);
-    line.extend_from_slice(b",\"context\":");
-    let _ = serde_json::to_writer(&mut line, context);
-    line.push(b',');
-    let _ = serde_json::to_writer(&mut line, field);
-    line.push(b':');
-    let _ = serde_json::to_writer(&mut line, value);
-    line.extend_from_slice(b"}\n");
-    line
+fn invoke_line(id: &str, kind: &str, context: &[u8], field: &str, value: &[u8]) -> Vec<u8> {
+    let mut line = Json::with_capacity(value.len() + context.len() + 96);
+    line.raw(b"{\"type\":\"invoke\",\"id\":");
+    line.str(id);
+    line.raw(b",\"kind\":");
+    line.str(kind);
+    line.raw(b",\"context\":");
+    line.raw(context);
+    line.key(1, field);
+    line.raw(value);
+    line.raw(b"}\n");
+    line.0
 }
 
 #[cfg(test)]
@@ -411,15 +410,15 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let payload = |input| match input {
-            Input::Event => Payload::Event(json!({"an": "event"})),
-            Input::Request => Payload::Request(json!({"a": "request"})),
+            Input::Event => Payload::Event(br#"{"an":"event"}"#.to_vec()),
+            Input::Request => Payload::Request(br#"{"a":"request"}"#.to_vec()),
         };
         let deadline = Instant::now() + Duration::from_secs(5);
         let tag = Tag {
             request_id: "rid",
             logs: None,
         };
-        let invoked = pool.invoke("http", tag, payload, json!({}), deadline, 1 << 20);
+        let invoked = pool.invoke("http", tag, payload, b"{}", deadline, 1 << 20);
         let answered = async {
             let mut line = Vec::new();
             BufReader::new(read)

@@ -287,7 +287,7 @@ impl RuntimeApi {
             logs,
             ..
         } = invocation;
-        let event = bytes::Bytes::from(event.into_shape(Shape::Event).to_string());
+        let event = bytes::Bytes::from(event.into_json(Shape::Event));
         let mut state = self.lock();
         if state.queue.len() >= self.max_waiting {
             return Err(Failed::Throttled);
