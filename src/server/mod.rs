@@ -386,15 +386,14 @@ impl<'a> Call<'a> {
         self.finished = true;
         let elapsed = self.started.elapsed();
         self.app.metrics.record(outcome, elapsed);
-        tracing::info!(
-            request_id = self.id(),
-            trace_id = self.trace.trace_id,
-            method = self.method.as_str(),
-            path = self.uri.path(),
+        crate::logging::invocation(&crate::logging::Invocation {
+            request_id: self.id(),
+            trace_id: &self.trace.trace_id,
+            method: self.method.as_str(),
+            path: self.uri.path(),
             status,
-            duration_us = elapsed.as_micros() as u64,
-            "invocation"
-        );
+            duration_us: elapsed.as_micros() as u64,
+        });
     }
 }
 
