@@ -314,13 +314,26 @@ impl fmt::Write for Escaping<'_> {
     }
 }
 
+/// The bytes a JSON string cannot hold as they are (control characters, quote, backslash,
+/// and DEL, escaped too).
+static ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0x7f] = true;
+    table
+};
+
 /// Appends `text` escaped for a JSON string (quotes, backslashes, control characters).
 fn escape_into(out: &mut String, text: &str) {
-    // Most values (ids, paths, methods) need nothing escaped: one tight scan, one copy.
-    if !text
-        .bytes()
-        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
-    {
+    // Most values (ids, paths, methods) need nothing escaped: one tight scan (a table look-up
+    // per byte), one copy.
+    if !text.bytes().any(|b| ESCAPED[usize::from(b)]) {
         out.push_str(text);
         return;
     }
