@@ -53,13 +53,21 @@ pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// The names a `Connection` value lists; `keep-alive` and `close` (the usual ones) name no
 /// header beyond those already going.
 fn listed(value: &HeaderValue) -> impl Iterator<Item = HeaderName> + '_ {
-    value
-        .to_str()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
+    tokens(value)
         .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close"))
         .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+}
+
+/// A `Connection` value's options; none for the usual lone `keep-alive` or `close` (what
+/// HTTP/1.0 keep-alive clients and Node's answers send), told without splitting it.
+fn tokens(value: &HeaderValue) -> impl Iterator<Item = &str> {
+    let text = value.to_str().unwrap_or_default();
+    let plain = text.eq_ignore_ascii_case("keep-alive") || text.eq_ignore_ascii_case("close");
+    (!plain)
+        .then_some(text)
+        .into_iter()
+        .flat_map(|text| text.split(','))
+        .map(str::trim)
 }
 
 /// The standard names compare as constants (no string compared); two are not standard.
@@ -124,9 +132,8 @@ pub(super) fn upgrade_asked(headers: &HeaderMap) -> Option<HeaderValue> {
     let asks = headers
         .get_all(header::CONNECTION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+        .flat_map(tokens)
+        .any(|token| token.eq_ignore_ascii_case("upgrade"));
     asks.then(|| headers.get(header::UPGRADE).cloned())
         .flatten()
 }
@@ -171,6 +178,10 @@ mod tests {
         headers.append("x-kept", HeaderValue::from_static("1"));
         headers.append("x-kept", HeaderValue::from_static("2"));
         strip_hop_by_hop(&mut headers);
+        let mut lone = HeaderMap::new();
+        lone.insert(header::CONNECTION, HeaderValue::from_static("Keep-Alive"));
+        lone.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        assert_eq!(upgrade_asked(&lone), None);
         let left: Vec<_> = headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
         assert_eq!(left, [("x-kept", &b"1"[..]), ("x-kept", &b"2"[..])]);
     }
