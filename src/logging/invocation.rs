@@ -93,7 +93,11 @@ fn digits(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&text[at..]).unwrap_or("0"));
+    // Pushed one by one: these are ASCII digits, a few of them (no UTF-8 check, no memcpy).
+    out.reserve(text.len() - at);
+    for &digit in &text[at..] {
+        out.push(char::from(digit));
+    }
 }
 
 #[cfg(test)]
