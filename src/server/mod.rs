@@ -9,6 +9,7 @@ mod body;
 pub mod errors;
 mod fc;
 mod framing;
+mod head_timer;
 pub mod handler;
 mod lambda_invoke;
 pub mod metrics;
@@ -26,7 +27,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -218,7 +219,7 @@ fn connection(
             async move { Ok::<_, Infallible>(handle(&app, &lane, request, remote.ip()).await) }
         });
         let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
+            .timer(head_timer::HeadTimer::default())
             .header_read_timeout(limits.keepalive_timeout)
             // The request line and headers together: past this, 431 (hyper's default is ~400 KiB;
             // nginx refuses past 4 × 8 KiB).
