@@ -61,10 +61,10 @@ fn listed(value: &HeaderValue) -> impl Iterator<Item = HeaderName> + '_ {
 /// A `Connection` value's options; none for the usual lone `keep-alive` or `close` (what
 /// HTTP/1.0 keep-alive clients and Node's answers send), told without splitting it.
 fn tokens(value: &HeaderValue) -> impl Iterator<Item = &str> {
-    let text = value.to_str().unwrap_or_default();
-    let plain = text.eq_ignore_ascii_case("keep-alive") || text.eq_ignore_ascii_case("close");
+    let bytes = value.as_bytes();
+    let plain = bytes.eq_ignore_ascii_case(b"keep-alive") || bytes.eq_ignore_ascii_case(b"close");
     (!plain)
-        .then_some(text)
+        .then(|| value.to_str().unwrap_or_default())
         .into_iter()
         .flat_map(|text| text.split(','))
         .map(str::trim)
