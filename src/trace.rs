@@ -141,12 +141,11 @@ impl Trace {
 /// without the formatter's per-digit work (two ids are made per request).
 fn hex(value: u128, digits: usize) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    // Pushed as chars: ASCII digits need no UTF-8 check of the whole.
-    let mut text = String::with_capacity(digits);
-    for i in (0..digits).rev() {
-        text.push(char::from(DIGITS[((value >> (4 * i)) & 0xf) as usize]));
-    }
-    text
+    let text: Vec<u8> = (0..digits)
+        .rev()
+        .map(|i| DIGITS[((value >> (4 * i)) & 0xf) as usize])
+        .collect();
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// A valid `traceparent`: version (not `ff`), trace id and parent id (not all zeros), flags;
