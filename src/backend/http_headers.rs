@@ -188,7 +188,14 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.append(header::CONNECTION, HeaderValue::from_static("close, X-A"));
         headers.append(header::CONNECTION, HeaderValue::from_static("x-b"));
-        for name in ["x-a", "x-b", "te", "trailer", "proxy-connection", "proxy-authorization"] {
+        for name in [
+            "x-a",
+            "x-b",
+            "te",
+            "trailer",
+            "proxy-connection",
+            "proxy-authorization",
+        ] {
             headers.insert(name, HeaderValue::from_static("1"));
         }
         headers.append("x-kept", HeaderValue::from_static("1"));
@@ -198,7 +205,10 @@ mod tests {
         lone.insert(header::CONNECTION, HeaderValue::from_static("Keep-Alive"));
         lone.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         assert_eq!(upgrade_asked(&lone), None);
-        let left: Vec<_> = headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let left: Vec<_> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
         assert_eq!(left, [("x-kept", &b"1"[..]), ("x-kept", &b"2"[..])]);
     }
 

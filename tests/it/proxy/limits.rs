@@ -196,9 +196,9 @@ fn a_busy_keep_alive_connection_outlives_keepalive_timeout() {
     let opened = Instant::now();
     let mut served = 0;
     while opened.elapsed() < Duration::from_secs(5) {
-        let r = conn.request(&Request::get("/echo")).unwrap_or_else(|e| {
-            panic!("request {served} after {:?}: {e}{shim}", opened.elapsed())
-        });
+        let r = conn
+            .request(&Request::get("/echo"))
+            .unwrap_or_else(|e| panic!("request {served} after {:?}: {e}{shim}", opened.elapsed()));
         assert_eq!(r.status, 200, "{r}{shim}");
         served += 1;
         std::thread::sleep(Duration::from_millis(300)); // the client's pace, not a wait
