@@ -26,14 +26,23 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{LogFormat, LogSettings};
 
+mod invocation;
+pub(crate) use invocation::{invocation, Invocation};
+
 pub fn init(settings: LogSettings) {
     let json = match settings.format {
         Some(format) => format == LogFormat::Json,
         None => !std::io::stdout().is_terminal(),
     };
+    // One writer for the whole process: tracing's lines and the invocation lines written
+    // without tracing's dispatch (`invocation`) share its dropped-line bookkeeping.
+    let stderr: &'static Stderr = Box::leak(Box::new(Stderr::new(json)));
+    if json && settings.level >= tracing::Level::INFO {
+        invocation::direct(stderr);
+    }
     let builder = tracing_subscriber::fmt()
         .with_max_level(settings.level)
-        .with_writer(Stderr::new(json))
+        .with_writer(move || LineWriter(stderr))
         .with_target(false);
     if json {
         builder.event_format(JsonLines).init();
@@ -94,7 +103,11 @@ impl Stderr {
             prefix.extend(self.dropped_note(lost.dropped));
         }
         let budget = if lost.stuck { Duration::ZERO } else { STALL };
-        let whole = [prefix.as_slice(), line].concat();
+        // The usual case, nothing to put first: the line is written as it is, not copied.
+        let whole = match prefix.is_empty() {
+            true => std::borrow::Cow::Borrowed(line),
+            false => std::borrow::Cow::Owned([prefix.as_slice(), line].concat()),
+        };
         match write_within(fd, &whole, budget) {
             Ok(()) => *lost = Lost::default(),
             Err(written) => {
@@ -138,15 +151,22 @@ impl<'a> MakeWriter<'a> for Stderr {
     }
 }
 
+impl Stderr {
+    /// Writes one whole line: through the non-blocking pipe, or to plain stderr.
+    fn write_line(&self, line: &[u8]) -> io::Result<()> {
+        match &self.pipe {
+            Some(fd) => Ok(self.line(fd, line)),
+            None => io::Write::write_all(&mut io::stderr(), line),
+        }
+    }
+}
+
 /// The writer for one event; tracing-subscriber hands it the whole formatted line at once.
 pub struct LineWriter<'a>(&'a Stderr);
 
 impl io::Write for LineWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &self.0.pipe {
-            Some(fd) => self.0.line(fd, buf),
-            None => io::stderr().write_all(buf)?,
-        }
+        self.0.write_line(buf)?;
         Ok(buf.len())
     }
 
@@ -294,13 +314,26 @@ impl fmt::Write for Escaping<'_> {
     }
 }
 
+/// The bytes a JSON string cannot hold as they are (control characters, quote, backslash,
+/// and DEL, escaped too).
+static ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0x7f] = true;
+    table
+};
+
 /// Appends `text` escaped for a JSON string (quotes, backslashes, control characters).
 fn escape_into(out: &mut String, text: &str) {
-    // Most values (ids, paths, methods) need nothing escaped: one tight scan, one copy.
-    if !text
-        .bytes()
-        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
-    {
+    // Most values (ids, paths, methods) need nothing escaped: one tight scan (a table look-up
+    // per byte), one copy.
+    if !text.bytes().any(|b| ESCAPED[usize::from(b)]) {
         out.push_str(text);
         return;
     }
@@ -378,117 +411,4 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn lines_are_json_with_flat_fields_and_escapes() {
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .event_format(JsonLines)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(
-                request_id = "r-1",
-                status = 200u16,
-                took = -3i64,
-                ok = true,
-                ratio = 0.5,
-                path = "/a\"b\\c\n\u{1}é",
-                "invocation {}",
-                7
-            );
-        });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        assert!(text.ends_with("}\n") && text.lines().count() == 1, "{text}");
-        let line: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(line["level"], "INFO");
-        assert_eq!(line["message"], "invocation 7");
-        assert_eq!(line["request_id"], "r-1");
-        assert_eq!(line["status"], 200);
-        assert_eq!(line["took"], -3);
-        assert_eq!(line["ok"], true);
-        assert_eq!(line["ratio"], 0.5);
-        assert_eq!(line["path"], "/a\"b\\c\n\u{1}é");
-        let stamp = line["timestamp"].as_str().unwrap();
-        assert_eq!(stamp.len(), "2026-11-21T08:00:00.000000Z".len(), "{stamp}");
-    }
-
-    #[test]
-    fn a_full_pipe_drops_lines_without_blocking_and_reports_them_once_it_drains() {
-        let mut fds = [0; 2];
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        let sink = Stderr {
-            pipe: reopen_nonblocking(write.as_raw_fd()),
-            state: Mutex::default(),
-            json: true,
-        };
-        let fd = sink.pipe.as_ref().expect("a pipe is reopened");
-        let line = [b'x'; 1000];
-        let started = Instant::now();
-        for _ in 0..200 {
-            sink.line(fd, &line); // 200 kB into a 64 kB pipe
-        }
-        let took = started.elapsed();
-        assert!(took < STALL + Duration::from_millis(500), "{took:?}");
-        let dropped = sink.lost().dropped;
-        assert!(dropped > 100 && sink.lost().stuck, "{dropped}");
-        let mut drained = Vec::new();
-        let mut chunk = [0u8; 65536];
-        // SAFETY: reads into a local buffer; the read end is non-blocking from here on.
-        unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
-        loop {
-            let n = unsafe { libc::read(read.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
-            if n <= 0 {
-                break;
-            }
-            drained.extend_from_slice(&chunk[..n as usize]);
-        }
-        sink.line(fd, b"after\n");
-        let n = unsafe { libc::read(read.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
-        let text = String::from_utf8_lossy(&chunk[..n.max(0) as usize]).into_owned();
-        let mut lines = text.lines();
-        let note: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
-        assert_eq!(note["dropped"], dropped, "{text}");
-        assert_eq!(lines.next(), Some("after"), "{text}");
-        assert!(
-            drained.iter().all(|b| *b == b'x'),
-            "only whole lines went out"
-        );
-        assert!(!sink.lost().stuck && sink.lost().dropped == 0);
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc_with_microseconds() {
-        let mut out = String::new();
-        timestamp(
-            &mut out,
-            UNIX_EPOCH + Duration::from_micros(1_795_248_000_000_042),
-        );
-        assert_eq!(out, "2026-11-21T08:00:00.000042Z");
-        out.clear();
-        timestamp(
-            &mut out,
-            UNIX_EPOCH + Duration::from_micros(1_795_248_059_999_999),
-        );
-        assert_eq!(out, "2026-11-21T08:00:59.999999Z");
-    }
-}
+mod tests;

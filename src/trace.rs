@@ -5,12 +5,16 @@
 //! `traceparent`, `tracestate`, `amznTraceId`), and a started one's `traceparent` onto the
 //! request a proxied server receives.
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Map, Value};
 
 pub const TRACEPARENT: &str = "traceparent";
 pub const TRACESTATE: &str = "tracestate";
 pub const AMZN_TRACE_ID: &str = "x-amzn-trace-id";
+/// The same names as constants: looked up by a `&str`, a name is parsed again on every request.
+pub static TRACEPARENT_HEADER: HeaderName = HeaderName::from_static(TRACEPARENT);
+static TRACESTATE_HEADER: HeaderName = HeaderName::from_static(TRACESTATE);
+static AMZN_TRACE_ID_HEADER: HeaderName = HeaderName::from_static(AMZN_TRACE_ID);
 
 /// Longest header value taken as it is (X-Ray allows 256; tracestate up to 512 by W3C).
 const LONGEST: usize = 512;
@@ -32,19 +36,19 @@ impl Trace {
     /// The request's trace, or a new one from `fresh` (128 random bits and the epoch seconds,
     /// called only when the request has no usable trace header).
     pub fn from_headers(headers: &HeaderMap, fresh: impl FnOnce() -> (u128, u64)) -> Trace {
-        let text = |name: &str| {
+        let text = |name: &HeaderName| {
             let value = headers.get(name)?.to_str().ok()?.trim();
             (!value.is_empty() && value.len() <= LONGEST).then(|| value.to_owned())
         };
-        let amzn_given = text(AMZN_TRACE_ID);
-        if let Some(given) = text(TRACEPARENT).filter(|p| parse_traceparent(p).is_some()) {
+        let amzn_given = text(&AMZN_TRACE_ID_HEADER);
+        if let Some(given) = text(&TRACEPARENT_HEADER).filter(|p| parse_traceparent(p).is_some()) {
             let (trace_id, parent_id, sampled) = parse_traceparent(&given).unwrap_or_default();
             return Trace {
                 trace_id,
                 parent_id,
                 sampled,
                 given_parent: Some(given),
-                tracestate: text(TRACESTATE),
+                tracestate: text(&TRACESTATE_HEADER),
                 amzn_given,
             };
         }
@@ -115,7 +119,8 @@ impl Trace {
     pub fn made_traceparent(&self) -> Option<HeaderValue> {
         match self.given_parent {
             Some(_) => None,
-            None => HeaderValue::from_str(&self.traceparent()).ok(),
+            // The text becomes the value's bytes (`from_str` would copy it).
+            None => HeaderValue::from_maybe_shared(bytes::Bytes::from(self.traceparent())).ok(),
         }
     }
 

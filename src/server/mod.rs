@@ -9,6 +9,7 @@ mod body;
 pub mod errors;
 mod fc;
 mod framing;
+mod head_timer;
 pub mod handler;
 mod lambda_invoke;
 pub mod metrics;
@@ -26,7 +27,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -204,7 +205,7 @@ fn connection(
             async move { Ok::<_, Infallible>(handle(&app, &lane, request, remote.ip()).await) }
         });
         let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
+            .timer(head_timer::HeadTimer::default())
             .header_read_timeout(limits.keepalive_timeout)
             // The request line and headers together: past this, 431 (hyper's default is ~400 KiB;
             // nginx refuses past 4 × 8 KiB).
@@ -376,15 +377,14 @@ impl<'a> Call<'a> {
         self.finished = true;
         let elapsed = self.started.elapsed();
         self.app.metrics.record(outcome, elapsed);
-        tracing::info!(
-            request_id = self.id(),
-            trace_id = self.trace.trace_id,
-            method = self.method.as_str(),
-            path = self.uri.path(),
+        crate::logging::invocation(&crate::logging::Invocation {
+            request_id: self.id(),
+            trace_id: &self.trace.trace_id,
+            method: self.method.as_str(),
+            path: self.uri.path(),
             status,
-            duration_us = elapsed.as_micros() as u64,
-            "invocation"
-        );
+            duration_us: elapsed.as_micros() as u64,
+        });
     }
 }
 

@@ -31,7 +31,7 @@ pub async fn invoke(
         // A trace fnshim started reaches the server; a caller's own headers pass as they are.
         request
             .headers_mut()
-            .insert(crate::trace::TRACEPARENT, made);
+            .insert(crate::trace::TRACEPARENT_HEADER.clone(), made);
     }
     let result = upstream
         .forward(lane, request, remote, &call.request_id, call.started)

@@ -25,8 +25,11 @@ impl RequestIds {
         let bytes = self.bits().to_le_bytes();
         let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
         let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let text = id.hyphenated().encode_lower(&mut text);
-        HeaderValue::from_str(text).expect("a UUID is a valid header value")
+        id.hyphenated().encode_lower(&mut text);
+        // The value owns the text in one allocation that its clones share (from `from_str`,
+        // the first clone, for the upstream request, would allocate a second).
+        HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
+            .expect("a UUID is a valid header value")
     }
 }
 

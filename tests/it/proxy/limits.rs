@@ -188,6 +188,34 @@ fn an_idle_keep_alive_connection_is_closed_after_keepalive_timeout() {
     );
 }
 
+/// KEEPALIVE_TIMEOUT bounds each wait for a head, not the connection's life: a connection used
+/// every 300 ms stays open past it (one timer is shared by a connection's heads, re-armed
+/// when it fires for an earlier head), then closes once it idles that long.
+#[test]
+fn a_busy_keep_alive_connection_outlives_keepalive_timeout() {
+    let f = Function::upstream(&[]);
+    let shim = ready_shim(&f, &[("KEEPALIVE_TIMEOUT", "3s")]);
+    let mut conn = Conn::connect(shim.port()).unwrap();
+    let opened = Instant::now();
+    let mut served = 0;
+    while opened.elapsed() < Duration::from_secs(5) {
+        let r = conn
+            .request(&Request::get("/echo"))
+            .unwrap_or_else(|e| panic!("request {served} after {:?}: {e}{shim}", opened.elapsed()));
+        assert_eq!(r.status, 200, "{r}{shim}");
+        served += 1;
+        std::thread::sleep(Duration::from_millis(300)); // the client's pace, not a wait
+    }
+    let idle = Instant::now();
+    conn.set_read_timeout(SECS_10);
+    assert!(conn.read_head("GET").is_err(), "{shim}");
+    let after = idle.elapsed();
+    assert!(
+        after >= Duration::from_millis(2400) && after < Duration::from_secs(9),
+        "closed after {after:?}{shim}"
+    );
+}
+
 #[test]
 fn past_max_connections_a_new_one_waits_until_one_closes() {
     let f = Function::upstream(&[]);
