@@ -8,6 +8,8 @@
 #
 #   BENCH_CALLGRIND_REQUESTS  requests of the load run (default 5000)
 #   FNSHIM_BIN                the binary (default: the `profiling` build, symbols kept)
+#   BENCH_FUNCTION            node (default) or python (bench/functions/python, its default
+#                             workers: one per CPU, one call at a time each)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/lib.sh"
@@ -16,9 +18,12 @@ BENCH_CALLGRIND_REQUESTS=${BENCH_CALLGRIND_REQUESTS:-5000}
 [[ $BENCH_CALLGRIND_REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CALLGRIND_REQUESTS must be a positive integer"
 need valgrind
 need wrk
+BENCH_FUNCTION=${BENCH_FUNCTION:-node}
+[[ $BENCH_FUNCTION == node || $BENCH_FUNCTION == python ]] || die "BENCH_FUNCTION must be node or python"
 BIN=${FNSHIM_BIN:-$ROOT/target/x86_64-unknown-linux-gnu/profiling/fnshim}
 [[ -x $BIN ]] || die "no $BIN: cargo build --profile profiling"
 RAW=$ROOT/bench/results/raw-callgrind-handlers
+[[ $BENCH_FUNCTION == node ]] || RAW=$RAW-$BENCH_FUNCTION
 mkdir -p "$RAW"
 
 invocations() { grep -c '"message":"invocation"' "$1" 2>/dev/null || true; }
@@ -27,7 +32,7 @@ run() { # KIND (idle|load) -> IR, REQS
   local kind=$1 port out=$RAW/$1.out logf=$RAW/$1.log pid wrk_pid t0=$SECONDS
   port=$(free_port)
   env -u FUNCTION_TARGET -u WORKERS -u FUNCTION_CONCURRENCY LOG_LEVEL=info LOG_FORMAT=json \
-    FUNCTION_PATH="$ROOT/bench/functions/node" PORT="$port" \
+    FUNCTION_PATH="$ROOT/bench/functions/$BENCH_FUNCTION" PORT="$port" \
     valgrind --tool=callgrind --trace-children=no --log-file="$RAW/$kind.valgrind.txt" \
     --callgrind-out-file="$out" "$BIN" >/dev/null 2>"$logf" &
   pid=$!
@@ -65,5 +70,5 @@ load_ir=$IR load_reqs=$REQS
 per=$(((load_ir - idle_ir) / (load_reqs - idle_reqs)))
 callgrind_annotate --inclusive=yes "$RAW/load.out" 2>/dev/null | head -n 120 >"$RAW/load.inclusive.txt" || true
 callgrind_annotate "$RAW/load.out" 2>/dev/null | head -n 80 >"$RAW/load.exclusive.txt" || true
-echo "fnshim handler mode (Node, 1 worker), wrk -c64: $per instructions per request" \
+echo "fnshim handler mode ($BENCH_FUNCTION, its default workers), wrk -c64: $per instructions per request" \
   "(load $load_ir Ir / $load_reqs requests, idle $idle_ir Ir / $idle_reqs)"

@@ -26,8 +26,14 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{LogFormat, LogSettings};
 
+mod batch;
 mod invocation;
 pub(crate) use invocation::{invocation, Invocation};
+
+/// Writes out the invocation lines still queued (`batch`): before the process exits.
+pub fn flush() {
+    invocation::flush();
+}
 
 pub fn init(settings: LogSettings) {
     let json = match settings.format {
@@ -61,6 +67,8 @@ pub struct Stderr {
     /// a terminal, a socket, /dev/null) or cannot be reopened (no /proc): then plain stderr.
     pipe: Option<OwnedFd>,
     state: Mutex<Lost>,
+    /// Invocation lines queued within one turn of the runtime, written together (`batch`).
+    batch: Mutex<batch::Batch>,
     json: bool,
 }
 
@@ -80,6 +88,7 @@ impl Stderr {
         Stderr {
             pipe: reopen_nonblocking(libc::STDERR_FILENO),
             state: Mutex::default(),
+            batch: Mutex::default(),
             json,
         }
     }
@@ -88,11 +97,12 @@ impl Stderr {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes one formatted line (or drops it); never fails, never blocks longer than STALL.
-    fn line(&self, fd: &OwnedFd, line: &[u8]) {
+    /// Writes formatted lines (`lines` of them, or drops them); never fails, never blocks
+    /// longer than STALL.
+    fn line(&self, fd: &OwnedFd, line: &[u8], lines: u64) {
         let mut lost = self.lost();
         if lost.stuck && !writable(fd, Duration::ZERO) {
-            lost.dropped += 1;
+            lost.dropped += lines;
             return;
         }
         let mut prefix = Vec::new();
@@ -120,7 +130,7 @@ impl Stderr {
                     lost.torn = into_line != Some(0);
                 }
                 lost.stuck = true;
-                lost.dropped += 1;
+                lost.dropped += lines;
             }
         }
     }
@@ -152,11 +162,11 @@ impl<'a> MakeWriter<'a> for Stderr {
 }
 
 impl Stderr {
-    /// Writes one whole line: through the non-blocking pipe, or to plain stderr.
-    fn write_line(&self, line: &[u8]) -> io::Result<()> {
+    /// Writes whole lines (`lines` of them): through the non-blocking pipe, or to plain stderr.
+    fn write_lines(&self, bytes: &[u8], lines: u64) -> io::Result<()> {
         match &self.pipe {
-            Some(fd) => Ok(self.line(fd, line)),
-            None => io::Write::write_all(&mut io::stderr(), line),
+            Some(fd) => Ok(self.line(fd, bytes, lines)),
+            None => io::Write::write_all(&mut io::stderr(), bytes),
         }
     }
 }

@@ -35,6 +35,7 @@ fn main() {
         Ok(plan) => fnshim::run_job(plan, job, Controls::from_signals()),
         Err(error) => fnshim::refuse(&env, job.is_some(), &error),
     };
+    logging::flush();
     std::process::exit(code);
 }
 

@@ -34,7 +34,15 @@ thread_local! {
     static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Logs the invocation line (INFO, message `invocation`).
+/// Writes out the queued invocation lines.
+pub(super) fn flush() {
+    if let Some(stderr) = DIRECT.get() {
+        stderr.flush();
+    }
+}
+
+/// Logs the invocation line (INFO, message `invocation`), queued with the others of this turn
+/// of the runtime (`batch`).
 pub(crate) fn invocation(line: &Invocation<'_>) {
     let Some(stderr) = DIRECT.get() else {
         return tracing::info!(
@@ -50,7 +58,7 @@ pub(crate) fn invocation(line: &Invocation<'_>) {
     LINE.with_borrow_mut(|buffer| {
         buffer.clear();
         json_line(buffer, line, SystemTime::now());
-        let _ = stderr.write_line(buffer.as_bytes());
+        stderr.queue(buffer.as_bytes());
         if buffer.capacity() > 16 << 10 {
             *buffer = String::new(); // a long path's line: not kept for the thread's life
         }

@@ -60,13 +60,14 @@ fn a_full_pipe_drops_lines_without_blocking_and_reports_them_once_it_drains() {
     let sink = Stderr {
         pipe: reopen_nonblocking(write.as_raw_fd()),
         state: Mutex::default(),
+        batch: Mutex::default(),
         json: true,
     };
     let fd = sink.pipe.as_ref().expect("a pipe is reopened");
     let line = [b'x'; 1000];
     let started = Instant::now();
     for _ in 0..200 {
-        sink.line(fd, &line); // 200 kB into a 64 kB pipe
+        sink.line(fd, &line, 1); // 200 kB into a 64 kB pipe
     }
     let took = started.elapsed();
     assert!(took < STALL + Duration::from_millis(500), "{took:?}");
@@ -83,7 +84,7 @@ fn a_full_pipe_drops_lines_without_blocking_and_reports_them_once_it_drains() {
         }
         drained.extend_from_slice(&chunk[..n as usize]);
     }
-    sink.line(fd, b"after\n");
+    sink.line(fd, b"after\n", 1);
     let n = unsafe { libc::read(read.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
     let text = String::from_utf8_lossy(&chunk[..n.max(0) as usize]).into_owned();
     let mut lines = text.lines();
@@ -95,6 +96,48 @@ fn a_full_pipe_drops_lines_without_blocking_and_reports_them_once_it_drains() {
         "only whole lines went out"
     );
     assert!(!sink.lost().stuck && sink.lost().dropped == 0);
+}
+
+/// What the pipe's read end holds now (non-blocking).
+fn read_now(read: &OwnedFd) -> String {
+    let mut chunk = [0u8; 65536];
+    // SAFETY: reads into a local buffer from a descriptor the test owns.
+    unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let n = unsafe { libc::read(read.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+    String::from_utf8_lossy(&chunk[..n.max(0) as usize]).into_owned()
+}
+
+#[test]
+fn queued_lines_leave_together_by_the_end_of_the_turn_and_before_any_other_line() {
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let sink: &'static Stderr = Box::leak(Box::new(Stderr {
+        pipe: reopen_nonblocking(write.as_raw_fd()),
+        state: Mutex::default(),
+        batch: Mutex::default(),
+        json: true,
+    }));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        sink.queue(b"one\n");
+        sink.queue(b"two\n");
+        assert_eq!(read_now(&read), "", "queued lines wait for the end of the turn");
+        tokio::task::yield_now().await;
+        assert_eq!(read_now(&read), "one\ntwo\n");
+        sink.queue(b"three\n");
+        sink.write_line(b"other\n").unwrap();
+        assert_eq!(read_now(&read), "three\nother\n", "order kept");
+        tokio::task::yield_now().await;
+        assert_eq!(read_now(&read), "", "nothing written twice");
+        sink.queue(b"last\n");
+    });
+    sink.flush();
+    assert_eq!(read_now(&read), "last\n", "flush writes what is left");
+    sink.queue(b"outside\n");
+    assert_eq!(read_now(&read), "outside\n", "outside a runtime, at once");
 }
 
 #[test]
