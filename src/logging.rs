@@ -165,7 +165,10 @@ impl Stderr {
     /// Writes whole lines (`lines` of them): through the non-blocking pipe, or to plain stderr.
     fn write_lines(&self, bytes: &[u8], lines: u64) -> io::Result<()> {
         match &self.pipe {
-            Some(fd) => Ok(self.line(fd, bytes, lines)),
+            Some(fd) => {
+                self.line(fd, bytes, lines);
+                Ok(())
+            }
             None => io::Write::write_all(&mut io::stderr(), bytes),
         }
     }
