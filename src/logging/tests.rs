@@ -124,7 +124,11 @@ fn queued_lines_leave_together_by_the_end_of_the_turn_and_before_any_other_line(
     runtime.block_on(async {
         sink.queue(b"one\n");
         sink.queue(b"two\n");
-        assert_eq!(read_now(&read), "", "queued lines wait for the end of the turn");
+        assert_eq!(
+            read_now(&read),
+            "",
+            "queued lines wait for the end of the turn"
+        );
         tokio::task::yield_now().await;
         assert_eq!(read_now(&read), "one\ntwo\n");
         sink.queue(b"three\n");

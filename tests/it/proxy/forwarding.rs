@@ -274,7 +274,9 @@ fn an_idle_spare_upstream_connection_is_closed_and_the_next_request_opens_anothe
     );
     let second = conn
         .request(&Request::get("/echo/second"))
-        .unwrap_or_else(|e| panic!("the client's kept connection after the spare closed: {e}{shim}"));
+        .unwrap_or_else(|e| {
+            panic!("the client's kept connection after the spare closed: {e}{shim}")
+        });
     assert_eq!(second.status, 200, "{second}{shim}");
     assert_ne!(
         first.json()["peer_port"],
