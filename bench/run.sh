@@ -294,7 +294,10 @@ callgrind_fnshim() { # KIND (idle|load)
   wait_code "http://127.0.0.1:$port/_/ready" 200 "$pid" "fnshim under callgrind" 180
   case $kind in
     load) cg_load "$port" "$RAW/callgrind-fnshim-$kind.wrk.txt" count_lines "$logf" '"message":"invocation"' ;;
-    abh) CG_WRK_HEADERS=("${AB_HEADERS[@]}") cg_load "$port" "$RAW/callgrind-fnshim-$kind.wrk.txt" count_lines "$logf" '"message":"invocation"' ;;
+    abh) # (an array cannot be a command's prefix assignment)
+      CG_WRK_HEADERS=("${AB_HEADERS[@]}")
+      cg_load "$port" "$RAW/callgrind-fnshim-$kind.wrk.txt" count_lines "$logf" '"message":"invocation"'
+      CG_WRK_HEADERS=() ;;
     ab) cg_ab "$port" "$RAW/callgrind-fnshim-$kind.ab.txt" ;;
   esac
   stop_pid "$pid"
@@ -307,7 +310,10 @@ callgrind_nginx() { # KIND (idle|load)
     --log-file="$RAW/$name.valgrind.txt" --callgrind-out-file="$RAW/$name.out"
   case $kind in
     load) cg_load "$STARTED_PORT" "$RAW/$name.wrk.txt" count_lines "$RAW/$name/logs/access.log" ;;
-    abh) CG_WRK_HEADERS=("${AB_HEADERS[@]}") cg_load "$STARTED_PORT" "$RAW/$name.wrk.txt" count_lines "$RAW/$name/logs/access.log" ;;
+    abh)
+      CG_WRK_HEADERS=("${AB_HEADERS[@]}")
+      cg_load "$STARTED_PORT" "$RAW/$name.wrk.txt" count_lines "$RAW/$name/logs/access.log"
+      CG_WRK_HEADERS=() ;;
     ab) cg_ab "$STARTED_PORT" "$RAW/$name.ab.txt" ;;
   esac
   stop_pid "$STARTED_PID"
