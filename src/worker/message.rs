@@ -44,6 +44,11 @@ pub enum Decoded {
 }
 
 pub fn decode(line: &[u8]) -> Decoded {
+    plain_result(line).unwrap_or_else(|| parsed(line))
+}
+
+/// Any line, parsed whole into a `Value` and read from it.
+fn parsed(line: &[u8]) -> Decoded {
     let mut message = match serde_json::from_slice::<Value>(line) {
         Ok(message) => message,
         Err(error) => {
@@ -68,6 +73,81 @@ pub fn decode(line: &[u8]) -> Decoded {
         "end" => Decoded::End(id, background),
         "done" => Decoded::Done(id, errors(message["errors"].take())),
         other => Decoded::Unknown(other.to_owned()),
+    }
+}
+
+/// The common line, `{"type":"result","id":"…","result":R}` with an optional
+/// `"background":bool` after it (the adapters write the keys in this order), read without
+/// building the message's own map: only `R` becomes a `Value`. Anything else (another order,
+/// an escaped id, another key, a duplicate) is `None` and goes through the whole-line parse,
+/// which gives the same answer for every line read here.
+fn plain_result(line: &[u8]) -> Option<Decoded> {
+    let mut at = Cursor { line, at: 0 };
+    for token in [
+        &b"{"[..],
+        b"\"type\"",
+        b":",
+        b"\"result\"",
+        b",",
+        b"\"id\"",
+        b":",
+    ] {
+        at.token(token)?;
+    }
+    let id = at.plain_string()?;
+    for token in [&b","[..], b"\"result\"", b":"] {
+        at.token(token)?;
+    }
+    let mut values = serde_json::Deserializer::from_slice(&line[at.at..]).into_iter::<Value>();
+    let result = values.next()?.ok()?;
+    at.at += values.byte_offset();
+    let background = match at.token(b",") {
+        Some(()) => {
+            at.token(b"\"background\"")?;
+            at.token(b":")?;
+            match at.token(b"true") {
+                Some(()) => true,
+                None => at.token(b"false").map(|()| false)?,
+            }
+        }
+        None => false,
+    };
+    at.token(b"}")?;
+    at.blank();
+    (at.at == line.len()).then(|| Decoded::Result(id.to_owned(), result, background))
+}
+
+struct Cursor<'a> {
+    line: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// JSON's whitespace.
+    fn blank(&mut self) {
+        while matches!(self.line.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// `token` after optional whitespace.
+    fn token(&mut self, token: &[u8]) -> Option<()> {
+        self.blank();
+        let found = self.line[self.at..].starts_with(token);
+        found.then(|| self.at += token.len())
+    }
+
+    /// A string without escapes or control characters (one that has them is `None`).
+    fn plain_string(&mut self) -> Option<&'a str> {
+        self.token(b"\"")?;
+        let rest = &self.line[self.at..];
+        let length = rest
+            .iter()
+            .position(|b| matches!(b, b'"' | b'\\' | ..=0x1f))?;
+        (rest[length] == b'"').then_some(())?;
+        let text = std::str::from_utf8(&rest[..length]).ok()?;
+        self.at += length + 1;
+        Some(text)
     }
 }
 
@@ -185,6 +265,40 @@ mod tests {
         assert_eq!(decode(b"[1]\n"), Decoded::Unknown(String::new()));
         let unreadable = decode(br#"{"type":"result","id":"9","result":[[["#);
         assert!(matches!(unreadable, Decoded::Unreadable { id: Some(id), .. } if id == "9"));
+    }
+
+    #[test]
+    fn a_result_line_read_without_its_map_is_what_the_whole_parse_reads() {
+        let read = [
+            r#"{"type":"result","id":"3","result":{"ok":true,"n":[1,2.5,"é\n"]}}"#,
+            r#"{"type":"result","id":"3","result":"text","background":true}"#,
+            r#"{"type":"result","id":"3","result":null,"background":false}"#,
+            "{\"type\": \"result\", \"id\": \"7\", \"result\": 12}\n",
+            r#"{"type":"result","id":"","result":[]}  "#,
+        ];
+        for line in read {
+            let fast = plain_result(line.as_bytes());
+            assert!(fast.is_some(), "{line}");
+            assert_eq!(fast.unwrap(), parsed(line.as_bytes()), "{line}");
+        }
+        let left_to_the_whole_parse = [
+            r#"{"id":"3","type":"result","result":1}"#,
+            r#"{"type":"result","id":"a\"b","result":1}"#,
+            r#"{"type":"result","id":3,"result":1}"#,
+            r#"{"type":"result","id":"3","result":1,"extra":2}"#,
+            r#"{"type":"result","id":"3","result":1,"result":2}"#,
+            r#"{"type":"result","id":"3","result":1,"background":"yes"}"#,
+            r#"{"type":"result","id":"3","result":1}x"#,
+            r#"{"type":"result","id":"3","result":[[["#,
+            r#"{"type":"results","id":"3","result":1}"#,
+        ];
+        for line in left_to_the_whole_parse {
+            assert_eq!(plain_result(line.as_bytes()), None, "{line}");
+        }
+        let last = decode(br#"{"type":"result","id":"3","result":1,"result":2}"#);
+        assert_eq!(last, Decoded::Result("3".into(), json!(2), false));
+        let escaped = decode(br#"{"type":"result","id":"a\"b","result":1}"#);
+        assert_eq!(escaped, Decoded::Result("a\"b".into(), json!(1), false));
     }
 
     #[test]
