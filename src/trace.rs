@@ -6,7 +6,7 @@
 //! request a proxied server receives.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 pub const TRACEPARENT: &str = "traceparent";
 pub const TRACESTATE: &str = "tracestate";
@@ -124,15 +124,23 @@ impl Trace {
         }
     }
 
-    /// The handler context's fields.
+    /// The handler context's fields, each given to `put` as its name and its text, in this
+    /// order (a back end that writes the context as text takes them from here, no map built).
+    pub fn fields(&self, mut put: impl FnMut(&'static str, &str)) {
+        put("traceId", &self.trace_id);
+        put("traceparent", &self.traceparent());
+        if let Some(state) = &self.tracestate {
+            put("tracestate", state);
+        }
+        put("amznTraceId", &self.amzn_trace_id());
+    }
+
+    /// The handler context's fields as a map ([`Trace::fields`]).
     pub fn context(&self) -> Map<String, Value> {
         let mut context = Map::new();
-        context.insert("traceId".into(), json!(self.trace_id));
-        context.insert("traceparent".into(), json!(self.traceparent()));
-        if let Some(state) = &self.tracestate {
-            context.insert("tracestate".into(), json!(state));
-        }
-        context.insert("amznTraceId".into(), json!(self.amzn_trace_id()));
+        self.fields(|name, text| {
+            context.insert(name.into(), Value::String(text.to_owned()));
+        });
         context
     }
 }
