@@ -139,11 +139,12 @@ impl Workers {
         let mut out = Json::with_capacity(640);
         out.raw(b"{");
         if let Some(trace) = trace {
-            trace.fields(|name, text| {
+            trace.fields(|name, parts| {
                 if !fields.contains_key(name) && !OWN.contains(&name) {
                     out.key(0, name);
-                    out.str(text);
-                    out.raw(b",");
+                    out.raw(b"\"");
+                    parts.iter().for_each(|part| out.escaped(part));
+                    out.raw(b"\",");
                 }
             });
         }
