@@ -14,6 +14,8 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use crate::trace::Trace;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A response body streamed as it is produced.
 pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
@@ -93,10 +95,27 @@ impl Invocation {
             request_id: self.request_id.clone(),
             event: Payload::Json(event.clone()),
             context: self.context.clone(),
+            trace: self.trace.clone(),
             deadline: self.deadline,
             stream: self.stream,
             logs: self.logs.clone(),
         })
+    }
+}
+
+impl Invocation {
+    /// The front end's context fields with the trace's (first; a front-end field of the same
+    /// name wins), taken out of the invocation.
+    pub fn take_context(&mut self) -> Map<String, Value> {
+        let fields = std::mem::take(&mut self.context);
+        match self.trace.take() {
+            None => fields,
+            Some(trace) => {
+                let mut context = trace.context();
+                context.extend(fields);
+                context
+            }
+        }
     }
 }
 
@@ -120,6 +139,10 @@ pub struct Invocation {
     /// Context fields only the front end knows (a Lambda ARN, client context, trace id …); the
     /// back end adds the function's own (name, version, memory, deadline).
     pub context: Map<String, Value>,
+    /// The request's trace, whose fields (`traceId`, `traceparent` …) the handler context
+    /// gets before `context`'s: kept as it is so that a back end writing the context as text
+    /// need not build them as a map ([`Invocation::take_context`] gives the map with them).
+    pub trace: Option<Trace>,
     /// When the caller stops waiting; the back end enforces it.
     pub deadline: Instant,
     /// The front end can pass an HTTP answer on as it arrives (Lambda's response streaming):

@@ -6,7 +6,7 @@
 //! request a proxied server receives.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 pub const TRACEPARENT: &str = "traceparent";
 pub const TRACESTATE: &str = "tracestate";
@@ -93,24 +93,43 @@ impl Trace {
 
     /// The `traceparent` to send on: the request's, or the one fnshim made (version 00).
     pub fn traceparent(&self) -> String {
+        self.traceparent_parts(|parts| parts.concat())
+    }
+
+    /// The `traceparent`'s text as the pieces it is joined from, given to `with`.
+    fn traceparent_parts<R>(&self, with: impl FnOnce(&[&str]) -> R) -> R {
         match &self.given_parent {
-            Some(given) => given.clone(),
+            Some(given) => with(&[given]),
             None => {
                 let flags = if self.sampled { "-01" } else { "-00" };
-                ["00-", &self.trace_id, "-", &self.parent_id, flags].concat()
+                with(&["00-", &self.trace_id, "-", &self.parent_id, flags])
             }
         }
     }
 
     /// `X-Amzn-Trace-Id`: the request's, or X-Ray's form of this trace.
     pub fn amzn_trace_id(&self) -> String {
+        self.amzn_trace_id_parts(|parts| parts.concat())
+    }
+
+    /// The `X-Amzn-Trace-Id`'s text as the pieces it is joined from, given to `with`.
+    fn amzn_trace_id_parts<R>(&self, with: impl FnOnce(&[&str]) -> R) -> R {
         match &self.amzn_given {
-            Some(given) => given.clone(),
+            Some(given) => with(&[given]),
             None => {
                 let (time, random) = self.trace_id.split_at(8);
                 let sampled = if self.sampled { "1" } else { "0" };
-                let parts = ["Root=1-", time, "-", random, ";Parent=", &self.parent_id];
-                parts.concat() + ";Sampled=" + sampled
+                let parent = &self.parent_id;
+                with(&[
+                    "Root=1-",
+                    time,
+                    "-",
+                    random,
+                    ";Parent=",
+                    parent,
+                    ";Sampled=",
+                    sampled,
+                ])
             }
         }
     }
@@ -124,15 +143,24 @@ impl Trace {
         }
     }
 
-    /// The handler context's fields.
+    /// The handler context's fields, each given to `put` as its name and its text's pieces
+    /// (joined, they are its value), in this order: a back end that writes the context as text
+    /// takes them from here, with no map and no joined string built.
+    pub fn fields(&self, mut put: impl FnMut(&'static str, &[&str])) {
+        put("traceId", &[&self.trace_id]);
+        self.traceparent_parts(|parts| put("traceparent", parts));
+        if let Some(state) = &self.tracestate {
+            put("tracestate", &[state]);
+        }
+        self.amzn_trace_id_parts(|parts| put("amznTraceId", parts));
+    }
+
+    /// The handler context's fields as a map ([`Trace::fields`]).
     pub fn context(&self) -> Map<String, Value> {
         let mut context = Map::new();
-        context.insert("traceId".into(), json!(self.trace_id));
-        context.insert("traceparent".into(), json!(self.traceparent()));
-        if let Some(state) = &self.tracestate {
-            context.insert("tracestate".into(), json!(state));
-        }
-        context.insert("amznTraceId".into(), json!(self.amzn_trace_id()));
+        self.fields(|name, parts| {
+            context.insert(name.into(), Value::String(parts.concat()));
+        });
         context
     }
 }

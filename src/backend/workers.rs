@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::invoke::{self, Failed, Invocation, Kind, Outcome, Shape};
 use crate::json::Json;
 use crate::readiness::Readiness;
+use crate::trace::Trace;
 use crate::worker::{Input, InvokeError, LogSink, Payload, Pool, Reply, Tag};
 
 #[path = "worker_stream.rs"]
@@ -64,7 +65,8 @@ impl Workers {
             .wait_ready(invocation.deadline.saturating_duration_since(now))
             .await?;
         let fields = std::mem::take(&mut invocation.context);
-        let context = self.context(function, fields, &invocation);
+        let trace = invocation.trace.take();
+        let context = self.context(function, (trace.as_ref(), fields), &invocation);
         let (kind, event) = (invocation.kind, invocation.event);
         // Shaped once the worker is chosen: a fetch-style worker reads the plain request.
         let payload = |input| shaped(kind, event, input);
@@ -114,13 +116,13 @@ impl Workers {
             .sum()
     }
 
-    /// The handler's context as JSON text: the front end's fields, then the function's own
-    /// (which win over a front-end field of the same name), written straight into the line's
-    /// bytes rather than inserted into the map.
+    /// The handler's context as JSON text: the trace's fields, the front end's (which win over
+    /// a trace field of the same name), then the function's own (which win over both), written
+    /// straight into the line's bytes rather than inserted into a map.
     fn context(
         &self,
         function: &Function,
-        fields: serde_json::Map<String, Value>,
+        (trace, fields): (Option<&Trace>, serde_json::Map<String, Value>),
         invocation: &Invocation,
     ) -> Vec<u8> {
         const OWN: [&str; 6] = [
@@ -136,6 +138,16 @@ impl Workers {
             .saturating_duration_since(tokio::time::Instant::now());
         let mut out = Json::with_capacity(640);
         out.raw(b"{");
+        if let Some(trace) = trace {
+            trace.fields(|name, parts| {
+                if !fields.contains_key(name) && !OWN.contains(&name) {
+                    out.key(0, name);
+                    out.raw(b"\"");
+                    parts.iter().for_each(|part| out.escaped(part));
+                    out.raw(b"\",");
+                }
+            });
+        }
         let theirs = fields
             .iter()
             .filter(|(key, _)| !OWN.contains(&key.as_str()));

@@ -171,6 +171,7 @@ impl Front {
             request_id: next.request_id,
             event: Payload::Json(event),
             context: invocation::context_of(&next.headers),
+            trace: None,
             deadline: Instant::now() + left,
             stream: self.streaming && kind == crate::invoke::Kind::Http,
             logs: None,

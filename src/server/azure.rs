@@ -106,6 +106,7 @@ async fn run(
         request_id: call.id().to_owned(),
         event: payload,
         context,
+        trace: None,
         deadline,
         stream: false,
         logs: Some(logs.clone()),

@@ -73,6 +73,7 @@ async fn run(
             request_id: call.id().to_owned(),
             event: Payload::Json(serde_json::Value::Null),
             context: context.clone(),
+            trace: None,
             deadline: call.started + timeout,
             stream: false,
             logs: None,

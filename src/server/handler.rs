@@ -60,8 +60,7 @@ async fn run(
         .await
         .map_err(|_| Failure::BodyTimeout)??;
     let fc_caller = parts.headers.contains_key("x-fc-request-id");
-    let mut context = call.trace.context();
-    context.extend(event::fc::fc_context(&parts.headers));
+    let context = event::fc::fc_context(&parts.headers);
     let (kind, event) = match raw_event {
         true => {
             let (kind, event) = invoke_event(&parts.headers, &body)?;
@@ -78,6 +77,7 @@ async fn run(
         request_id: call.id().to_owned(),
         event,
         context,
+        trace: Some(call.trace.clone()),
         deadline,
         // A streamed answer is passed on as it arrives.
         stream: true,

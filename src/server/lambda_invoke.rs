@@ -106,6 +106,7 @@ async fn run(
         request_id: call.id().to_owned(),
         event: Payload::Json(event),
         context: traced(asked.context, call),
+        trace: None,
         deadline,
         stream: false,
         logs: logs.clone(),

@@ -303,6 +303,7 @@ impl App {
             request_id: id.clone(),
             event: Payload::Json(event),
             context,
+            trace: None,
             deadline: started + timeout,
             stream: false,
             logs: None,

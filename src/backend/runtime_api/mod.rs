@@ -276,13 +276,13 @@ impl RuntimeApi {
     /// the queue is full.
     fn enqueue(
         &self,
-        invocation: Invocation,
+        mut invocation: Invocation,
         reply: oneshot::Sender<Result<Outcome, Failed>>,
     ) -> Result<String, Failed> {
+        let mut context = invocation.take_context();
         let Invocation {
             request_id,
             event,
-            mut context,
             deadline,
             logs,
             ..

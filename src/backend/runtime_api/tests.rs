@@ -26,6 +26,7 @@ fn invocation(id: &str, within: Duration) -> Invocation {
         request_id: id.into(),
         event: Payload::Json(json!({"n": id})),
         context: Map::new(),
+        trace: None,
         deadline: Instant::now() + within,
         stream: false,
         logs: None,
