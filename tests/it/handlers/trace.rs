@@ -67,7 +67,13 @@ fn invoke_with(served: &Served, headers: &[(&str, &str)], event: &Value) -> Resp
 }
 
 fn trace_context_from_the_request(lang: Lang) {
-    let served = serve(&[(lang.entry(), &source(lang))], &[]);
+    // One worker: the calls that ask what the variable became must reach the worker that ran
+    // the traced call (with Python's two, the traced call could go to the first one ready and
+    // every later one to the other, which never saw it).
+    let served = serve(
+        &[(lang.entry(), &source(lang))],
+        &[("FUNCTION_WORKERS", "1")],
+    );
     let headers = [("traceparent", GIVEN), ("tracestate", "congo=t61rcWkgMzE")];
     let r = invoke_with(&served, &headers, &json!({"watch": true}));
     let j = ok_json(&r, &served);
