@@ -54,13 +54,6 @@ run() { # KIND (idle|load) -> IR, REQS
   REQS=$(invocations "$logf")
 }
 
-stop_pid() { # PID: SIGTERM, then wait up to 60 s, then SIGKILL
-  local i
-  kill -TERM "$1" 2>/dev/null || true
-  for ((i = 0; i < 600; i++)); do alive "$1" || break; sleep 0.1; done
-  alive "$1" && kill -KILL "$1" 2>/dev/null
-  wait "$1" 2>/dev/null || true
-}
 
 run idle
 idle_ir=$IR idle_reqs=$REQS

@@ -25,6 +25,13 @@ alive() { # pid -> 0 if it exists and is not a zombie (builtins only: used in po
   stat=${stat##*) }
   [[ -n $stat && ${stat:0:1} != Z ]]
 }
+stop_pid() { # PID: SIGTERM, then wait up to 60 s, then SIGKILL
+  local i
+  kill -TERM "$1" 2>/dev/null || true
+  for ((i = 0; i < 600; i++)); do alive "$1" || break; sleep 0.1; done
+  alive "$1" && kill -KILL "$1" 2>/dev/null
+  wait "$1" 2>/dev/null || true
+}
 cleanup() {
   local rc=$? pids=() p i
   trap - EXIT INT TERM

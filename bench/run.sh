@@ -253,13 +253,6 @@ done
 # once idle (started, ready, stopped) and once serving a fixed count of wrk requests at 64
 # connections; (Ir of the load run - Ir of the idle run) / (requests the proxy logged in the
 # load run - in the idle run). nginx proxies to the direct node upstream, fnshim to its own.
-stop_pid() { # PID: SIGTERM, then wait up to 60 s, then SIGKILL
-  local i
-  kill -TERM "$1" 2>/dev/null || true
-  for ((i = 0; i < 600; i++)); do alive "$1" || break; sleep 0.1; done
-  alive "$1" && kill -KILL "$1" 2>/dev/null
-  wait "$1" 2>/dev/null || true
-}
 # cg_load PORT OUTFILE COUNT-COMMAND...: BENCH_CALLGRIND_REQUESTS requests, 2 wrk threads, 64
 # connections. wrk's threads stop at their count, but wrk itself waits for -d: it is stopped
 # once the proxy has logged the count (COUNT-COMMAND prints it), or after 280 s.
